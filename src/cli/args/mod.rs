@@ -1,0 +1,33 @@
+//! Command-line definitions (clap derive). Behaviour lives in `cli::command`.
+
+mod dataset;
+
+pub use dataset::*;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Fine-tune small LLMs to classify support tickets and extract fields.
+#[derive(Debug, Parser)]
+#[command(name = "tunedesk", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Data directory (default: $TUNEDESK_HOME, else the platform data directory).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Print machine-readable JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import, inspect, split, check and export datasets.
+    #[command(subcommand)]
+    Dataset(DatasetCommand),
+}

@@ -1,0 +1,21 @@
+//! The engine's top-level error: one variant per stage, each wrapping that stage's own error.
+
+use crate::{dataset::DatasetError, import::ImportError, store::StoreError};
+
+/// Any error the engine reports.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Reading or validating an input file failed; nothing was stored.
+    #[error(transparent)]
+    Import(#[from] ImportError),
+    /// The SQLite store failed or refused the operation.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A dataset operation (split, export) was refused.
+    #[error(transparent)]
+    Dataset(#[from] DatasetError),
+}
+
+/// Result with the engine's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

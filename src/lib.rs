@@ -1,0 +1,35 @@
+//! TuneDesk engine: everything the desktop app and the `tunedesk` CLI do, without either.
+//!
+//! Data flows one way through the modules, each named for its pipeline stage:
+//!
+//! ```text
+//! import ──▶ store ──▶ quality / dataset (split, export) ──▶ (train ▶ eval ▶ predict ▶ export)
+//! ```
+//!
+//! - [`import`] reads CSV / JSONL files into validated [`dataset::Example`]s (no SQL).
+//! - [`store`] is the only module that writes SQL: one SQLite file, versioned migrations.
+//! - [`dataset`] holds the example types, stratified splitting and dataset export.
+//! - [`quality`] inspects a stored dataset and reports data problems (pure functions).
+//! - [`template`] owns the task format: prompt + completion rendering and parsing.
+//!
+//! The engine knows nothing of Tauri or of the terminal: progress is reported through
+//! callbacks and typed events, errors through `thiserror` enums.
+//!
+//! ```no_run
+//! use tunedesk::{import::{self, ImportSpec}, store::Store};
+//! let mut store = Store::open("/tmp/td/tunedesk.db")?;
+//! let spec = ImportSpec::csv("tickets", ["body"], "category");
+//! let summary = import::import_file(&mut store, "tickets.csv".as_ref(), &spec, &mut |_| {})?;
+//! println!("{} rows", summary.rows);
+//! # Ok::<(), tunedesk::Error>(())
+//! ```
+
+pub mod dataset;
+mod error;
+pub mod import;
+pub mod paths;
+pub mod quality;
+pub mod store;
+pub mod template;
+
+pub use error::{Error, Result};

@@ -1,0 +1,124 @@
+//! The SQLite store: one file (`tunedesk.db`), WAL mode, foreign keys on, versioned
+//! migrations applied on open. This is the only module that writes SQL.
+//!
+//! Input: validated values from the other stages. Output: the same values read back.
+//! Must not touch: file formats, the task layout, anything about models.
+
+mod datasets;
+mod examples;
+mod migrations;
+
+pub use datasets::NewDataset;
+
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+
+/// Why the store failed or refused an operation.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The data directory could not be created.
+    #[error("cannot create data directory {path}: {source}")]
+    CreateDir {
+        /// Directory that could not be created.
+        path: PathBuf,
+        /// Underlying I/O error.
+        source: std::io::Error,
+    },
+    /// An SQLite error.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// Migrating the schema failed.
+    #[error("cannot migrate the database schema: {0}")]
+    Migration(#[from] rusqlite_migration::Error),
+    /// A dataset of that name already exists.
+    #[error("a dataset named '{0}' already exists (use --replace to overwrite it)")]
+    DatasetExists(String),
+    /// No dataset of that name.
+    #[error("no dataset named '{name}'; datasets are: {}", if .available.is_empty() { "none yet".to_string() } else { .available.join(", ") })]
+    DatasetNotFound {
+        /// Name asked for.
+        name: String,
+        /// Names that exist.
+        available: Vec<String>,
+    },
+    /// Stored JSON that does not parse (the file was edited by hand).
+    #[error("corrupt value in the database: {0}")]
+    Corrupt(String),
+}
+
+/// An open TuneDesk database.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    path: Option<PathBuf>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
+        let path = path.as_ref();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        Self::init(conn, Some(path.to_path_buf()))
+    }
+
+    /// An in-memory database (tests, previews).
+    pub fn open_in_memory() -> Result<Store, StoreError> {
+        Self::init(Connection::open_in_memory()?, None)
+    }
+
+    fn init(mut conn: Connection, path: Option<PathBuf>) -> Result<Store, StoreError> {
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrations::migrations().to_latest(&mut conn)?;
+        Ok(Store { conn, path })
+    }
+
+    /// The database file, or `None` for an in-memory store.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The schema version (SQLite `user_version`).
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opens_file_in_wal_mode_with_foreign_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("sub/tunedesk.db")).unwrap();
+        let mode: String = store
+            .conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let fk: i64 = store
+            .conn
+            .pragma_query_value(None, "foreign_keys", |r| r.get(0))
+            .unwrap();
+        assert_eq!(fk, 1);
+        assert_eq!(
+            store.schema_version().unwrap(),
+            migrations::migrations_len()
+        );
+        drop(store);
+        // Reopening an up-to-date database is a no-op.
+        Store::open(dir.path().join("sub/tunedesk.db")).unwrap();
+    }
+}

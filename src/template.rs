@@ -1,0 +1,240 @@
+//! The task format, owned in one place: how an example becomes a prompt and a completion, and
+//! how a completion (from a file or from the model) is parsed back into a label and fields.
+//!
+//! ```text
+//! prompt:     Classify the following support ticket and extract relevant information:
+//!
+//!             Ticket: "My card was charged twice"
+//!
+//!             Classification:
+//! completion: ␠Billing
+//!
+//!             Customer ID: 789012
+//! ```
+//!
+//! Import (JSONL completions), training, evaluation and prediction all go through this module;
+//! nothing else knows the layout.
+
+use serde::{Deserialize, Serialize};
+
+/// The instruction line of the default template.
+pub const DEFAULT_INSTRUCTION: &str =
+    "Classify the following support ticket and extract relevant information:";
+
+const TICKET_OPEN: &str = "Ticket: \"";
+const CLASSIFICATION: &str = "Classification:";
+
+/// A prompt/completion template for classification + extraction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Template {
+    /// First line of every prompt.
+    pub instruction: String,
+}
+
+impl Default for Template {
+    fn default() -> Self {
+        Template {
+            instruction: DEFAULT_INSTRUCTION.to_string(),
+        }
+    }
+}
+
+/// A label and its fields, as read from a completion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Completion {
+    /// The class label (first line).
+    pub label: String,
+    /// `Name: value` lines, in order.
+    pub fields: Vec<(String, String)>,
+}
+
+/// Why a completion does not follow the layout.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LayoutError {
+    /// Nothing but whitespace.
+    #[error("completion is empty")]
+    Empty,
+    /// The first line, which holds the label, is blank.
+    #[error("completion has no label on its first line")]
+    NoLabel,
+    /// A line after the label is not `Name: value`.
+    #[error("completion line {line} is not 'Name: value': {text:?}")]
+    NotAField {
+        /// 1-based line within the completion.
+        line: usize,
+        /// The offending line.
+        text: String,
+    },
+    /// A field line with no value.
+    #[error("completion line {line}: field '{name}' has no value")]
+    EmptyValue {
+        /// 1-based line within the completion.
+        line: usize,
+        /// Field name.
+        name: String,
+    },
+    /// The same field twice.
+    #[error("completion line {line}: field '{name}' appears twice")]
+    DuplicateField {
+        /// 1-based line within the completion.
+        line: usize,
+        /// Field name.
+        name: String,
+    },
+    /// A prompt without the `Ticket: "…"` part.
+    #[error("prompt has no 'Ticket: \"…\"' part to take the ticket text from")]
+    NoTicket,
+}
+
+impl Template {
+    /// The prompt for a ticket text, ending with `Classification:`.
+    pub fn prompt(&self, text: &str) -> String {
+        format!(
+            "{}\n\n{TICKET_OPEN}{text}\"\n\n{CLASSIFICATION}",
+            self.instruction
+        )
+    }
+
+    /// The completion for a label and fields: ` label`, then a blank line and one
+    /// `Name: value` line per field (when there are fields).
+    pub fn completion(&self, label: &str, fields: &[(String, String)]) -> String {
+        let mut out = format!(" {label}");
+        if !fields.is_empty() {
+            out.push('\n');
+            for (name, value) in fields {
+                out.push('\n');
+                out.push_str(name);
+                out.push_str(": ");
+                out.push_str(value);
+            }
+        }
+        out
+    }
+}
+
+/// Recovers the ticket text from a prompt in the product's layout: the text between
+/// `Ticket: "` and the last `"` before `Classification:` (or the end of the prompt).
+pub fn ticket_from_prompt(prompt: &str) -> Result<String, LayoutError> {
+    let start = prompt.find(TICKET_OPEN).ok_or(LayoutError::NoTicket)? + TICKET_OPEN.len();
+    let rest = &prompt[start..];
+    let rest = match rest.rfind(CLASSIFICATION) {
+        Some(end) => &rest[..end],
+        None => rest,
+    };
+    let end = rest.rfind('"').ok_or(LayoutError::NoTicket)?;
+    Ok(rest[..end].to_string())
+}
+
+/// Parses a completion: label on the first line, then optional `Name: value` lines
+/// (blank lines are skipped). Surrounding whitespace is ignored.
+pub fn parse_completion(completion: &str) -> Result<Completion, LayoutError> {
+    if completion.trim().is_empty() {
+        return Err(LayoutError::Empty);
+    }
+    let mut lines = completion.trim_end().split('\n').enumerate();
+    let label = lines.next().map(|(_, l)| l.trim()).unwrap_or_default();
+    if label.is_empty() {
+        return Err(LayoutError::NoLabel);
+    }
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for (i, raw) in lines {
+        let line = raw.trim_end_matches('\r');
+        if line.trim().is_empty() {
+            continue;
+        }
+        let n = i + 1;
+        let (name, value) = match line.split_once(':') {
+            Some((name, value)) if !name.trim().is_empty() => (name.trim(), value.trim()),
+            _ => {
+                return Err(LayoutError::NotAField {
+                    line: n,
+                    text: line.to_string(),
+                })
+            }
+        };
+        if value.is_empty() {
+            return Err(LayoutError::EmptyValue {
+                line: n,
+                name: name.to_string(),
+            });
+        }
+        if fields.iter().any(|(f, _)| f == name) {
+            return Err(LayoutError::DuplicateField {
+                line: n,
+                name: name.to_string(),
+            });
+        }
+        fields.push((name.to_string(), value.to_string()));
+    }
+    Ok(Completion {
+        label: label.to_string(),
+        fields,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn renders_the_product_layout() {
+        let t = Template::default();
+        assert_eq!(
+            t.prompt("My app crashes"),
+            "Classify the following support ticket and extract relevant information:\n\nTicket: \"My app crashes\"\n\nClassification:"
+        );
+        assert_eq!(
+            t.completion("Technical Issue", &f(&[("Customer ID", "789012")])),
+            " Technical Issue\n\nCustomer ID: 789012"
+        );
+        assert_eq!(t.completion("Billing", &[]), " Billing");
+    }
+
+    #[test]
+    fn completion_round_trips() {
+        let t = Template::default();
+        let fields = f(&[
+            ("Customer ID", "789012"),
+            ("Email", "a@b.c"),
+            ("Time", "10:30"),
+        ]);
+        let c = parse_completion(&t.completion("Account Management", &fields)).unwrap();
+        assert_eq!(c.label, "Account Management");
+        assert_eq!(c.fields, fields);
+        let text = "He said \"hi\" twice";
+        assert_eq!(ticket_from_prompt(&t.prompt(text)).unwrap(), text);
+    }
+
+    #[test]
+    fn bad_layouts_are_named() {
+        assert_eq!(parse_completion("  \n"), Err(LayoutError::Empty));
+        assert_eq!(
+            parse_completion("\nCustomer ID: 1"),
+            Err(LayoutError::NoLabel)
+        );
+        assert!(matches!(
+            parse_completion(" Billing\n\ncustomer 123"),
+            Err(LayoutError::NotAField { line: 3, .. })
+        ));
+        assert!(matches!(
+            parse_completion(" Billing\n\nEmail:"),
+            Err(LayoutError::EmptyValue { line: 3, .. })
+        ));
+        assert!(matches!(
+            parse_completion(" Billing\nA: 1\nA: 2"),
+            Err(LayoutError::DuplicateField { line: 3, .. })
+        ));
+        assert_eq!(
+            ticket_from_prompt("Classify: hello"),
+            Err(LayoutError::NoTicket)
+        );
+    }
+}
