@@ -10,6 +10,7 @@ const COMMANDS: &[&str] = &[
     "import_dataset",
     "quality_report",
     "split_dataset",
+    "dataset_rows",
 ];
 
 fn main() {

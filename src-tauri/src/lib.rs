@@ -1,6 +1,52 @@
+//! The TuneDesk desktop app: a Tauri shell over the `tunedesk` engine.
+//!
+//! Architecture invariant: this crate holds no logic of its own. Commands in [`commands`] are
+//! a few lines each: take the managed [`state::AppState`], call the engine, map the error.
+
+mod commands;
+mod error;
+mod state;
+
+use state::AppState;
+
+/// Builds and runs the app. The data directory comes from `--data-dir DIR`, else
+/// `$TUNEDESK_HOME`, else the platform data directory (as for the CLI).
 pub fn run() {
+    let data_dir = tunedesk::paths::DataDir::resolve(data_dir_arg().as_deref());
+    let state = match AppState::open(&data_dir) {
+        Ok(state) => state,
+        Err(err) => {
+            eprintln!("TuneDesk cannot open its database: {err:#}");
+            std::process::exit(1);
+        }
+    };
     tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
+        .manage(state)
+        .invoke_handler(tauri::generate_handler![
+            commands::datasets::list_datasets,
+            commands::datasets::show_dataset,
+            commands::datasets::delete_dataset,
+            commands::datasets::dataset_rows,
+            commands::datasets::split_dataset,
+            commands::import::pick_file,
+            commands::import::preview_file,
+            commands::import::import_dataset,
+            commands::quality::quality_report,
+        ])
         .run(tauri::generate_context!())
         .expect("error while running TuneDesk");
+}
+
+fn data_dir_arg() -> Option<std::path::PathBuf> {
+    let mut args = std::env::args_os().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--data-dir" {
+            return args.next().map(Into::into);
+        }
+        if let Some(v) = arg.to_str().and_then(|a| a.strip_prefix("--data-dir=")) {
+            return Some(v.into());
+        }
+    }
+    None
 }

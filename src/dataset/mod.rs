@@ -11,6 +11,16 @@ use crate::store::Store;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// The examples of dataset `name` with the given row ids, in row order (unknown ids are
+/// skipped).
+pub fn rows(store: &Store, name: &str, rows: &[u64]) -> crate::Result<Vec<Example>> {
+    let info = store.dataset(name)?;
+    let wanted: std::collections::HashSet<u64> = rows.iter().copied().collect();
+    let mut examples = store.examples(&info)?;
+    examples.retain(|e| wanted.contains(&e.row));
+    Ok(examples)
+}
+
 /// The statistics of the stored dataset `name` (what `dataset show` prints).
 pub fn stats(store: &Store, name: &str) -> crate::Result<DatasetStats> {
     let info = store.dataset(name)?;

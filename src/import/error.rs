@@ -129,7 +129,7 @@ pub struct Problem {
 #[non_exhaustive]
 pub enum ProblemKind {
     /// A CSV record with the wrong number of fields.
-    #[error("record has {found} fields, header has {expected}")]
+    #[error("record has {found} field{}, header has {expected}", if *found == 1 { "" } else { "s" })]
     FieldCount {
         /// Fields in the record.
         found: usize,

@@ -58,6 +58,7 @@ impl Format {
 
 /// How to read a file and map its columns.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ImportSpec {
     /// Name of the new dataset.
     pub name: String,
@@ -204,9 +205,4 @@ fn parse_bytes(
     };
     problems.into_result(file)?;
     Ok(parsed)
-}
-
-#[cfg(test)]
-pub(crate) fn parse_str(file: &str, data: &str, spec: &ImportSpec) -> Result<Parsed, ImportError> {
-    parse_bytes(file, data.as_bytes(), Path::new(file), spec)
 }

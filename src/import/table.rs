@@ -63,7 +63,7 @@ pub(crate) fn read(
     let mut out = Vec::new();
     for record in records {
         let record = record.map_err(|e| csv_io_error(file, e))?;
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record.position().map_or(0, |p| record_line(data, p));
         if record.len() != header.len() {
             problems.push(Problem::new(
                 line,
@@ -110,6 +110,18 @@ pub(crate) fn read(
         unnamed,
         records: out,
     })
+}
+
+/// The physical line where a record starts. The csv crate positions a record where the previous
+/// one ended, before any line terminator and blank lines: skip those, counting `\n`s.
+fn record_line(data: &[u8], pos: &csv::Position) -> u64 {
+    let start = pos.byte() as usize;
+    let skipped = data[start.min(data.len())..]
+        .iter()
+        .take_while(|b| matches!(b, b'\r' | b'\n'))
+        .filter(|&&b| b == b'\n')
+        .count();
+    pos.line() + skipped as u64
 }
 
 fn read_header(

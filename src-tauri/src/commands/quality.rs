@@ -1,0 +1,13 @@
+//! The data-quality report.
+
+use crate::error::CommandResult;
+use crate::state::AppState;
+use tauri::State;
+use tunedesk::quality::{self, QualityOptions, Report};
+
+#[tauri::command]
+pub async fn quality_report(state: State<'_, AppState>, name: String) -> CommandResult<Report> {
+    state
+        .with_store(move |s| Ok(quality::report(s, &name, &QualityOptions::default())?))
+        .await
+}

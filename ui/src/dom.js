@@ -1,0 +1,193 @@
+// Small DOM helpers. Everything is built with createElement/textContent: dataset texts are
+// arbitrary and must never reach innerHTML. No inline styles: use classes, or the CSSOM
+// (element.style.width = …) for computed sizes.
+
+/**
+ * Creates an element.
+ *   h('button', { class: 'btn', id: 'x', type: 'button', onClick: fn, dataset: { a: 'b' } }, 'Text')
+ * Props: class (string or array), id, text, dataset (object), hidden, disabled, title, value,
+ * on<Event> (listener), and any other key becomes an attribute (null/false values are skipped).
+ * Children: strings (as text), nodes, arrays, null/undefined/false (skipped).
+ */
+export function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(props || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === 'class') {
+      const list = Array.isArray(value) ? value.filter(Boolean) : String(value).split(/\s+/).filter(Boolean);
+      if (list.length) el.classList.add(...list);
+    } else if (key === 'text') {
+      el.textContent = String(value);
+    } else if (key === 'dataset') {
+      for (const [k, v] of Object.entries(value)) {
+        if (v !== null && v !== undefined) el.dataset[k] = String(v);
+      }
+    } else if (key.startsWith('on') && typeof value === 'function') {
+      el.addEventListener(key.slice(2).toLowerCase(), value);
+    } else if (key === 'hidden' || key === 'disabled' || key === 'checked' || key === 'selected') {
+      el[key] = Boolean(value);
+    } else if (key === 'value') {
+      el.value = String(value);
+    } else if (key === 'style') {
+      throw new Error('inline styles are not allowed (CSP); use a class');
+    } else {
+      el.setAttribute(key, value === true ? '' : String(value));
+    }
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    if (Array.isArray(child)) append(el, child);
+    else if (child instanceof Node) el.appendChild(child);
+    else el.appendChild(document.createTextNode(String(child)));
+  }
+}
+
+/** Replaces all children of `el`. */
+export function setChildren(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
+/** A plain integer, digits only (no thousands separators: tests and users read them the same). */
+export function fmtInt(n) {
+  const v = Number(n);
+  return Number.isFinite(v) ? String(Math.round(v)) : '—';
+}
+
+/** A percentage with at most one decimal, e.g. 0.934 → "93.4%"; 1 → "100%". */
+export function fmtPct(rate) {
+  const v = Number(rate) * 100;
+  if (!Number.isFinite(v)) return '—';
+  if (v === 0 || v === 100) return `${v}%`;
+  if (v < 0.1) return '<0.1%';
+  if (v > 99.9) return '>99.9%';
+  return `${Math.round(v * 10) / 10}%`;
+}
+
+/** `n noun` with a simple plural. */
+export function plural(n, singular, pluralForm = `${singular}s`) {
+  return `${fmtInt(n)} ${Number(n) === 1 ? singular : pluralForm}`;
+}
+
+/** An RFC 3339 time as local "YYYY-MM-DD HH:MM"; the input unchanged if unparseable. */
+export function fmtDate(iso) {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso);
+  const p = (x) => String(x).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
+}
+
+const DELIMITER_WORDS = { ',': 'comma', ';': 'semicolon', '\t': 'tab', '|': 'pipe' };
+
+/** A CSV delimiter as a word ("comma", "tab", …). */
+export function delimiterWord(d) {
+  if (d === null || d === undefined) return null;
+  return DELIMITER_WORDS[d] || `“${d}”`;
+}
+
+/** The message of a rejected invoke (a string) or of any other thrown value. */
+export function errorText(err) {
+  if (err === null || err === undefined) return 'Something went wrong.';
+  if (typeof err === 'string') return err;
+  if (err instanceof Error) return err.message || String(err);
+  if (typeof err === 'object' && typeof err.message === 'string') return err.message;
+  try {
+    return JSON.stringify(err);
+  } catch {
+    return String(err);
+  }
+}
+
+// "  path/to/tickets.csv:17: record has 5 fields, header has 4" → location + problem.
+const LOCATED = /^(.+?:\d+):\s+(.*)$/;
+
+/**
+ * Shows an error in `el` (and unhides it). A single-line message becomes a paragraph; a
+ * multi-line one a heading (first line) and a list of problems, the file:line part in
+ * monospace. `el` gets the class "error-box".
+ */
+export function showError(el, err) {
+  const text = errorText(err).replace(/\r\n/g, '\n').trim();
+  const lines = text.split('\n').filter((l) => l.trim() !== '');
+  el.classList.add('error-box');
+  el.setAttribute('role', 'alert');
+  const first = lines.shift() || 'Something went wrong.';
+  const head = h('p', { class: 'error-title' }, locatedLine(first));
+  if (lines.length === 0) {
+    setChildren(el, head);
+  } else {
+    setChildren(
+      el,
+      head,
+      h('ul', { class: 'error-list' }, lines.map((l) => h('li', {}, locatedLine(l.trim())))),
+    );
+  }
+  el.hidden = false;
+}
+
+function locatedLine(line) {
+  const m = LOCATED.exec(line);
+  if (!m) return line;
+  return [h('code', { class: 'loc' }, m[1]), ': ', m[2]];
+}
+
+/** Hides and empties an error element. */
+export function clearError(el) {
+  el.replaceChildren();
+  el.hidden = true;
+}
+
+/** A "← label" back link that calls `onBack`. */
+export function backLink(label, onBack, id) {
+  return h(
+    'a',
+    {
+      href: '#',
+      class: 'back-link',
+      id,
+      onClick: (e) => {
+        e.preventDefault();
+        onBack();
+      },
+    },
+    h('span', { class: 'back-arrow', 'aria-hidden': 'true' }, '←'),
+    ' ',
+    label,
+  );
+}
+
+/** A button. `variant`: 'primary', 'danger', 'ghost' or undefined (secondary). */
+export function button(label, { id, variant, onClick, disabled, title, type = 'button', cls } = {}) {
+  return h(
+    'button',
+    {
+      type,
+      id,
+      class: ['btn', variant ? `btn-${variant}` : 'btn-secondary', cls],
+      disabled,
+      title,
+      onClick,
+    },
+    label,
+  );
+}
+
+/** A "Loading…" placeholder. */
+export function loading(label = 'Loading…') {
+  return h('div', { class: 'loading', role: 'status' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), label);
+}
+
+/** A horizontal bar whose fill is `fraction` (0..1) of its width. */
+export function bar(fraction, cls) {
+  const fill = h('span', { class: 'bar-fill' });
+  const f = Math.max(0, Math.min(1, Number(fraction) || 0));
+  fill.style.width = `${(f * 100).toFixed(2)}%`;
+  return h('span', { class: ['bar', cls], 'aria-hidden': 'true' }, fill);
+}

@@ -1,0 +1,458 @@
+// Import wizard: step 1 picks and previews a file, step 2 maps its columns and imports.
+
+import { listDatasets, pickFile, previewFile, importDataset } from '../backend.js';
+import {
+  h,
+  setChildren,
+  fmtInt,
+  plural,
+  delimiterWord,
+  showError,
+  clearError,
+  backLink,
+  button,
+  loading,
+} from '../dom.js';
+
+const ROLES = ['text', 'label', 'field', 'ignore'];
+const ROLE_LABELS = { text: 'Text', label: 'Label', field: 'Field', ignore: 'Ignore' };
+
+export function render(_params, ctx) {
+  const state = {
+    preview: null, // the last successful Preview
+    path: null, // the path it was made from
+    roles: new Map(), // column → role (CSV only)
+    existing: new Set(), // names of stored datasets, for the "already exists" hint
+    busy: false,
+  };
+
+  const back = () => ctx.navigate('datasets');
+
+  // ---- step 1 ----
+  const pathInput = h('input', {
+    id: 'import-path',
+    class: 'input input-path',
+    type: 'text',
+    placeholder: 'Path to a .csv or .jsonl file',
+    spellcheck: 'false',
+    autocomplete: 'off',
+    'aria-label': 'File path',
+  });
+  const browseBtn = button('Browse…', { id: 'btn-browse' });
+  const previewBtn = button('Preview', { id: 'btn-preview', variant: 'primary' });
+  const staleNote = h('p', { class: 'hint hint-warning', hidden: true }, 'The path changed: press Preview to load this file.');
+  const errorBox = h('div', { id: 'import-error', class: 'error-box', hidden: true });
+  const step1Status = h('div', { class: 'step-status' });
+  const step2 = h('div', { class: 'step2' });
+
+  const step1 = h(
+    'div',
+    { class: 'card step' },
+    h('div', { class: 'step-head' }, h('span', { class: 'step-num' }, '1'), h('h2', {}, 'Choose a file')),
+    h(
+      'p',
+      { class: 'muted step-intro' },
+      'CSV (comma, semicolon, tab or pipe separated, with a header row) or JSONL (one JSON object per line). ',
+      'Nothing is stored until you press Import.',
+    ),
+    h('div', { class: 'path-row' }, pathInput, browseBtn, previewBtn),
+    staleNote,
+    step1Status,
+  );
+
+  const section = h(
+    'section',
+    { id: 'page-import', class: 'page' },
+    h(
+      'header',
+      { class: 'page-header' },
+      h(
+        'div',
+        { class: 'page-heading' },
+        backLink('Datasets', back, 'import-cancel'),
+        h('h1', {}, 'Import dataset'),
+      ),
+    ),
+    step1,
+    errorBox,
+    step2,
+  );
+
+  listDatasets()
+    .then((list) => {
+      for (const d of list || []) state.existing.add(d.name);
+    })
+    .catch(() => {});
+
+  // ---- step 1 behaviour ----
+  async function doPreview() {
+    if (state.busy) return;
+    const path = pathInput.value.trim();
+    if (!path) {
+      showError(errorBox, 'Enter the path of a .csv or .jsonl file, or press Browse….');
+      pathInput.focus();
+      return;
+    }
+    state.busy = true;
+    previewBtn.disabled = true;
+    browseBtn.disabled = true;
+    clearError(errorBox);
+    setChildren(step1Status, loading('Reading the file…'));
+    try {
+      const preview = await previewFile(path);
+      if (!ctx.alive()) return;
+      state.preview = preview;
+      state.path = path;
+      staleNote.hidden = true;
+      renderStep2();
+    } catch (err) {
+      if (!ctx.alive()) return;
+      state.preview = null;
+      state.path = null;
+      step2.replaceChildren();
+      step1.after(errorBox);
+      showError(errorBox, err);
+    } finally {
+      state.busy = false;
+      previewBtn.disabled = false;
+      browseBtn.disabled = false;
+      step1Status.replaceChildren();
+    }
+  }
+
+  previewBtn.addEventListener('click', doPreview);
+  pathInput.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter') {
+      e.preventDefault();
+      doPreview();
+    }
+  });
+  pathInput.addEventListener('input', () => {
+    const stale = state.preview !== null && pathInput.value.trim() !== state.path;
+    staleNote.hidden = !stale;
+    const importBtn = section.querySelector('#btn-do-import');
+    if (importBtn && !state.busy) importBtn.disabled = stale;
+  });
+  browseBtn.addEventListener('click', async () => {
+    if (state.busy) return;
+    try {
+      const picked = await pickFile();
+      if (!ctx.alive()) return;
+      if (picked) {
+        pathInput.value = picked;
+        doPreview();
+      }
+    } catch (err) {
+      if (!ctx.alive()) return;
+      showError(errorBox, err);
+    }
+  });
+
+  // ---- step 2 ----
+  function renderStep2() {
+    const p = state.preview;
+    const isJsonl = p.format === 'jsonl';
+    const columns = Array.isArray(p.columns) ? p.columns : [];
+    const rows = Array.isArray(p.rows) ? p.rows : [];
+    const sugg = p.suggestion || { text: [], label: null, fields: [] };
+
+    state.roles = new Map();
+    for (const c of columns) {
+      let role = 'ignore';
+      if ((sugg.text || []).includes(c)) role = 'text';
+      else if (sugg.label === c) role = 'label';
+      else if ((sugg.fields || []).includes(c)) role = 'field';
+      state.roles.set(c, role);
+    }
+
+    // summary line
+    const parts = [String(p.format || '').toUpperCase()];
+    const dw = delimiterWord(p.delimiter);
+    if (!isJsonl && dw) parts.push(`${dw}-separated`);
+    parts.push(plural(p.total_rows, 'row'));
+    parts.push(plural(columns.length, isJsonl ? 'key' : 'column'));
+    const summary = h('p', { id: 'import-summary', class: 'import-summary' }, parts.join(' · '));
+
+    // name + replace
+    const nameInput = h('input', {
+      id: 'import-name',
+      class: 'input',
+      type: 'text',
+      value: p.suggested_name || '',
+      maxlength: '100',
+      spellcheck: 'false',
+      autocomplete: 'off',
+    });
+    const replaceBox = h('input', { id: 'import-replace', type: 'checkbox' });
+    const nameHint = h('p', { class: 'hint hint-warning', hidden: true });
+    const updateNameHint = () => {
+      const name = nameInput.value.trim();
+      const exists = state.existing.has(name);
+      if (exists && !replaceBox.checked) {
+        nameHint.textContent = `A dataset named “${name}” already exists. Choose another name or tick “Replace”.`;
+        nameHint.hidden = false;
+      } else if (exists) {
+        nameHint.textContent = `The stored dataset “${name}” will be replaced (with its splits).`;
+        nameHint.hidden = false;
+      } else {
+        nameHint.hidden = true;
+      }
+    };
+    nameInput.addEventListener('input', updateNameHint);
+    replaceBox.addEventListener('change', updateNameHint);
+    updateNameHint();
+
+    const nameBlock = h(
+      'div',
+      { class: 'form-row' },
+      h(
+        'div',
+        { class: 'field-group' },
+        h('label', { for: 'import-name', class: 'field-label' }, 'Dataset name'),
+        nameInput,
+      ),
+      h(
+        'label',
+        { class: 'checkbox', for: 'import-replace' },
+        replaceBox,
+        h('span', {}, 'Replace a dataset with this name'),
+      ),
+    );
+
+    // mapping table
+    const table = previewTable(columns, rows, isJsonl);
+    const mappingSummary = h('p', { class: 'mapping-summary', 'aria-live': 'polite' });
+
+    const fieldsRestBtn = isJsonl
+      ? null
+      : button('Map all other columns as fields', { id: 'btn-fields-rest', onClick: () => {
+        for (const [c, role] of state.roles) {
+          if (role === 'ignore') state.roles.set(c, 'field');
+        }
+        syncMapping();
+      } });
+
+    const importBtn = button(`Import ${fmtInt(p.total_rows)} rows`, { id: 'btn-do-import', variant: 'primary' });
+    const progress = h('progress', { id: 'import-progress', class: 'progress', max: '1', hidden: true });
+    const progressText = h('span', { class: 'progress-text muted', 'aria-live': 'polite' });
+    const progressWrap = h('div', { class: 'progress-wrap', hidden: true }, progress, progressText);
+
+    function syncMapping() {
+      for (const sel of table.querySelectorAll('select[data-column]')) {
+        sel.value = state.roles.get(sel.dataset.column) || 'ignore';
+      }
+      paintRoles(table, columns, state.roles);
+      if (isJsonl) {
+        mappingSummary.textContent = '';
+        return;
+      }
+      const count = { text: 0, label: 0, field: 0, ignore: 0 };
+      for (const r of state.roles.values()) count[r] += 1;
+      const bits = [
+        plural(count.text, 'text column'),
+        plural(count.label, 'label column'),
+        plural(count.field, 'field'),
+        `${fmtInt(count.ignore)} ignored`,
+      ];
+      mappingSummary.textContent = bits.join(' · ');
+      mappingSummary.classList.toggle('hint-warning', count.text === 0 || count.label !== 1);
+    }
+
+    table.addEventListener('change', (e) => {
+      const sel = e.target;
+      if (!(sel instanceof HTMLSelectElement) || !sel.dataset.column) return;
+      state.roles.set(sel.dataset.column, sel.value);
+      syncMapping();
+    });
+
+    function validate() {
+      const name = nameInput.value.trim();
+      if (!name) return 'Give the dataset a name.';
+      if (name.length > 100) return 'The dataset name is too long (100 characters at most).';
+      if (isJsonl) return null;
+      const text = columns.filter((c) => state.roles.get(c) === 'text');
+      const label = columns.filter((c) => state.roles.get(c) === 'label');
+      if (text.length === 0) return 'Choose at least one text column (the ticket text the model reads).';
+      if (label.length === 0) return 'Choose the label column (the category the model learns to predict).';
+      if (label.length > 1) return `Only one column can be the label; now ${label.length} are: ${label.join(', ')}.`;
+      return null;
+    }
+
+    async function doImport() {
+      if (state.busy) return;
+      const problem = validate();
+      if (problem) {
+        showError(errorBox, problem);
+        return;
+      }
+      clearError(errorBox);
+      const spec = {
+        name: nameInput.value.trim(),
+        format: p.format === 'jsonl' || p.format === 'csv' ? p.format : null,
+        delimiter: null,
+        text_columns: isJsonl ? [] : columns.filter((c) => state.roles.get(c) === 'text'),
+        label_column: isJsonl ? null : columns.find((c) => state.roles.get(c) === 'label') || null,
+        field_columns: isJsonl ? [] : columns.filter((c) => state.roles.get(c) === 'field'),
+        fields_rest: false,
+        replace: replaceBox.checked,
+      };
+      setBusy(true);
+      progress.removeAttribute('value'); // indeterminate until the first event
+      progressText.textContent = 'Reading and checking the file…';
+      progressWrap.hidden = false;
+      progress.hidden = false;
+      try {
+        const result = await importDataset(state.path, spec, (ev) => {
+          if (!ctx.alive() || !ev) return;
+          if (ev.event === 'parsed') {
+            progress.max = Math.max(1, Number(ev.rows) || 1);
+            progress.value = 0;
+            progressText.textContent = `${plural(ev.rows, 'row')} checked; storing…`;
+          } else if (ev.event === 'storing') {
+            const total = Math.max(1, Number(ev.total) || 1);
+            progress.max = total;
+            progress.value = Math.min(total, Number(ev.done) || 0);
+            progressText.textContent = `Stored ${fmtInt(ev.done)} of ${fmtInt(ev.total)} rows…`;
+          }
+        });
+        if (!ctx.alive()) return;
+        const ds = (result && result.dataset) || { name: spec.name };
+        ctx.navigate('detail', {
+          name: ds.name,
+          imported: {
+            rows: result ? result.rows : undefined,
+            unmapped: (result && result.unmapped_columns) || [],
+          },
+        });
+      } catch (err) {
+        if (!ctx.alive()) return;
+        progressWrap.hidden = true;
+        progress.hidden = true;
+        progressText.textContent = '';
+        showError(errorBox, err);
+        setBusy(false);
+      }
+    }
+
+    function setBusy(busy) {
+      state.busy = busy;
+      importBtn.disabled = busy;
+      previewBtn.disabled = busy;
+      browseBtn.disabled = busy;
+      pathInput.disabled = busy;
+      nameInput.disabled = busy;
+      replaceBox.disabled = busy;
+      if (fieldsRestBtn) fieldsRestBtn.disabled = busy;
+      for (const sel of table.querySelectorAll('select')) sel.disabled = busy;
+      importBtn.classList.toggle('is-busy', busy);
+    }
+
+    importBtn.addEventListener('click', doImport);
+    nameInput.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter') {
+        e.preventDefault();
+        doImport();
+      }
+    });
+
+    const shown = Math.min(rows.length, Number(p.total_rows) || rows.length);
+    const mappingHead = isJsonl
+      ? h(
+        'p',
+        { class: 'note' },
+        'This is a JSONL file: the ticket text, label and fields are read from each record ',
+        '(keys ',
+        h('code', {}, 'text'), ', ', h('code', {}, 'label'), ' and ', h('code', {}, 'fields'),
+        ', or ', h('code', {}, 'prompt'), ' and ', h('code', {}, 'completion'),
+        '), so there is nothing to map.',
+      )
+      : h(
+        'p',
+        { class: 'muted step-intro' },
+        'Choose what each column is: ',
+        h('strong', {}, 'text'), ' (joined into the ticket the model reads), ',
+        h('strong', {}, 'label'), ' (exactly one: the category to predict), ',
+        h('strong', {}, 'field'), ' (a value to extract) or ',
+        h('strong', {}, 'ignore'), '.',
+      );
+
+    setChildren(
+      step2,
+      h(
+        'div',
+        { class: 'card step' },
+        h('div', { class: 'step-head' }, h('span', { class: 'step-num' }, '2'), h('h2', {}, 'Name and map columns')),
+        summary,
+        nameBlock,
+        nameHint,
+        mappingHead,
+        h(
+          'div',
+          { class: 'toolbar' },
+          mappingSummary,
+          h('span', { class: 'spacer' }),
+          h('span', { class: 'muted small' }, `First ${fmtInt(shown)} of ${plural(p.total_rows, 'row')}`),
+          fieldsRestBtn,
+        ),
+        h('div', { class: 'table-scroll preview-scroll' }, table),
+        errorBox,
+        h(
+          'div',
+          { class: 'step-foot' },
+          progressWrap,
+          h('span', { class: 'spacer' }),
+          backLink('Cancel', back),
+          importBtn,
+        ),
+      ),
+    );
+    syncMapping();
+    nameInput.focus();
+    nameInput.select();
+  }
+
+  queueMicrotask(() => pathInput.focus());
+  return section;
+}
+
+function previewTable(columns, rows, isJsonl) {
+  const headCells = columns.map((c, i) => {
+    const label = h('div', { class: 'col-name', title: c }, c);
+    if (isJsonl) return h('th', { scope: 'col', dataset: { index: i } }, label);
+    const select = h(
+      'select',
+      { class: 'role-select', dataset: { column: c }, 'aria-label': `Role of column ${c}` },
+      ROLES.map((r) => h('option', { value: r }, ROLE_LABELS[r].toLowerCase())),
+    );
+    return h('th', { scope: 'col', dataset: { index: i } }, select, label);
+  });
+  const body = rows.map((r) =>
+    h(
+      'tr',
+      {},
+      columns.map((_, i) => {
+        const v = r && r[i] !== undefined && r[i] !== null ? String(r[i]) : '';
+        return h('td', { class: v ? null : 'empty-cell', title: v.length > 40 ? v : null }, v);
+      }),
+    ),
+  );
+  return h(
+    'table',
+    { id: 'preview-table', class: ['table', 'preview-table', isJsonl ? 'is-jsonl' : null] },
+    h('thead', {}, h('tr', {}, headCells)),
+    h('tbody', {}, body),
+  );
+}
+
+function paintRoles(table, columns, roles) {
+  const classes = ROLES.map((r) => `role-${r}`);
+  const rowsEls = table.querySelectorAll('tr');
+  for (const tr of rowsEls) {
+    const cells = tr.children;
+    for (let i = 0; i < cells.length && i < columns.length; i++) {
+      const role = roles.get(columns[i]) || 'ignore';
+      cells[i].classList.remove(...classes);
+      cells[i].classList.add(`role-${role}`);
+    }
+  }
+}
