@@ -14,7 +14,10 @@ export function h(tag, props = {}, ...children) {
   for (const [key, value] of Object.entries(props || {})) {
     if (value === null || value === undefined || value === false) continue;
     if (key === 'class') {
-      const list = Array.isArray(value) ? value.filter(Boolean) : String(value).split(/\s+/).filter(Boolean);
+      const list = (Array.isArray(value) ? value : [value])
+        .filter(Boolean)
+        .flatMap((c) => String(c).split(/\s+/))
+        .filter(Boolean);
       if (list.length) el.classList.add(...list);
     } else if (key === 'text') {
       el.textContent = String(value);

@@ -3,7 +3,7 @@
 import { listDatasets } from '../backend.js';
 import { h, setChildren, fmtInt, fmtDate, plural, showError, button, loading } from '../dom.js';
 
-export function render(_params, ctx) {
+export function render(params, ctx) {
   const openImport = () => ctx.navigate('import');
 
   const tbody = h('tbody');
@@ -58,6 +58,7 @@ export function render(_params, ctx) {
         button('Import dataset…', { id: 'btn-import', variant: 'primary', onClick: openImport }),
       ),
     ),
+    params && params.notice ? h('div', { class: 'notice', role: 'status' }, params.notice) : null,
     error,
     status,
     empty,

@@ -24,6 +24,7 @@ export function render(_params, ctx) {
     roles: new Map(), // column → role (CSV only)
     existing: new Set(), // names of stored datasets, for the "already exists" hint
     busy: false,
+    onExisting: null, // refreshes the name hint once the names are known
   };
 
   const back = () => ctx.navigate('datasets');
@@ -81,6 +82,7 @@ export function render(_params, ctx) {
   listDatasets()
     .then((list) => {
       for (const d of list || []) state.existing.add(d.name);
+      if (state.onExisting) state.onExisting();
     })
     .catch(() => {});
 
@@ -201,6 +203,7 @@ export function render(_params, ctx) {
     nameInput.addEventListener('input', updateNameHint);
     replaceBox.addEventListener('change', updateNameHint);
     updateNameHint();
+    state.onExisting = updateNameHint;
 
     const nameBlock = h(
       'div',

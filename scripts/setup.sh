@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what TuneDesk needs on Debian 12 / Ubuntu 22.04+ to build, run and test:
+# WebKitGTK and friends for the Tauri window, Xvfb + WebKitWebDriver for the end-to-end test,
+# and tauri-driver (into ~/.cache/tunedesk/tools). Safe to run again: it skips what is there.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential pkg-config libssl-dev
+  libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev
+  xvfb xauth webkit2gtk-driver imagemagick sqlite3
+)
+TOOLS="${TUNEDESK_TOOLS:-$HOME/.cache/tunedesk/tools}"
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "setup: cargo not found; install Rust (https://rustup.rs) and run this again" >&2
+  exit 1
+fi
+
+if [ ! -x "$TOOLS/bin/tauri-driver" ]; then
+  echo "setup: installing tauri-driver into $TOOLS"
+  cargo install tauri-driver --version '^2' --locked --root "$TOOLS" --quiet
+fi
+echo "setup: ready"

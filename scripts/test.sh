@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, unit + integration tests, and the end-to-end test of
+# the real desktop window (under Xvfb, through tauri-driver + WebKitWebDriver).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export PATH="${TUNEDESK_TOOLS:-$HOME/.cache/tunedesk/tools}/bin:$PATH"
+export TUNEDESK_SCREENSHOTS="${TUNEDESK_SCREENSHOTS:-$PWD/target/screenshots}"
+
+echo "== cargo fmt --check"
+cargo fmt --all --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo test (under Xvfb for the desktop window)"
+timeout 1800 xvfb-run -a -s "-screen 0 1280x800x24" cargo test --workspace --locked

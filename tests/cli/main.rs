@@ -1,0 +1,164 @@
+//! The `tunedesk` binary end to end: arguments, output (text and `--json`), exit codes, and
+//! the data directory rules.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+use std::path::Path;
+
+fn tunedesk(home: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("tunedesk").unwrap();
+    cmd.env("TUNEDESK_HOME", home).env_remove("TUNEDESK_LOG");
+    cmd
+}
+
+fn json(cmd: &mut Command) -> Value {
+    let out = cmd.arg("--json").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// 60 tickets, three labels, two fields; one duplicate and one label variant planted.
+fn tickets(dir: &Path) -> std::path::PathBuf {
+    let mut csv = String::from("subject,body,queue,Customer ID,Email\n");
+    for i in 0..60 {
+        let (queue, id) = match i % 3 {
+            0 => ("Billing", format!("{}", 100000 + i)),
+            1 => ("Technical Issue", String::new()),
+            _ => ("Account Management", format!("{}", 200000 + i)),
+        };
+        let email = if i % 2 == 0 { format!("user{i}@example.com") } else { String::new() };
+        csv.push_str(&format!(
+            "Ticket {i},\"Customer {id} writes from {email}: problem number {i}, please help\",{queue},{id},{email}\n"
+        ));
+    }
+    csv.push_str("Ticket 0,\"Customer 100000 writes from user0@example.com: problem number 0, please help\",Billing,100000,user0@example.com\n");
+    csv.push_str("Late,my invoice is late,billing ,,\n");
+    let path = dir.join("tickets.csv");
+    std::fs::write(&path, csv).unwrap();
+    path
+}
+
+#[test]
+fn import_list_show_split_quality_export_delete() {
+    let home = tempfile::tempdir().unwrap();
+    let file = tickets(home.path());
+
+    let out = json(tunedesk(home.path()).args(["dataset", "import"]).arg(&file).args([
+        "--name", "tickets", "--text", "subject", "--text", "body", "--label", "queue", "--fields-rest",
+    ]));
+    assert_eq!(out["rows"], 62);
+    assert_eq!(out["dataset"]["fields"], serde_json::json!(["Customer ID", "Email"]));
+    assert!(home.path().join("tunedesk.db").exists(), "TUNEDESK_HOME holds the database");
+
+    let list = json(tunedesk(home.path()).args(["dataset", "list"]));
+    assert_eq!(list[0]["name"], "tickets");
+    assert_eq!(list[0]["rows"], 62);
+    tunedesk(home.path())
+        .args(["dataset", "list"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("tickets").and(predicate::str::contains("62")));
+
+    let split = json(tunedesk(home.path()).args(["dataset", "split", "tickets", "--seed", "7"]));
+    assert_eq!(split["unassigned"], 0);
+    assert_eq!(split["train"].as_u64().unwrap() + split["val"].as_u64().unwrap() + split["test"].as_u64().unwrap(), 62);
+
+    let show = json(tunedesk(home.path()).args(["dataset", "show", "tickets"]));
+    assert_eq!(show["rows"], 62);
+    assert_eq!(show["label_counts"][0], serde_json::json!(["Billing", 21]));
+    assert_eq!(show["field_fill"][1]["name"], "Email");
+    assert_eq!(show["split_counts"], split);
+
+    let q = json(tunedesk(home.path()).args(["dataset", "quality", "tickets"]));
+    let checks: Vec<&str> = q["findings"].as_array().unwrap().iter().map(|f| f["check"].as_str().unwrap()).collect();
+    assert!(checks.contains(&"exact_duplicate"), "{checks:?}");
+    assert!(checks.contains(&"label_variants"), "{checks:?}");
+    assert!(checks.contains(&"small_class"), "{checks:?}");
+    let variants = q["findings"].as_array().unwrap().iter().find(|f| f["check"] == "label_variants").unwrap();
+    assert_eq!(variants["rows"], serde_json::json!([62]));
+    assert_eq!(variants["severity"], "error");
+    tunedesk(home.path())
+        .args(["dataset", "quality", "tickets"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("[error] labels 'Billing' (21 rows), 'billing ' (1 row) differ only in case"));
+
+    let out = home.path().join("out.jsonl");
+    tunedesk(home.path()).args(["dataset", "export", "tickets", "--out"]).arg(&out).assert().success();
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 62);
+
+    tunedesk(home.path()).args(["dataset", "delete", "tickets"]).assert().success();
+    assert_eq!(json(tunedesk(home.path()).args(["dataset", "list"])), serde_json::json!([]));
+}
+
+#[test]
+fn errors_exit_non_zero_with_a_precise_message() {
+    let home = tempfile::tempdir().unwrap();
+    let bad = home.path().join("bad.csv");
+    std::fs::write(&bad, "text,label\na,b\nc,d,e\n").unwrap();
+    tunedesk(home.path())
+        .args(["dataset", "import"])
+        .arg(&bad)
+        .args(["--name", "bad", "--text", "text", "--label", "label"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("bad.csv:3: record has 3 fields, header has 2; nothing was imported"));
+
+    let out = tunedesk(home.path())
+        .args(["dataset", "import"])
+        .arg(&bad)
+        .args(["--name", "bad", "--text", "text", "--label", "nope", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["error"].as_str().unwrap().contains("column 'nope' not found; columns are: text, label"), "{v}");
+
+    tunedesk(home.path())
+        .args(["dataset", "show", "missing"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no dataset named 'missing'"));
+    tunedesk(home.path()).args(["dataset", "frobnicate"]).assert().code(2);
+}
+
+#[test]
+fn data_dir_flag_wins_over_env() {
+    let home = tempfile::tempdir().unwrap();
+    let other = tempfile::tempdir().unwrap();
+    let file = tickets(home.path());
+    tunedesk(home.path())
+        .arg("--data-dir")
+        .arg(other.path())
+        .args(["dataset", "import"])
+        .arg(&file)
+        .args(["--name", "t", "--text", "body", "--label", "queue"])
+        .assert()
+        .success();
+    assert!(other.path().join("tunedesk.db").exists());
+    assert!(!home.path().join("tunedesk.db").exists());
+}
+
+#[test]
+fn database_is_plain_sqlite() {
+    let home = tempfile::tempdir().unwrap();
+    let file = tickets(home.path());
+    tunedesk(home.path())
+        .args(["dataset", "import"])
+        .arg(&file)
+        .args(["--name", "t", "--text", "body", "--label", "queue", "--field", "Email"])
+        .assert()
+        .success();
+    let conn = rusqlite::Connection::open(home.path().join("tunedesk.db")).unwrap();
+    let n: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM example_fields f JOIN examples e ON e.id = f.example_id WHERE f.name = 'Email'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 31);
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    assert_eq!(mode, "wal");
+}
