@@ -34,7 +34,10 @@ impl Driver {
         let driver = Driver { child, port };
         let deadline = Instant::now() + TIMEOUT;
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "tauri-driver did not open port {port}");
+            assert!(
+                Instant::now() < deadline,
+                "tauri-driver did not open port {port}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         driver
@@ -59,7 +62,11 @@ impl Drop for Driver {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn screenshot_dir() -> PathBuf {
@@ -94,7 +101,10 @@ async fn wait_text(c: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
                 if ok(&t) {
                     return t;
                 }
-                assert!(Instant::now() < deadline, "text of {css} never matched; last: {t:?}");
+                assert!(
+                    Instant::now() < deadline,
+                    "text of {css} never matched; last: {t:?}"
+                );
             }
         }
         assert!(Instant::now() < deadline, "element {css} did not appear");
@@ -132,7 +142,11 @@ async fn drive(c: &Client, dir: &Path) {
 
     // A malformed file: the error is shown in plain words and nothing is imported.
     find(c, "#btn-import").await.click().await.unwrap();
-    find(c, "#import-path").await.send_keys(&bad.display().to_string()).await.unwrap();
+    find(c, "#import-path")
+        .await
+        .send_keys(&bad.display().to_string())
+        .await
+        .unwrap();
     find(c, "#btn-preview").await.click().await.unwrap();
     find(c, "#preview-table").await;
     select(c, "text", "text").await;
@@ -151,28 +165,44 @@ async fn drive(c: &Client, dir: &Path) {
     find(c, "#btn-preview").await.click().await.unwrap();
     find(c, "#preview-table").await;
     let name = find(c, "#import-name").await;
-    assert_eq!(name.prop("value").await.unwrap().as_deref(), Some("tickets"));
+    assert_eq!(
+        name.prop("value").await.unwrap().as_deref(),
+        Some("tickets")
+    );
     select(c, "subject", "text").await;
     select(c, "body", "text").await;
     select(c, "queue", "label").await;
     select(c, "Customer ID", "field").await;
     screenshot(c, "03-import-wizard").await;
     find(c, "#btn-do-import").await.click().await.unwrap();
-    wait_text(c, "#dataset-detail", |t| t.contains("tickets") && t.contains("12")).await;
+    wait_text(c, "#dataset-detail", |t| {
+        t.contains("tickets") && t.contains("12")
+    })
+    .await;
     screenshot(c, "04-dataset-detail").await;
 
     // Listed with its row count.
     find(c, "#nav-datasets").await.click().await.unwrap();
-    let rows = wait_text(c, "tr[data-dataset=\"tickets\"] .ds-rows", |t| !t.is_empty()).await;
+    let rows = wait_text(c, "tr[data-dataset=\"tickets\"] .ds-rows", |t| {
+        !t.is_empty()
+    })
+    .await;
     assert_eq!(rows.trim(), "12");
     screenshot(c, "05-datasets").await;
 
     // Its quality report shows the planted problems.
-    find(c, "tr[data-dataset=\"tickets\"]").await.click().await.unwrap();
+    find(c, "tr[data-dataset=\"tickets\"]")
+        .await
+        .click()
+        .await
+        .unwrap();
     find(c, "#btn-quality").await.click().await.unwrap();
     find(c, "#quality-summary").await;
     find(c, ".finding[data-check=\"exact_duplicate\"]").await;
-    let variants = wait_text(c, ".finding[data-check=\"label_variants\"]", |t| !t.is_empty()).await;
+    let variants = wait_text(c, ".finding[data-check=\"label_variants\"]", |t| {
+        !t.is_empty()
+    })
+    .await;
     assert!(variants.contains("'billing '"), "{variants}");
     screenshot(c, "06-quality").await;
 }
@@ -185,7 +215,10 @@ fn import_list_and_quality_in_the_real_window() {
     );
     let dir = tempfile::tempdir().unwrap();
     let driver = Driver::start(dir.path());
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let mut caps = serde_json::Map::new();
         caps.insert("browserName".into(), "wry".into());
@@ -212,5 +245,9 @@ fn import_list_and_quality_in_the_real_window() {
     let info = store.dataset("tickets").unwrap();
     assert_eq!(info.rows, 12);
     assert_eq!(info.fields, vec!["Customer ID"]);
-    assert_eq!(store.list_datasets().unwrap().len(), 1, "the broken file stored nothing");
+    assert_eq!(
+        store.list_datasets().unwrap().len(),
+        1,
+        "the broken file stored nothing"
+    );
 }

@@ -162,7 +162,7 @@ pub fn check(info: &DatasetInfo, examples: &[Example], options: &QualityOptions)
     findings.extend(labels::check(examples, options));
     findings.extend(fields::check(&info.fields, examples, options));
     findings.extend(length::check(examples, options));
-    findings.sort_by(|a, b| (a.severity, a.check).cmp(&(b.severity, b.check)));
+    findings.sort_by_key(|f| (f.severity, f.check));
     let mut summary: Vec<(Check, usize)> = Vec::new();
     for f in &findings {
         match summary.iter_mut().find(|(c, _)| *c == f.check) {
@@ -201,6 +201,15 @@ pub(crate) fn snippet(s: &str, max: usize) -> String {
         one_line
     } else {
         format!("{}…", one_line.chars().take(max).collect::<String>())
+    }
+}
+
+/// `1 row`, `2 rows`.
+pub(crate) fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }
 
@@ -269,14 +278,5 @@ pub(crate) mod tests {
         assert_eq!(r.findings[0].severity, super::Severity::Error);
         let total: usize = r.summary.iter().map(|(_, n)| n).sum();
         assert_eq!(total, r.findings.len());
-    }
-}
-
-/// `1 row`, `2 rows`.
-pub(crate) fn count(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
     }
 }

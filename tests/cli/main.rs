@@ -14,7 +14,11 @@ fn tunedesk(home: &Path) -> Command {
 
 fn json(cmd: &mut Command) -> Value {
     let out = cmd.arg("--json").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -27,7 +31,11 @@ fn tickets(dir: &Path) -> std::path::PathBuf {
             1 => ("Technical Issue", String::new()),
             _ => ("Account Management", format!("{}", 200000 + i)),
         };
-        let email = if i % 2 == 0 { format!("user{i}@example.com") } else { String::new() };
+        let email = if i % 2 == 0 {
+            format!("user{i}@example.com")
+        } else {
+            String::new()
+        };
         csv.push_str(&format!(
             "Ticket {i},\"Customer {id} writes from {email}: problem number {i}, please help\",{queue},{id},{email}\n"
         ));
@@ -44,12 +52,31 @@ fn import_list_show_split_quality_export_delete() {
     let home = tempfile::tempdir().unwrap();
     let file = tickets(home.path());
 
-    let out = json(tunedesk(home.path()).args(["dataset", "import"]).arg(&file).args([
-        "--name", "tickets", "--text", "subject", "--text", "body", "--label", "queue", "--fields-rest",
-    ]));
+    let out = json(
+        tunedesk(home.path())
+            .args(["dataset", "import"])
+            .arg(&file)
+            .args([
+                "--name",
+                "tickets",
+                "--text",
+                "subject",
+                "--text",
+                "body",
+                "--label",
+                "queue",
+                "--fields-rest",
+            ]),
+    );
     assert_eq!(out["rows"], 62);
-    assert_eq!(out["dataset"]["fields"], serde_json::json!(["Customer ID", "Email"]));
-    assert!(home.path().join("tunedesk.db").exists(), "TUNEDESK_HOME holds the database");
+    assert_eq!(
+        out["dataset"]["fields"],
+        serde_json::json!(["Customer ID", "Email"])
+    );
+    assert!(
+        home.path().join("tunedesk.db").exists(),
+        "TUNEDESK_HOME holds the database"
+    );
 
     let list = json(tunedesk(home.path()).args(["dataset", "list"]));
     assert_eq!(list[0]["name"], "tickets");
@@ -62,7 +89,12 @@ fn import_list_show_split_quality_export_delete() {
 
     let split = json(tunedesk(home.path()).args(["dataset", "split", "tickets", "--seed", "7"]));
     assert_eq!(split["unassigned"], 0);
-    assert_eq!(split["train"].as_u64().unwrap() + split["val"].as_u64().unwrap() + split["test"].as_u64().unwrap(), 62);
+    assert_eq!(
+        split["train"].as_u64().unwrap()
+            + split["val"].as_u64().unwrap()
+            + split["test"].as_u64().unwrap(),
+        62
+    );
 
     let show = json(tunedesk(home.path()).args(["dataset", "show", "tickets"]));
     assert_eq!(show["rows"], 62);
@@ -71,25 +103,47 @@ fn import_list_show_split_quality_export_delete() {
     assert_eq!(show["split_counts"], split);
 
     let q = json(tunedesk(home.path()).args(["dataset", "quality", "tickets"]));
-    let checks: Vec<&str> = q["findings"].as_array().unwrap().iter().map(|f| f["check"].as_str().unwrap()).collect();
+    let checks: Vec<&str> = q["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["check"].as_str().unwrap())
+        .collect();
     assert!(checks.contains(&"exact_duplicate"), "{checks:?}");
     assert!(checks.contains(&"label_variants"), "{checks:?}");
     assert!(checks.contains(&"small_class"), "{checks:?}");
-    let variants = q["findings"].as_array().unwrap().iter().find(|f| f["check"] == "label_variants").unwrap();
+    let variants = q["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check"] == "label_variants")
+        .unwrap();
     assert_eq!(variants["rows"], serde_json::json!([62]));
     assert_eq!(variants["severity"], "error");
     tunedesk(home.path())
         .args(["dataset", "quality", "tickets"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("[error] labels 'Billing' (21 rows), 'billing ' (1 row) differ only in case"));
+        .stdout(predicate::str::contains(
+            "[error] labels 'Billing' (21 rows), 'billing ' (1 row) differ only in case",
+        ));
 
     let out = home.path().join("out.jsonl");
-    tunedesk(home.path()).args(["dataset", "export", "tickets", "--out"]).arg(&out).assert().success();
+    tunedesk(home.path())
+        .args(["dataset", "export", "tickets", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
     assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 62);
 
-    tunedesk(home.path()).args(["dataset", "delete", "tickets"]).assert().success();
-    assert_eq!(json(tunedesk(home.path()).args(["dataset", "list"])), serde_json::json!([]));
+    tunedesk(home.path())
+        .args(["dataset", "delete", "tickets"])
+        .assert()
+        .success();
+    assert_eq!(
+        json(tunedesk(home.path()).args(["dataset", "list"])),
+        serde_json::json!([])
+    );
 }
 
 #[test]
@@ -103,24 +157,37 @@ fn errors_exit_non_zero_with_a_precise_message() {
         .args(["--name", "bad", "--text", "text", "--label", "label"])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("bad.csv:3: record has 3 fields, header has 2; nothing was imported"));
+        .stderr(predicate::str::contains(
+            "bad.csv:3: record has 3 fields, header has 2; nothing was imported",
+        ));
 
     let out = tunedesk(home.path())
         .args(["dataset", "import"])
         .arg(&bad)
-        .args(["--name", "bad", "--text", "text", "--label", "nope", "--json"])
+        .args([
+            "--name", "bad", "--text", "text", "--label", "nope", "--json",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(v["error"].as_str().unwrap().contains("column 'nope' not found; columns are: text, label"), "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("column 'nope' not found; columns are: text, label"),
+        "{v}"
+    );
 
     tunedesk(home.path())
         .args(["dataset", "show", "missing"])
         .assert()
         .code(1)
         .stderr(predicate::str::contains("no dataset named 'missing'"));
-    tunedesk(home.path()).args(["dataset", "frobnicate"]).assert().code(2);
+    tunedesk(home.path())
+        .args(["dataset", "frobnicate"])
+        .assert()
+        .code(2);
 }
 
 #[test]
@@ -147,7 +214,9 @@ fn database_is_plain_sqlite() {
     tunedesk(home.path())
         .args(["dataset", "import"])
         .arg(&file)
-        .args(["--name", "t", "--text", "body", "--label", "queue", "--field", "Email"])
+        .args([
+            "--name", "t", "--text", "body", "--label", "queue", "--field", "Email",
+        ])
         .assert()
         .success();
     let conn = rusqlite::Connection::open(home.path().join("tunedesk.db")).unwrap();
@@ -159,6 +228,8 @@ fn database_is_plain_sqlite() {
         )
         .unwrap();
     assert_eq!(n, 31);
-    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(mode, "wal");
 }

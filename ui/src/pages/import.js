@@ -229,6 +229,7 @@ export function render(_params, ctx) {
     const fieldsRestBtn = isJsonl
       ? null
       : button('Map all other columns as fields', { id: 'btn-fields-rest', onClick: () => {
+        readRoles();
         for (const [c, role] of state.roles) {
           if (role === 'ignore') state.roles.set(c, 'field');
         }
@@ -261,18 +262,28 @@ export function render(_params, ctx) {
       mappingSummary.classList.toggle('hint-warning', count.text === 0 || count.label !== 1);
     }
 
-    table.addEventListener('change', (e) => {
+    // The selects are the source of truth (WebDriver or the keyboard may change them without
+    // a change event reaching us first): read them back before using the mapping.
+    function readRoles() {
+      for (const sel of table.querySelectorAll('select[data-column]')) {
+        state.roles.set(sel.dataset.column, ROLES.includes(sel.value) ? sel.value : 'ignore');
+      }
+    }
+    const onSelect = (e) => {
       const sel = e.target;
       if (!(sel instanceof HTMLSelectElement) || !sel.dataset.column) return;
-      state.roles.set(sel.dataset.column, sel.value);
+      readRoles();
       syncMapping();
-    });
+    };
+    table.addEventListener('change', onSelect);
+    table.addEventListener('input', onSelect);
 
     function validate() {
       const name = nameInput.value.trim();
       if (!name) return 'Give the dataset a name.';
       if (name.length > 100) return 'The dataset name is too long (100 characters at most).';
       if (isJsonl) return null;
+      readRoles();
       const text = columns.filter((c) => state.roles.get(c) === 'text');
       const label = columns.filter((c) => state.roles.get(c) === 'label');
       if (text.length === 0) return 'Choose at least one text column (the ticket text the model reads).';

@@ -126,7 +126,10 @@ export function render(params, ctx) {
 
     const opts = report.options || {};
     const fine = [];
-    if (report.token_estimate) fine.push(`Text length: ${report.token_estimate}`);
+    if (report.token_estimate) {
+      const est = String(report.token_estimate).trim();
+      fine.push(`Token lengths: ${est}${/[.!?]$/.test(est) ? '' : '.'}`);
+    }
     const thresholds = [];
     if (opts.max_tokens !== undefined) thresholds.push(`texts over ${fmtInt(opts.max_tokens)} tokens`);
     if (opts.min_class_rows !== undefined) thresholds.push(`classes under ${fmtInt(opts.min_class_rows)} rows`);
