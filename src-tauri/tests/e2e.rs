@@ -191,7 +191,7 @@ async fn drive(c: &Client, dir: &Path) {
     screenshot(c, "05-datasets").await;
 
     // Its quality report shows the planted problems.
-    find(c, "tr[data-dataset=\"tickets\"]")
+    find(c, "tr[data-dataset=\"tickets\"] .ds-name")
         .await
         .click()
         .await

@@ -236,7 +236,7 @@ export function render(_params, ctx) {
         syncMapping();
       } });
 
-    const importBtn = button(`Import ${fmtInt(p.total_rows)} rows`, { id: 'btn-do-import', variant: 'primary' });
+    const importBtn = button(`Import ${plural(p.total_rows, 'row')}`, { id: 'btn-do-import', variant: 'primary' });
     const progress = h('progress', { id: 'import-progress', class: 'progress', max: '1', hidden: true });
     const progressText = h('span', { class: 'progress-text muted', 'aria-live': 'polite' });
     const progressWrap = h('div', { class: 'progress-wrap', hidden: true }, progress, progressText);
