@@ -212,17 +212,12 @@ fn import_cmd(ctx: &Context, args: ImportArgs) -> Result<()> {
         return output::json(&summary);
     }
     let d = &summary.dataset;
+    let labels = dataset::stats(&store, &d.name)?.label_counts.len();
     println!(
-        "imported {} rows into dataset '{}' ({} labels field{}: {})",
+        "imported {} rows into dataset '{}': {labels} labels, {} fields",
         summary.rows,
         d.name,
-        dataset::stats(&store, &d.name)?.label_counts.len(),
-        if d.fields.len() == 1 { "" } else { "s" },
-        if d.fields.is_empty() {
-            "none".to_string()
-        } else {
-            d.fields.len().to_string()
-        }
+        d.fields.len()
     );
     if !summary.unmapped_columns.is_empty() {
         println!(
