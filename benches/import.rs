@@ -23,13 +23,19 @@ fn main() {
     let mut atis = ImportSpec::csv("atis", ["text"], "intent");
     atis.fields_rest = true;
     let cases = [
-        ("banking77/train.csv", ImportSpec::csv("banking77", ["text"], "category")),
+        (
+            "banking77/train.csv",
+            ImportSpec::csv("banking77", ["text"], "category"),
+        ),
         ("atis/train.csv", atis),
     ];
     for (file, spec) in cases {
         let path = root.join(file);
         if !path.exists() {
-            eprintln!("skipping {}: not found (set TUNEDESK_DATASETS)", path.display());
+            eprintln!(
+                "skipping {}: not found (set TUNEDESK_DATASETS)",
+                path.display()
+            );
             continue;
         }
         let (mut imports, mut reports, mut rows) = (Vec::new(), Vec::new(), 0);
@@ -37,7 +43,9 @@ fn main() {
             let dir = tempfile::tempdir().unwrap();
             let mut store = Store::open(dir.path().join("tunedesk.db")).unwrap();
             let t = Instant::now();
-            rows = import::import_file(&mut store, &path, &spec, &mut |_| {}).unwrap().rows;
+            rows = import::import_file(&mut store, &path, &spec, &mut |_| {})
+                .unwrap()
+                .rows;
             imports.push(t.elapsed().as_secs_f64());
             let t = Instant::now();
             let report = quality::report(&store, &spec.name, &QualityOptions::default()).unwrap();

@@ -254,6 +254,11 @@ impl Problems {
         }
     }
 
+    /// The problems kept (the first [`MAX_LISTED_PROBLEMS`]).
+    pub(crate) fn listed(&self) -> &[Problem] {
+        &self.listed
+    }
+
     /// Number of problems pushed so far.
     pub(crate) fn total(&self) -> usize {
         self.total

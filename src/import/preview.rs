@@ -26,7 +26,14 @@ pub struct Preview {
     pub suggestion: Suggestion,
     /// File name without extension, a default dataset name.
     pub suggested_name: String,
+    /// Rows the import will refuse (the import then stores nothing), counted.
+    pub problem_count: usize,
+    /// The first of those problems, as `file:line: message`.
+    pub problems: Vec<String>,
 }
+
+/// Problems listed in a preview.
+const PREVIEW_PROBLEMS: usize = 5;
 
 /// A proposed column mapping.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -61,7 +68,8 @@ const TEXT_NAMES: &[&str] = &[
 ];
 
 /// Reads `path` and describes it. File-level errors (empty file, bad quote, duplicate header)
-/// are returned; row problems are ignored here and reported by the import itself.
+/// are returned; problems of single rows are counted in the preview (mapping-dependent ones,
+/// such as an empty label, only show up on import).
 pub fn preview(
     path: &Path,
     format: Option<Format>,
@@ -81,12 +89,12 @@ pub fn preview(
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut ignored = Problems::default();
-    match format {
+    let mut problems = Problems::default();
+    let mut preview = match format {
         Format::Csv => {
-            let t = table::read(&file, data, delimiter, &mut ignored)?;
+            let t = table::read(&file, data, delimiter, &mut problems)?;
             let suggestion = suggest(&t.header, &t.records);
-            Ok(Preview {
+            Preview {
                 format,
                 delimiter: Some(char::from(t.delimiter)),
                 total_rows: t.records.len(),
@@ -99,10 +107,12 @@ pub fn preview(
                 columns: t.header,
                 suggestion,
                 suggested_name,
-            })
+                problem_count: 0,
+                problems: Vec::new(),
+            }
         }
         Format::Jsonl => {
-            let p = jsonl::read(&file, data, &ImportSpec::default(), &mut ignored)?;
+            let p = jsonl::read(&file, data, &ImportSpec::default(), &mut problems)?;
             let mut columns = vec!["text".to_string(), "label".to_string()];
             columns.extend(p.fields.iter().cloned());
             let rows = p
@@ -119,7 +129,7 @@ pub fn preview(
                     r
                 })
                 .collect();
-            Ok(Preview {
+            Preview {
                 format,
                 delimiter: None,
                 total_rows: p.examples.len(),
@@ -131,9 +141,19 @@ pub fn preview(
                 },
                 columns,
                 suggested_name,
-            })
+                problem_count: 0,
+                problems: Vec::new(),
+            }
         }
-    }
+    };
+    preview.problem_count = problems.total();
+    preview.problems = problems
+        .listed()
+        .iter()
+        .take(PREVIEW_PROBLEMS)
+        .map(|p| format!("{file}:{p}"))
+        .collect();
+    Ok(preview)
 }
 
 /// Suggests the label column by name (else the column with the fewest distinct values) and the

@@ -185,4 +185,14 @@ fn preview_suggests_a_mapping() {
     assert_eq!(p.suggestion.text, vec!["subject"]);
     assert_eq!(p.suggestion.label.as_deref(), Some("category"));
     assert_eq!(p.suggested_name, "tickets");
+    assert_eq!(p.problem_count, 0);
+
+    let path = env.file("ragged.csv", "text,label\na,b\nc,d,e\n");
+    let p = import::preview(&path, None, None).unwrap();
+    assert_eq!((p.total_rows, p.problem_count), (1, 1));
+    assert!(
+        p.problems[0].ends_with("ragged.csv:3: record has 3 fields, header has 2"),
+        "{:?}",
+        p.problems
+    );
 }

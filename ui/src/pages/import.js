@@ -174,6 +174,19 @@ export function render(_params, ctx) {
     parts.push(plural(p.total_rows, 'row'));
     parts.push(plural(columns.length, isJsonl ? 'key' : 'column'));
     const summary = h('p', { id: 'import-summary', class: 'import-summary' }, parts.join(' · '));
+    // Rows the import will refuse: say so now, before the user maps columns.
+    const problemNote = p.problem_count
+      ? h(
+          'div',
+          { id: 'preview-problems', class: 'note note-warning', role: 'status' },
+          h(
+            'p',
+            {},
+            `${plural(p.problem_count, 'row')} cannot be imported as ${p.problem_count === 1 ? 'it is' : 'they are'}; fix the file first (nothing is stored while any row has a problem):`,
+          ),
+          h('ul', { class: 'problem-list' }, ...(p.problems || []).map((line) => h('li', { class: 'mono small' }, line))),
+        )
+      : null;
 
     // name + replace
     const nameInput = h('input', {
@@ -397,6 +410,7 @@ export function render(_params, ctx) {
         { class: 'card step' },
         h('div', { class: 'step-head' }, h('span', { class: 'step-num' }, '2'), h('h2', {}, 'Name and map columns')),
         summary,
+        problemNote,
         nameBlock,
         nameHint,
         mappingHead,
