@@ -1,6 +1,6 @@
 //! The engine's top-level error: one variant per stage, each wrapping that stage's own error.
 
-use crate::{dataset::DatasetError, import::ImportError, store::StoreError};
+use crate::{dataset::DatasetError, import::ImportError, model::ModelError, store::StoreError};
 
 /// Any error the engine reports.
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +15,9 @@ pub enum Error {
     /// A dataset operation (split, export) was refused.
     #[error(transparent)]
     Dataset(#[from] DatasetError),
+    /// A model could not be loaded or run.
+    #[error(transparent)]
+    Model(#[from] ModelError),
 }
 
 /// Result with the engine's [`Error`].

@@ -27,6 +27,7 @@
 pub mod dataset;
 mod error;
 pub mod import;
+pub mod model;
 pub mod paths;
 pub mod quality;
 pub mod store;

@@ -1,8 +1,10 @@
 //! Command-line definitions (clap derive). Behaviour lives in `cli::command`.
 
 mod dataset;
+mod model;
 
 pub use dataset::*;
+pub use model::*;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -30,4 +32,9 @@ pub enum Command {
     /// Import, inspect, split, check and export datasets.
     #[command(subcommand)]
     Dataset(DatasetCommand),
+    /// Generate text with a model (a quick way to try one).
+    Generate(GenerateArgs),
+    /// Measure model speed (tokens/s), printed as JSON.
+    #[command(subcommand)]
+    Bench(BenchCommand),
 }

@@ -1,6 +1,8 @@
 //! Command behaviour: each function turns parsed arguments into engine calls and output.
 
+mod bench;
 mod dataset;
+mod generate;
 
 use super::args::{Cli, Command};
 use anyhow::Result;
@@ -14,6 +16,8 @@ pub fn run(cli: Cli) -> Result<()> {
     };
     match cli.command {
         Command::Dataset(cmd) => dataset::run(&ctx, cmd),
+        Command::Generate(args) => generate::run(&ctx, args),
+        Command::Bench(cmd) => bench::run(cmd),
     }
 }
 

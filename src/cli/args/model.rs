@@ -1,0 +1,53 @@
+//! `tunedesk generate` and `tunedesk bench` arguments.
+
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+
+/// `tunedesk generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Model: a Hugging Face folder or a .gguf file.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// The prompt.
+    #[arg(long)]
+    pub prompt: String,
+    /// Wrap the prompt in the model's chat template as a user turn.
+    #[arg(long)]
+    pub chat: bool,
+    /// Most new tokens.
+    #[arg(long, default_value_t = 128)]
+    pub max_tokens: usize,
+    /// Sampling temperature (0 = greedy).
+    #[arg(long, default_value_t = 0.0)]
+    pub temperature: f64,
+    /// Nucleus sampling mass.
+    #[arg(long, default_value_t = 1.0)]
+    pub top_p: f64,
+    /// Sampling seed.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Stop at this string (repeatable).
+    #[arg(long = "stop")]
+    pub stop: Vec<String>,
+}
+
+/// `tunedesk bench`.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Prefill speed: one forward pass over 1×128 tokens.
+    Forward(BenchArgs),
+    /// Decode speed: greedy generation of 64 tokens after a 128-token prompt.
+    Generate(BenchArgs),
+}
+
+/// Common benchmark options.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Model: a Hugging Face folder or a .gguf file.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Timed repetitions (after one warm-up).
+    #[arg(long, default_value_t = 5)]
+    pub runs: usize,
+}

@@ -1,0 +1,493 @@
+//! Llama-family decoder (Llama, Llama 3.x, SmolLM2, TinyLlama; Qwen2 = the same with q/k/v
+//! biases), written so that LoRA can be trained through it.
+//!
+//! Read top-down: rotary embedding → RMSNorm → MLP → attention → decoder layer → model.
+//! Field names follow the checkpoint's tensor names (`q_proj`, `input_layernorm`, …). Only
+//! differentiable candle ops are used: candle's fused softmax, RMSNorm and RoPE kernels drop
+//! gradients silently (see the notes), so those are written out here.
+
+use super::config::Config;
+use super::lora::{DropoutRng, Linear, Lora, LoraConfig};
+use super::weights::Weights;
+use super::ModelError;
+use candle_core::{DType, Device, IndexOp, Result, Tensor, Var, D};
+use candle_nn::VarMap;
+use rand::RngCore;
+
+/// Precomputed RoPE tables (half-split layout, as in Hugging Face checkpoints).
+#[derive(Debug, Clone)]
+struct RotaryEmbedding {
+    cos: Tensor,
+    sin: Tensor,
+}
+
+impl RotaryEmbedding {
+    fn new(cfg: &Config, device: &Device) -> Result<Self> {
+        let d = cfg.head_dim;
+        let mut inv_freq: Vec<f64> = (0..d / 2)
+            .map(|i| 1.0 / cfg.rope_theta.powf(2.0 * i as f64 / d as f64))
+            .collect();
+        if let Some(s) = &cfg.rope_scaling {
+            // Llama 3.1 frequency scaling (transformers' `_compute_llama3_parameters`).
+            let old = s.original_max_position_embeddings as f64;
+            let low_wavelen = old / s.low_freq_factor;
+            let high_wavelen = old / s.high_freq_factor;
+            for f in &mut inv_freq {
+                let wavelen = 2.0 * std::f64::consts::PI / *f;
+                if wavelen > low_wavelen {
+                    *f /= s.factor;
+                } else if wavelen >= high_wavelen {
+                    let smooth = (old / wavelen - s.low_freq_factor)
+                        / (s.high_freq_factor - s.low_freq_factor);
+                    *f = (1.0 - smooth) * *f / s.factor + smooth * *f;
+                }
+            }
+        }
+        let n = cfg.max_position_embeddings;
+        let mut cos = Vec::with_capacity(n * d / 2);
+        let mut sin = Vec::with_capacity(n * d / 2);
+        for pos in 0..n {
+            for f in &inv_freq {
+                let angle = pos as f64 * f;
+                cos.push(angle.cos() as f32);
+                sin.push(angle.sin() as f32);
+            }
+        }
+        Ok(RotaryEmbedding {
+            cos: Tensor::from_vec(cos, (n, d / 2), device)?,
+            sin: Tensor::from_vec(sin, (n, d / 2), device)?,
+        })
+    }
+
+    /// Rotates `x` (b, heads, t, d) for positions `offset..offset+t`.
+    fn apply(&self, x: &Tensor, offset: usize) -> Result<Tensor> {
+        let t = x.dim(2)?;
+        let cos = self.cos.narrow(0, offset, t)?;
+        let sin = self.sin.narrow(0, offset, t)?;
+        candle_nn::rotary_emb::rope_slow(x, &cos, &sin)
+    }
+}
+
+/// RMSNorm as a formula (differentiable): `x / sqrt(mean(x²) + eps) · w`.
+#[derive(Debug, Clone)]
+struct RmsNorm {
+    weight: Tensor,
+    eps: f64,
+}
+
+impl RmsNorm {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let ms = x.sqr()?.mean_keepdim(D::Minus1)?;
+        x.broadcast_div(&(ms + self.eps)?.sqrt()?)?
+            .broadcast_mul(&self.weight)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Mlp {
+    gate_proj: Linear,
+    up_proj: Linear,
+    down_proj: Linear,
+}
+
+impl Mlp {
+    fn forward(&self, x: &Tensor, mut rng: DropoutRng) -> Result<Tensor> {
+        let gate = self.gate_proj.forward(x, rng.as_deref_mut())?.silu()?;
+        let up = self.up_proj.forward(x, rng.as_deref_mut())?;
+        self.down_proj.forward(&(gate * up)?, rng)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Attention {
+    q_proj: Linear,
+    k_proj: Linear,
+    v_proj: Linear,
+    o_proj: Linear,
+    num_heads: usize,
+    num_kv_heads: usize,
+    head_dim: usize,
+}
+
+impl Attention {
+    fn forward(
+        &self,
+        x: &Tensor,
+        rotary: &RotaryEmbedding,
+        bias: Option<&Tensor>,
+        cache: Option<&mut Option<(Tensor, Tensor)>>,
+        offset: usize,
+        mut rng: DropoutRng,
+    ) -> Result<Tensor> {
+        let (b, t, _) = x.dims3()?;
+        let heads = |y: Tensor, n: usize| {
+            y.reshape((b, t, n, self.head_dim))?
+                .transpose(1, 2)?
+                .contiguous()
+        };
+        let q = heads(self.q_proj.forward(x, rng.as_deref_mut())?, self.num_heads)?;
+        let k = heads(
+            self.k_proj.forward(x, rng.as_deref_mut())?,
+            self.num_kv_heads,
+        )?;
+        let v = heads(
+            self.v_proj.forward(x, rng.as_deref_mut())?,
+            self.num_kv_heads,
+        )?;
+        let q = rotary.apply(&q, offset)?;
+        let mut k = rotary.apply(&k, offset)?;
+        let mut v = v;
+        if let Some(cache) = cache {
+            if let Some((pk, pv)) = cache.as_ref() {
+                k = Tensor::cat(&[pk, &k], 2)?;
+                v = Tensor::cat(&[pv, &v], 2)?;
+            }
+            *cache = Some((k.clone(), v.clone()));
+        }
+        let rep = self.num_heads / self.num_kv_heads;
+        let k = repeat_kv(&k, rep)?;
+        let v = repeat_kv(&v, rep)?;
+        let scale = 1.0 / (self.head_dim as f64).sqrt();
+        let mut scores = (q.matmul(&k.t()?)? * scale)?;
+        if let Some(bias) = bias {
+            scores = scores.broadcast_add(bias)?;
+        }
+        let probs = candle_nn::ops::softmax(&scores, D::Minus1)?;
+        let y =
+            probs
+                .matmul(&v)?
+                .transpose(1, 2)?
+                .reshape((b, t, self.num_heads * self.head_dim))?;
+        self.o_proj.forward(&y, rng)
+    }
+}
+
+fn repeat_kv(x: &Tensor, rep: usize) -> Result<Tensor> {
+    if rep == 1 {
+        return Ok(x.clone());
+    }
+    let (b, kv, t, d) = x.dims4()?;
+    x.unsqueeze(2)?
+        .expand((b, kv, rep, t, d))?
+        .reshape((b, kv * rep, t, d))
+}
+
+#[derive(Debug, Clone)]
+struct DecoderLayer {
+    self_attn: Attention,
+    mlp: Mlp,
+    input_layernorm: RmsNorm,
+    post_attention_layernorm: RmsNorm,
+}
+
+/// Per-layer key/value cache for incremental decoding.
+#[derive(Debug, Clone, Default)]
+pub struct Cache {
+    layers: Vec<Option<(Tensor, Tensor)>>,
+}
+
+impl Cache {
+    /// Positions already cached.
+    pub fn len(&self) -> usize {
+        self.layers
+            .first()
+            .and_then(|l| l.as_ref())
+            .map_or(0, |(k, _)| k.dim(2).unwrap_or(0))
+    }
+
+    /// True when nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A causal language model of the Llama family.
+#[derive(Debug, Clone)]
+pub struct Model {
+    embed_tokens: Tensor,
+    layers: Vec<DecoderLayer>,
+    norm: RmsNorm,
+    lm_head: Option<Linear>,
+    rotary: RotaryEmbedding,
+    config: Config,
+    device: Device,
+}
+
+impl Model {
+    /// Builds the model from `weights` (Hugging Face tensor names), in f32 on `device`.
+    pub fn load(
+        config: &Config,
+        weights: &Weights,
+        device: &Device,
+    ) -> std::result::Result<Model, ModelError> {
+        let get = |name: &str| weights.get(name, device);
+        let opt = |name: &str| -> std::result::Result<Option<Tensor>, ModelError> {
+            if weights.contains(name) {
+                Ok(Some(get(name)?))
+            } else {
+                Ok(None)
+            }
+        };
+        let linear = |p: &str, bias: bool| -> std::result::Result<Linear, ModelError> {
+            let b = if bias {
+                opt(&format!("{p}.bias"))?
+            } else {
+                None
+            };
+            Ok(Linear::new(get(&format!("{p}.weight"))?, b))
+        };
+        let norm = |name: &str| -> std::result::Result<RmsNorm, ModelError> {
+            Ok(RmsNorm {
+                weight: get(name)?,
+                eps: config.rms_norm_eps,
+            })
+        };
+        let mut layers = Vec::with_capacity(config.num_hidden_layers);
+        for i in 0..config.num_hidden_layers {
+            let p = format!("model.layers.{i}");
+            let bias = config.attention_bias;
+            layers.push(DecoderLayer {
+                self_attn: Attention {
+                    q_proj: linear(&format!("{p}.self_attn.q_proj"), bias)?,
+                    k_proj: linear(&format!("{p}.self_attn.k_proj"), bias)?,
+                    v_proj: linear(&format!("{p}.self_attn.v_proj"), bias)?,
+                    o_proj: linear(&format!("{p}.self_attn.o_proj"), false)?,
+                    num_heads: config.num_attention_heads,
+                    num_kv_heads: config.num_key_value_heads,
+                    head_dim: config.head_dim,
+                },
+                mlp: Mlp {
+                    gate_proj: linear(&format!("{p}.mlp.gate_proj"), false)?,
+                    up_proj: linear(&format!("{p}.mlp.up_proj"), false)?,
+                    down_proj: linear(&format!("{p}.mlp.down_proj"), false)?,
+                },
+                input_layernorm: norm(&format!("{p}.input_layernorm.weight"))?,
+                post_attention_layernorm: norm(&format!("{p}.post_attention_layernorm.weight"))?,
+            });
+        }
+        let lm_head = if config.tie_word_embeddings || !weights.contains("lm_head.weight") {
+            None
+        } else {
+            Some(linear("lm_head", false)?)
+        };
+        Ok(Model {
+            embed_tokens: get("model.embed_tokens.weight")?,
+            layers,
+            norm: norm("model.norm.weight")?,
+            lm_head,
+            rotary: RotaryEmbedding::new(config, device)?,
+            config: config.clone(),
+            device: device.clone(),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The device the weights live on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// A fresh, empty KV cache.
+    pub fn new_cache(&self) -> Cache {
+        Cache {
+            layers: vec![None; self.layers.len()],
+        }
+    }
+
+    fn linears_mut(&mut self) -> impl Iterator<Item = (String, &mut Linear)> {
+        self.layers.iter_mut().enumerate().flat_map(|(i, l)| {
+            let a = &mut l.self_attn;
+            let m = &mut l.mlp;
+            [
+                ("self_attn.q_proj", &mut a.q_proj),
+                ("self_attn.k_proj", &mut a.k_proj),
+                ("self_attn.v_proj", &mut a.v_proj),
+                ("self_attn.o_proj", &mut a.o_proj),
+                ("mlp.gate_proj", &mut m.gate_proj),
+                ("mlp.up_proj", &mut m.up_proj),
+                ("mlp.down_proj", &mut m.down_proj),
+            ]
+            .into_iter()
+            .map(move |(n, lin)| (format!("model.layers.{i}.{n}"), lin))
+        })
+    }
+
+    /// Adds LoRA adapters to the targeted projections, registering `A` and `B` in `varmap`
+    /// under PEFT's names (`base_model.model.<module>.lora_A.weight`). Initialisation draws
+    /// from `rng`, so the same seed gives the same adapter.
+    pub fn add_lora(
+        &mut self,
+        cfg: &LoraConfig,
+        varmap: &VarMap,
+        rng: &mut dyn RngCore,
+    ) -> Result<()> {
+        let device = self.device.clone();
+        for (name, lin) in self.linears_mut() {
+            let short = name.rsplit('.').next().unwrap_or_default();
+            if !cfg.target_modules.iter().any(|t| t == short) {
+                continue;
+            }
+            let (out_dim, in_dim) = lin.dims()?;
+            let lora = Lora::new(out_dim, in_dim, cfg, rng, &device)?;
+            let mut data = varmap.data().lock().expect("varmap lock");
+            data.insert(
+                format!("base_model.model.{name}.lora_A.weight"),
+                lora.a.clone(),
+            );
+            data.insert(
+                format!("base_model.model.{name}.lora_B.weight"),
+                lora.b.clone(),
+            );
+            drop(data);
+            lin.set_lora(lora);
+        }
+        Ok(())
+    }
+
+    /// The LoRA variables, by PEFT name.
+    pub fn lora_vars(&self) -> Vec<(String, Var)> {
+        let mut out = Vec::new();
+        for (i, l) in self.layers.iter().enumerate() {
+            let a = &l.self_attn;
+            let m = &l.mlp;
+            for (n, lin) in [
+                ("self_attn.q_proj", &a.q_proj),
+                ("self_attn.k_proj", &a.k_proj),
+                ("self_attn.v_proj", &a.v_proj),
+                ("self_attn.o_proj", &a.o_proj),
+                ("mlp.gate_proj", &m.gate_proj),
+                ("mlp.up_proj", &m.up_proj),
+                ("mlp.down_proj", &m.down_proj),
+            ] {
+                if let Some(lora) = lin.lora() {
+                    let p = format!("base_model.model.model.layers.{i}.{n}");
+                    out.push((format!("{p}.lora_A.weight"), lora.a.clone()));
+                    out.push((format!("{p}.lora_B.weight"), lora.b.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Folds every adapter into its base weight (for fast inference).
+    pub fn merge_lora(&mut self) -> Result<()> {
+        self.linears_mut().try_for_each(|(_, l)| l.merge())
+    }
+
+    /// Takes the adapters back out of the base weights.
+    pub fn unmerge_lora(&mut self) -> Result<()> {
+        self.linears_mut().try_for_each(|(_, l)| l.unmerge())
+    }
+
+    /// Runs the decoder over `input_ids` (b, t) and returns the final hidden states
+    /// (b, t, hidden). `key_mask` (b, offset + t; 1 = attend, 0 = padding) masks padded keys.
+    fn hidden(
+        &self,
+        input_ids: &Tensor,
+        key_mask: Option<&Tensor>,
+        mut cache: Option<&mut Cache>,
+        mut rng: DropoutRng,
+    ) -> Result<Tensor> {
+        let (b, t) = input_ids.dims2()?;
+        let offset = cache.as_ref().map_or(0, |c| c.len());
+        let mut x = self
+            .embed_tokens
+            .index_select(&input_ids.flatten_all()?, 0)?
+            .reshape((b, t, self.config.hidden_size))?;
+        let bias = attention_bias(b, t, offset, key_mask, &self.device)?;
+        for (i, layer) in self.layers.iter().enumerate() {
+            let slot = cache.as_deref_mut().map(|c| &mut c.layers[i]);
+            let h = layer.input_layernorm.forward(&x)?;
+            let h = layer.self_attn.forward(
+                &h,
+                &self.rotary,
+                bias.as_ref(),
+                slot,
+                offset,
+                rng.as_deref_mut(),
+            )?;
+            x = (x + h)?;
+            let h = layer.post_attention_layernorm.forward(&x)?;
+            let h = layer.mlp.forward(&h, rng.as_deref_mut())?;
+            x = (x + h)?;
+        }
+        self.norm.forward(&x)
+    }
+
+    fn logits(&self, h: &Tensor) -> Result<Tensor> {
+        match &self.lm_head {
+            Some(head) => head.forward(h, None),
+            None => h.broadcast_matmul(&self.embed_tokens.t()?),
+        }
+    }
+
+    /// Logits at every position, (b, t, vocab), for training. `rng` enables LoRA dropout.
+    pub fn forward_train(
+        &self,
+        input_ids: &Tensor,
+        key_mask: Option<&Tensor>,
+        rng: DropoutRng,
+    ) -> Result<Tensor> {
+        let h = self.hidden(input_ids, key_mask, None, rng)?;
+        self.logits(&h)
+    }
+
+    /// Logits of the last position, (b, vocab), extending `cache` (inference).
+    pub fn forward_next(
+        &self,
+        input_ids: &Tensor,
+        key_mask: Option<&Tensor>,
+        cache: &mut Cache,
+    ) -> Result<Tensor> {
+        let h = self.hidden(input_ids, key_mask, Some(cache), None)?;
+        let t = h.dim(1)?;
+        self.logits(&h.i((.., t - 1..t, ..))?)?.squeeze(1)
+    }
+}
+
+/// Additive attention bias (b or 1, 1, t, offset + t): 0 where a query may attend, -inf where
+/// the key is in the future or padding. `None` when nothing needs masking (one new token, no
+/// padding).
+fn attention_bias(
+    b: usize,
+    t: usize,
+    offset: usize,
+    key_mask: Option<&Tensor>,
+    device: &Device,
+) -> Result<Option<Tensor>> {
+    let total = offset + t;
+    let causal = (t > 1).then(|| {
+        let v: Vec<f32> = (0..t)
+            .flat_map(|i| {
+                (0..total).map(move |j| {
+                    if j > offset + i {
+                        f32::NEG_INFINITY
+                    } else {
+                        0.0
+                    }
+                })
+            })
+            .collect();
+        Tensor::from_vec(v, (1, 1, t, total), device)
+    });
+    let causal = causal.transpose()?;
+    let padding = match key_mask {
+        Some(m) => {
+            // 1 → 0, 0 → -1e9. Finite on purpose: a padded query whose keys are all padding
+            // gets a uniform (ignored) row instead of NaNs that would spread through 0·NaN.
+            let m = m.to_dtype(DType::F32)?.reshape((b, 1, 1, total))?;
+            Some(((m - 1.0)? * 1e9)?)
+        }
+        None => None,
+    };
+    Ok(match (causal, padding) {
+        (Some(c), Some(p)) => Some(c.broadcast_add(&p)?),
+        (Some(c), None) => Some(c),
+        (None, Some(p)) => Some(p),
+        (None, None) => None,
+    })
+}

@@ -1,0 +1,231 @@
+//! Linear layers with optional LoRA adapters: `y = x·Wᵀ + b + (α/r)·dropout(x)·Aᵀ·Bᵀ`.
+//!
+//! The base weight is a frozen tensor; `A` (r×in, Kaiming-uniform as PEFT initialises it) and
+//! `B` (out×r, zeros) are `Var`s registered in a `VarMap`, so saving the adapter is saving the
+//! map. Merge folds `(α/r)·B·A` into the base weight for fast inference.
+
+use candle_core::{DType, Device, Result, Tensor, Var};
+use rand::{Rng, RngCore};
+use serde::{Deserialize, Serialize};
+
+/// The projections LoRA can target, by their checkpoint names.
+pub const TARGET_MODULES: [&str; 7] = [
+    "q_proj",
+    "k_proj",
+    "v_proj",
+    "o_proj",
+    "gate_proj",
+    "up_proj",
+    "down_proj",
+];
+
+/// LoRA hyperparameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoraConfig {
+    /// Rank `r`.
+    pub rank: usize,
+    /// Scale numerator `α` (the update is scaled by `α / r`).
+    pub alpha: f64,
+    /// Dropout on the adapter's input during training.
+    pub dropout: f32,
+    /// Projections that get an adapter (names from [`TARGET_MODULES`]).
+    pub target_modules: Vec<String>,
+}
+
+impl Default for LoraConfig {
+    fn default() -> Self {
+        LoraConfig {
+            rank: 8,
+            alpha: 16.0,
+            dropout: 0.05,
+            target_modules: TARGET_MODULES.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
+/// The trainable part of a LoRA linear layer.
+#[derive(Debug, Clone)]
+pub struct Lora {
+    /// `A`, shape (r, in).
+    pub a: Var,
+    /// `B`, shape (out, r).
+    pub b: Var,
+    /// `α / r`.
+    pub scale: f64,
+    /// Training dropout probability.
+    pub dropout: f32,
+}
+
+impl Lora {
+    /// A new adapter for a layer of shape (out, in): `A` ~ U(±1/√in) (PEFT's Kaiming-uniform
+    /// with a = √5), `B` = 0, drawn from `rng` so runs are reproducible.
+    pub fn new(
+        out_dim: usize,
+        in_dim: usize,
+        cfg: &LoraConfig,
+        rng: &mut dyn RngCore,
+        device: &Device,
+    ) -> Result<Lora> {
+        let bound = 1.0 / (in_dim as f32).sqrt();
+        let a: Vec<f32> = (0..cfg.rank * in_dim)
+            .map(|_| rng.random_range(-bound..bound))
+            .collect();
+        let a = Var::from_tensor(&Tensor::from_vec(a, (cfg.rank, in_dim), device)?)?;
+        let b = Var::zeros((out_dim, cfg.rank), DType::F32, device)?;
+        Ok(Lora {
+            a,
+            b,
+            scale: cfg.alpha / cfg.rank as f64,
+            dropout: cfg.dropout,
+        })
+    }
+
+    /// `scale · B · A`, the update to the base weight.
+    pub fn delta(&self) -> Result<Tensor> {
+        self.b.as_tensor().matmul(self.a.as_tensor())? * self.scale
+    }
+}
+
+/// A linear layer: frozen weight (+ bias), optional LoRA adapter.
+#[derive(Debug, Clone)]
+pub struct Linear {
+    weight: Tensor,
+    bias: Option<Tensor>,
+    lora: Option<Lora>,
+    merged: bool,
+}
+
+/// Randomness for training-time dropout (a seeded RNG, for reproducible runs); `None` in
+/// inference.
+pub type DropoutRng<'a> = Option<&'a mut rand_chacha::ChaCha8Rng>;
+
+impl Linear {
+    /// A frozen linear layer from its weight (out, in) and optional bias (out).
+    pub fn new(weight: Tensor, bias: Option<Tensor>) -> Linear {
+        Linear {
+            weight,
+            bias,
+            lora: None,
+            merged: false,
+        }
+    }
+
+    /// Output and input sizes.
+    pub fn dims(&self) -> Result<(usize, usize)> {
+        self.weight.dims2()
+    }
+
+    /// The adapter, if any.
+    pub fn lora(&self) -> Option<&Lora> {
+        self.lora.as_ref()
+    }
+
+    /// Attaches an adapter.
+    pub fn set_lora(&mut self, lora: Lora) {
+        self.lora = Some(lora);
+        self.merged = false;
+    }
+
+    /// The current base weight (with the adapter folded in when merged).
+    pub fn weight(&self) -> &Tensor {
+        &self.weight
+    }
+
+    /// Folds the adapter into the base weight (idempotent).
+    pub fn merge(&mut self) -> Result<()> {
+        if let (Some(l), false) = (&self.lora, self.merged) {
+            self.weight = (&self.weight + l.delta()?)?;
+            self.merged = true;
+        }
+        Ok(())
+    }
+
+    /// Takes the adapter back out of the base weight (idempotent).
+    pub fn unmerge(&mut self) -> Result<()> {
+        if let (Some(l), true) = (&self.lora, self.merged) {
+            self.weight = (&self.weight - l.delta()?)?;
+            self.merged = false;
+        }
+        Ok(())
+    }
+
+    /// Applies the layer to `x` of shape (…, in). `rng` enables adapter dropout (training).
+    pub fn forward(&self, x: &Tensor, rng: DropoutRng) -> Result<Tensor> {
+        let mut y = x.broadcast_matmul(&self.weight.t()?)?;
+        if let Some(b) = &self.bias {
+            y = y.broadcast_add(b)?;
+        }
+        match (&self.lora, self.merged) {
+            (Some(l), false) => {
+                let x = match rng {
+                    Some(rng) if l.dropout > 0.0 => dropout(x, l.dropout, rng)?,
+                    _ => x.clone(),
+                };
+                let h = x
+                    .broadcast_matmul(&l.a.as_tensor().t()?)?
+                    .broadcast_matmul(&l.b.as_tensor().t()?)?;
+                y + (h * l.scale)?
+            }
+            _ => Ok(y),
+        }
+    }
+}
+
+/// Inverted dropout with a mask drawn from `rng` (candle's own RNG cannot be seeded).
+fn dropout(x: &Tensor, p: f32, rng: &mut rand_chacha::ChaCha8Rng) -> Result<Tensor> {
+    let keep = 1.0 - p;
+    let mask: Vec<f32> = (0..x.elem_count())
+        .map(|_| {
+            if rng.random::<f32>() < keep {
+                1.0 / keep
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
+    x * mask
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn zero_b_is_identity_and_merge_matches() -> Result<()> {
+        let dev = Device::Cpu;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let w = Tensor::randn(0f32, 1.0, (6, 4), &dev)?;
+        let x = Tensor::randn(0f32, 1.0, (2, 3, 4), &dev)?;
+        let mut lin = Linear::new(w, Some(Tensor::ones(6, DType::F32, &dev)?));
+        let base = lin.forward(&x, None)?;
+        lin.set_lora(Lora::new(
+            6,
+            4,
+            &LoraConfig {
+                rank: 2,
+                ..Default::default()
+            },
+            &mut rng,
+            &dev,
+        )?);
+        let with_zero_b = lin.forward(&x, None)?;
+        assert_eq!(base.to_vec3::<f32>()?, with_zero_b.to_vec3::<f32>()?);
+
+        let lora = lin.lora().unwrap().clone();
+        lora.b.set(&Tensor::randn(0f32, 1.0, (6, 2), &dev)?)?;
+        let unmerged = lin.forward(&x, None)?;
+        lin.merge()?;
+        let merged = lin.forward(&x, None)?;
+        let diff = (unmerged - &merged)?.abs()?.max_all()?.to_scalar::<f32>()?;
+        assert!(diff < 1e-5, "merged differs by {diff}");
+        lin.unmerge()?;
+        let back = (lin.forward(&x, None)? - merged)?
+            .abs()?
+            .max_all()?
+            .to_scalar::<f32>()?;
+        assert!(back < 1e-5);
+        Ok(())
+    }
+}

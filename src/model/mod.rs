@@ -1,0 +1,156 @@
+//! The model engine: Llama-family causal LMs (Llama, SmolLM2, TinyLlama, Llama 3.x, Qwen2)
+//! in candle, trainable through LoRA, loaded from a Hugging Face folder or a GGUF file, with
+//! the exact tokenizer and a generation loop.
+//!
+//! Input: a model path. Output: a [`LoadedModel`] (weights, tokenizer, config).
+//! Must not touch: datasets, the store, the task layout.
+
+pub mod chat;
+pub mod config;
+pub mod generate;
+pub mod llama;
+pub mod lora;
+pub mod tokenizer;
+pub mod weights;
+
+use candle_core::quantized::gguf_file;
+use candle_core::Device;
+pub use config::{Config, Family, SUPPORTED_ARCHITECTURES};
+pub use llama::Model;
+use std::path::{Path, PathBuf};
+pub use tokenizer::Tokenizer;
+use weights::Weights;
+
+/// Why a model could not be loaded or run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ModelError {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A required file is missing.
+    #[error("missing {0}")]
+    MissingFile(PathBuf),
+    /// The path is neither a Hugging Face folder nor a `.gguf` file.
+    #[error("'{0}' is not a model: expected a folder with config.json + tokenizer.json + *.safetensors, or a .gguf file")]
+    NotAModel(PathBuf),
+    /// The architecture is not implemented.
+    #[error("unsupported architecture {0}; supported: {supported}", supported = SUPPORTED_ARCHITECTURES.join(", "))]
+    UnsupportedArchitecture(String),
+    /// A configuration value is missing or invalid.
+    #[error("invalid model configuration: {0}")]
+    Config(String),
+    /// A tensor the architecture needs is absent.
+    #[error("weights lack tensor '{0}'")]
+    MissingTensor(String),
+    /// The tokenizer could not be built or failed.
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+    /// A tensor operation failed.
+    #[error("tensor error: {0}")]
+    Candle(#[from] candle_core::Error),
+}
+
+impl ModelError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> ModelError {
+        ModelError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// The compute device: the GPU when built with `cuda` / `metal` and one is present, else CPU.
+pub fn default_device() -> Device {
+    #[cfg(feature = "cuda")]
+    if let Ok(d) = Device::new_cuda(0) {
+        return d;
+    }
+    #[cfg(feature = "metal")]
+    if let Ok(d) = Device::new_metal(0) {
+        return d;
+    }
+    Device::Cpu
+}
+
+/// A model ready to run: weights, tokenizer and configuration.
+#[derive(Debug, Clone)]
+pub struct LoadedModel {
+    /// The network.
+    pub model: Model,
+    /// Its tokenizer.
+    pub tokenizer: Tokenizer,
+    /// Where it was loaded from.
+    pub path: PathBuf,
+}
+
+impl LoadedModel {
+    /// Loads a Hugging Face folder or a `.gguf` file onto `device`.
+    pub fn load(path: &Path, device: &Device) -> Result<LoadedModel, ModelError> {
+        let is_gguf = path.is_file()
+            && path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("gguf"));
+        let (config, weights, tokenizer) = if is_gguf {
+            let mut file = std::fs::File::open(path).map_err(|e| ModelError::io(path, e))?;
+            let content = gguf_file::Content::read(&mut file)?;
+            let config = Config::from_gguf(&content)?;
+            let tokenizer = Tokenizer::from_gguf(&content)?;
+            let weights = Weights::from_gguf(path, content, config.clone())?;
+            (config, weights, tokenizer)
+        } else if path.is_dir() {
+            let cfg_path = path.join("config.json");
+            let text =
+                std::fs::read_to_string(&cfg_path).map_err(|e| ModelError::io(&cfg_path, e))?;
+            let mut config = Config::from_hf_json(&text)?;
+            if let Ok(gen) = std::fs::read_to_string(path.join("generation_config.json")) {
+                // generation_config.json's eos list wins (e.g. Llama 3 stops on <|eot_id|>).
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&gen) {
+                    let ids: Vec<u32> = match &v["eos_token_id"] {
+                        serde_json::Value::Number(n) => {
+                            n.as_u64().into_iter().map(|n| n as u32).collect()
+                        }
+                        serde_json::Value::Array(a) => a
+                            .iter()
+                            .filter_map(|x| x.as_u64())
+                            .map(|n| n as u32)
+                            .collect(),
+                        _ => Vec::new(),
+                    };
+                    if !ids.is_empty() {
+                        config.eos_token_ids = ids;
+                    }
+                }
+            }
+            let tokenizer = Tokenizer::from_hf_dir(path)?;
+            (config, Weights::from_hf_dir(path)?, tokenizer)
+        } else {
+            return Err(ModelError::NotAModel(path.to_path_buf()));
+        };
+        let model = Model::load(&config, &weights, device)?;
+        Ok(LoadedModel {
+            model,
+            tokenizer,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// `prompt` as a user turn in the model's chat template, with the generation prompt.
+    pub fn chat_prompt(&self, prompt: &str) -> Result<String, ModelError> {
+        let name = |id: Option<u32>| {
+            id.and_then(|i| self.tokenizer.decode(&[i]).ok())
+                .unwrap_or_default()
+        };
+        chat::render(
+            self.tokenizer.chat_template.as_deref(),
+            &[chat::Message::user(prompt)],
+            &name(self.tokenizer.bos),
+            &name(self.model.config().eos_token_ids.first().copied()),
+        )
+    }
+}

@@ -1,0 +1,9 @@
+//! Model engine tests:
+//!
+//! - `tiny`: tiny random Llama/Qwen2 models written by the tests (config.json + safetensors +
+//!   tokenizer.json): loading, LoRA gradients against finite differences, merge, KV cache.
+//! - `reference`: the real SmolLM2-135M GGUF (`$TUNEDESK_TEST_GGUF`) against the reference
+//!   figures in `shared/reference/smollm2.json`; skipped loudly when the variable is unset.
+
+mod reference;
+mod tiny;

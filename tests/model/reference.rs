@@ -1,0 +1,172 @@
+//! The real SmolLM2-135M-Instruct GGUF against figures computed with PyTorch/transformers
+//! (`shared/reference/smollm2.json`, copied to `tests/data/smollm2-reference.json`).
+//! Needs `$TUNEDESK_TEST_GGUF` (`.ci/run` sets it); without it the tests say so and pass.
+
+use candle_core::{Device, Tensor};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use tunedesk::model::generate::{generate, GenerateOptions};
+use tunedesk::model::LoadedModel;
+
+const REFERENCE: &str = include_str!("../data/smollm2-reference.json");
+
+fn gguf() -> Option<PathBuf> {
+    match std::env::var_os("TUNEDESK_TEST_GGUF") {
+        Some(p) => Some(PathBuf::from(p)),
+        None => {
+            eprintln!("\n*** SKIPPED: TUNEDESK_TEST_GGUF is not set (path to SmolLM2-135M-Instruct.Q4_1.gguf; `.ci/run` sets it) ***\n");
+            None
+        }
+    }
+}
+
+fn model() -> Option<&'static LoadedModel> {
+    static MODEL: OnceLock<LoadedModel> = OnceLock::new();
+    let path = gguf()?;
+    Some(MODEL.get_or_init(|| LoadedModel::load(&path, &Device::Cpu).expect("load the GGUF")))
+}
+
+fn reference() -> Value {
+    serde_json::from_str(REFERENCE).unwrap()
+}
+
+fn ids(v: &Value) -> Vec<u32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as u32)
+        .collect()
+}
+
+#[test]
+fn tokenizer_matches_reference_ids_and_round_trips() {
+    let Some(lm) = model() else { return };
+    for case in reference()["tokenize"].as_array().unwrap() {
+        let text = case["text"].as_str().unwrap();
+        let got = lm.tokenizer.encode(text).unwrap();
+        assert_eq!(got, ids(&case["ids"]), "ids of {text:?}");
+        assert_eq!(
+            lm.tokenizer.decode(&got).unwrap(),
+            text,
+            "round trip of {text:?}"
+        );
+    }
+}
+
+#[test]
+fn logits_top5_and_greedy_tokens_match_reference() {
+    let Some(lm) = model() else { return };
+    for case in reference()["next_token"].as_array().unwrap() {
+        let prompt = case["prompt"].as_str().unwrap();
+        let prompt_ids = ids(&case["prompt_ids"]);
+        assert_eq!(
+            lm.tokenizer.encode(prompt).unwrap(),
+            prompt_ids,
+            "prompt ids"
+        );
+        let input = Tensor::new(prompt_ids.as_slice(), &Device::Cpu)
+            .unwrap()
+            .unsqueeze(0)
+            .unwrap();
+        let logits: Vec<f32> = lm
+            .model
+            .forward_next(&input, None, &mut lm.model.new_cache())
+            .unwrap()
+            .squeeze(0)
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let mut order: Vec<usize> = (0..logits.len()).collect();
+        order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
+        let top5: Vec<u32> = order[..5].iter().map(|&i| i as u32).collect();
+        assert_eq!(top5, ids(&case["top5_ids"]), "top-5 of {prompt:?}");
+        for (i, want) in case["top5_logits"].as_array().unwrap().iter().enumerate() {
+            let got = logits[order[i]];
+            let want = want.as_f64().unwrap() as f32;
+            assert!(
+                (got - want).abs() < 1e-2,
+                "{prompt:?} top-{i} logit {got} vs {want}"
+            );
+        }
+        for (i, want) in case["logits_first8"].as_array().unwrap().iter().enumerate() {
+            let want = want.as_f64().unwrap() as f32;
+            assert!(
+                (logits[i] - want).abs() < 1e-2,
+                "{prompt:?} logit[{i}] {} vs {want}",
+                logits[i]
+            );
+        }
+        let opts = GenerateOptions {
+            max_tokens: 12,
+            ..Default::default()
+        };
+        let mut all = Vec::new();
+        let g = generate(
+            &lm.model,
+            &lm.tokenizer,
+            &prompt_ids,
+            &opts,
+            None,
+            &mut |id| all.push(id),
+        )
+        .unwrap();
+        let want = ids(&case["greedy_12_ids"]);
+        assert_eq!(
+            all[..want.len().min(all.len())],
+            want[..want.len().min(all.len())],
+            "greedy ids of {prompt:?}"
+        );
+        if g.ids.len() == want.len() {
+            assert_eq!(g.text, case["greedy_12_text"].as_str().unwrap());
+        }
+    }
+}
+
+#[test]
+fn chat_answers_the_capital_of_france() {
+    let Some(lm) = model() else { return };
+    let prompt = lm.chat_prompt("What is the capital of France?").unwrap();
+    let ids = lm.tokenizer.encode(&prompt).unwrap();
+    let opts = GenerateOptions {
+        max_tokens: 32,
+        ..Default::default()
+    };
+    let g = generate(&lm.model, &lm.tokenizer, &ids, &opts, None, &mut |_| {}).unwrap();
+    assert_eq!(g.text, "The capital of France is Paris.");
+}
+
+#[test]
+fn hugging_face_folder_gives_the_same_logits_as_the_gguf() {
+    // Needs a folder made by shared/reference/make_hf_folder.py (not available in CI).
+    let Some(dir) = std::env::var_os("TUNEDESK_TEST_HF_DIR") else {
+        eprintln!("*** SKIPPED: TUNEDESK_TEST_HF_DIR is not set (a float32 HF folder of the same model) ***");
+        return;
+    };
+    let Some(lm) = model() else { return };
+    let hf = LoadedModel::load(std::path::Path::new(&dir), &Device::Cpu).unwrap();
+    let prompt = "Classify the following support ticket:\n\nTicket: \"My card was charged twice\"";
+    let ids = lm.tokenizer.encode(prompt).unwrap();
+    assert_eq!(
+        hf.tokenizer.encode(prompt).unwrap(),
+        ids,
+        "tokenizer.json and GGUF tokenizers agree"
+    );
+    let input = Tensor::new(ids.as_slice(), &Device::Cpu)
+        .unwrap()
+        .unsqueeze(0)
+        .unwrap();
+    let a = lm.model.forward_train(&input, None, None).unwrap();
+    let b = hf.model.forward_train(&input, None, None).unwrap();
+    let diff: f32 = (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar()
+        .unwrap();
+    assert!(diff < 1e-3, "max logit difference {diff}");
+}

@@ -1,0 +1,358 @@
+//! Tiny random models: the mechanics of loading, LoRA training and caching, checked exactly.
+
+use candle_core::{DType, Device, Tensor, D};
+use candle_nn::VarMap;
+use rand::SeedableRng;
+use std::collections::HashMap;
+use std::path::Path;
+use tunedesk::model::generate::{generate, GenerateOptions, TokenTrie};
+use tunedesk::model::lora::LoraConfig;
+use tunedesk::model::LoadedModel;
+
+const VOCAB: usize = 40;
+const HIDDEN: usize = 16;
+const LAYERS: usize = 2;
+const HEADS: usize = 4;
+const KV_HEADS: usize = 2;
+const FFN: usize = 24;
+
+/// Writes a tiny random model of `arch` into `dir`.
+fn write_tiny(dir: &Path, arch: &str, seed: u64) {
+    let qwen = arch == "Qwen2ForCausalLM";
+    let config = serde_json::json!({
+        "architectures": [arch], "vocab_size": VOCAB, "hidden_size": HIDDEN,
+        "intermediate_size": FFN, "num_hidden_layers": LAYERS, "num_attention_heads": HEADS,
+        "num_key_value_heads": KV_HEADS, "rms_norm_eps": 1e-5, "rope_theta": 10000.0,
+        "max_position_embeddings": 64, "tie_word_embeddings": !qwen, "eos_token_id": 1,
+    });
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    let mut vocab = serde_json::Map::new();
+    vocab.insert("<unk>".into(), 0.into());
+    vocab.insert("</s>".into(), 1.into());
+    for i in 2..VOCAB {
+        vocab.insert(format!("w{i}"), i.into());
+    }
+    let tokenizer = serde_json::json!({
+        "version": "1.0", "truncation": null, "padding": null, "added_tokens": [],
+        "normalizer": null, "pre_tokenizer": {"type": "Whitespace"}, "post_processor": null,
+        "decoder": {"type": "WordPiece", "prefix": "##", "cleanup": false},
+        "model": {"type": "WordLevel", "vocab": vocab, "unk_token": "<unk>"}
+    });
+    std::fs::write(dir.join("tokenizer.json"), tokenizer.to_string()).unwrap();
+
+    let dev = Device::Cpu;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut t = |shape: &[usize], scale: f32| {
+        use rand::Rng;
+        let n: usize = shape.iter().product();
+        let v: Vec<f32> = (0..n).map(|_| rng.random_range(-scale..scale)).collect();
+        Tensor::from_vec(v, shape, &dev).unwrap()
+    };
+    let hd = HIDDEN / HEADS;
+    let mut w: HashMap<String, Tensor> = HashMap::new();
+    w.insert("model.embed_tokens.weight".into(), t(&[VOCAB, HIDDEN], 1.0));
+    w.insert("model.norm.weight".into(), t(&[HIDDEN], 1.0).abs().unwrap());
+    if qwen {
+        w.insert("lm_head.weight".into(), t(&[VOCAB, HIDDEN], 0.5));
+    }
+    for l in 0..LAYERS {
+        let p = format!("model.layers.{l}");
+        for (name, shape) in [
+            ("self_attn.q_proj", [HEADS * hd, HIDDEN]),
+            ("self_attn.k_proj", [KV_HEADS * hd, HIDDEN]),
+            ("self_attn.v_proj", [KV_HEADS * hd, HIDDEN]),
+            ("self_attn.o_proj", [HIDDEN, HEADS * hd]),
+            ("mlp.gate_proj", [FFN, HIDDEN]),
+            ("mlp.up_proj", [FFN, HIDDEN]),
+            ("mlp.down_proj", [HIDDEN, FFN]),
+        ] {
+            w.insert(format!("{p}.{name}.weight"), t(&shape, 0.4));
+            if qwen && ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"].contains(&name)
+            {
+                w.insert(format!("{p}.{name}.bias"), t(&[shape[0]], 0.2));
+            }
+        }
+        w.insert(
+            format!("{p}.input_layernorm.weight"),
+            t(&[HIDDEN], 1.0).abs().unwrap(),
+        );
+        w.insert(
+            format!("{p}.post_attention_layernorm.weight"),
+            t(&[HIDDEN], 1.0).abs().unwrap(),
+        );
+    }
+    candle_core::safetensors::save(&w, dir.join("model.safetensors")).unwrap();
+}
+
+fn tiny(arch: &str) -> (tempfile::TempDir, LoadedModel) {
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny(dir.path(), arch, 7);
+    let lm = LoadedModel::load(dir.path(), &Device::Cpu).unwrap();
+    (dir, lm)
+}
+
+fn ids() -> Tensor {
+    Tensor::new(
+        &[[3u32, 9, 4, 17, 25, 6], [2, 11, 30, 5, 8, 39]],
+        &Device::Cpu,
+    )
+    .unwrap()
+}
+
+fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar()
+        .unwrap()
+}
+
+/// A fixed random projection of the logits: a scalar loss with gradients everywhere.
+fn loss(logits: &Tensor) -> Tensor {
+    let n = logits.elem_count();
+    let w: Vec<f32> = (0..n)
+        .map(|i| ((i * 7919 % 101) as f32 / 101.0) - 0.5)
+        .collect();
+    let w = Tensor::from_vec(w, logits.shape(), logits.device()).unwrap();
+    (logits * w).unwrap().sum_all().unwrap()
+}
+
+fn with_lora(lm: &mut LoadedModel, randomize_b: bool) -> VarMap {
+    let varmap = VarMap::new();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let cfg = LoraConfig {
+        rank: 4,
+        alpha: 8.0,
+        dropout: 0.0,
+        ..Default::default()
+    };
+    lm.model.add_lora(&cfg, &varmap, &mut rng).unwrap();
+    if randomize_b {
+        for (name, var) in lm.model.lora_vars() {
+            if name.ends_with("lora_B.weight") {
+                let shape = var.shape().clone();
+                var.set(&Tensor::randn(0f32, 0.3, shape, &Device::Cpu).unwrap())
+                    .unwrap();
+            }
+        }
+    }
+    varmap
+}
+
+#[test]
+fn lora_with_zero_b_leaves_logits_unchanged_and_merge_matches() {
+    for arch in ["LlamaForCausalLM", "Qwen2ForCausalLM"] {
+        let (_dir, mut lm) = tiny(arch);
+        let base = lm.model.forward_train(&ids(), None, None).unwrap();
+        assert_eq!(base.dims(), &[2, 6, VOCAB]);
+        with_lora(&mut lm, false);
+        let zero_b = lm.model.forward_train(&ids(), None, None).unwrap();
+        assert_eq!(
+            max_diff(&base, &zero_b),
+            0.0,
+            "{arch}: B = 0 must not change the logits"
+        );
+        for (name, var) in lm.model.lora_vars() {
+            if name.ends_with("lora_B.weight") {
+                let shape = var.shape().clone();
+                var.set(&Tensor::randn(0f32, 0.3, shape, &Device::Cpu).unwrap())
+                    .unwrap();
+            }
+        }
+        let unmerged = lm.model.forward_train(&ids(), None, None).unwrap();
+        assert!(
+            max_diff(&base, &unmerged) > 1e-3,
+            "{arch}: the adapter must change the logits"
+        );
+        lm.model.merge_lora().unwrap();
+        let merged = lm.model.forward_train(&ids(), None, None).unwrap();
+        assert!(
+            max_diff(&unmerged, &merged) < 1e-4,
+            "{arch}: merged {}",
+            max_diff(&unmerged, &merged)
+        );
+        lm.model.unmerge_lora().unwrap();
+        let back = lm.model.forward_train(&ids(), None, None).unwrap();
+        assert!(max_diff(&unmerged, &back) < 1e-4);
+    }
+}
+
+#[test]
+fn every_lora_parameter_gets_a_gradient_matching_finite_differences() {
+    for arch in ["LlamaForCausalLM", "Qwen2ForCausalLM"] {
+        let (_dir, mut lm) = tiny(arch);
+        with_lora(&mut lm, true);
+        let vars = lm.model.lora_vars();
+        assert_eq!(
+            vars.len(),
+            LAYERS * 7 * 2,
+            "adapters on all 7 projections of every layer"
+        );
+        let l = loss(&lm.model.forward_train(&ids(), None, None).unwrap());
+        let grads = l.backward().unwrap();
+        for (name, var) in &vars {
+            let g = grads
+                .get(var)
+                .unwrap_or_else(|| panic!("{arch}: no gradient for {name}"));
+            let norm: f32 = g.sqr().unwrap().sum_all().unwrap().to_scalar().unwrap();
+            assert!(norm > 0.0, "{arch}: zero gradient for {name}");
+        }
+        // Central differences on a few elements of a few adapters (f32: eps 1e-2, rel. tol 5 %).
+        for (name, var) in vars.iter().step_by(5) {
+            let analytic: Vec<f32> = grads
+                .get(var)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            let original = var.as_tensor().copy().unwrap();
+            let flat: Vec<f32> = original.flatten_all().unwrap().to_vec1().unwrap();
+            let i = analytic
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
+                .unwrap()
+                .0;
+            let eps = 1e-2f32;
+            let eval = |delta: f32| {
+                let mut v = flat.clone();
+                v[i] += delta;
+                var.set(&Tensor::from_vec(v, original.shape(), &Device::Cpu).unwrap())
+                    .unwrap();
+                let l = loss(&lm.model.forward_train(&ids(), None, None).unwrap());
+                l.to_dtype(DType::F64).unwrap().to_scalar::<f64>().unwrap()
+            };
+            let numeric = (eval(eps) - eval(-eps)) / (2.0 * eps as f64);
+            var.set(&original).unwrap();
+            let a = analytic[i] as f64;
+            assert!(
+                (a - numeric).abs() <= 0.05 * a.abs().max(1e-3),
+                "{arch} {name}[{i}]: analytic {a} vs numeric {numeric}"
+            );
+        }
+    }
+}
+
+#[test]
+fn kv_cache_gives_the_same_logits_as_a_full_pass() {
+    let (_dir, lm) = tiny("LlamaForCausalLM");
+    let row = Tensor::new(&[[3u32, 9, 4, 17, 25, 6]], &Device::Cpu).unwrap();
+    let full = lm
+        .model
+        .forward_train(&row, None, None)
+        .unwrap()
+        .squeeze(0)
+        .unwrap();
+    let mut cache = lm.model.new_cache();
+    let first = lm
+        .model
+        .forward_next(&row.narrow(1, 0, 4).unwrap(), None, &mut cache)
+        .unwrap();
+    assert!(max_diff(&first.squeeze(0).unwrap(), &full.get(3).unwrap()) < 1e-5);
+    for pos in 4..6 {
+        let step = lm
+            .model
+            .forward_next(&row.narrow(1, pos, 1).unwrap(), None, &mut cache)
+            .unwrap();
+        assert!(
+            max_diff(&step.squeeze(0).unwrap(), &full.get(pos).unwrap()) < 1e-5,
+            "position {pos}"
+        );
+    }
+    assert_eq!(cache.len(), 6);
+}
+
+#[test]
+fn padded_keys_are_ignored() {
+    let (_dir, lm) = tiny("LlamaForCausalLM");
+    // Left padding: the padded row must give the same last logits as the unpadded one.
+    let plain = Tensor::new(&[[3u32, 9, 4]], &Device::Cpu).unwrap();
+    let padded = Tensor::new(&[[1u32, 1, 3, 9, 4]], &Device::Cpu).unwrap();
+    let mask = Tensor::new(&[[0u8, 0, 1, 1, 1]], &Device::Cpu).unwrap();
+    let a = lm
+        .model
+        .forward_next(&plain, None, &mut lm.model.new_cache())
+        .unwrap();
+    let b = lm
+        .model
+        .forward_next(&padded, Some(&mask), &mut lm.model.new_cache())
+        .unwrap();
+    assert!(max_diff(&a, &b) < 1e-5, "{}", max_diff(&a, &b));
+}
+
+#[test]
+fn constrained_generation_only_yields_allowed_sequences() {
+    let (_dir, lm) = tiny("LlamaForCausalLM");
+    let labels: Vec<Vec<u32>> = vec![vec![5, 6], vec![5, 7, 8], vec![20]];
+    let trie = TokenTrie::new(labels.iter().map(Vec::as_slice));
+    for seed in 0..8 {
+        let opts = GenerateOptions {
+            max_tokens: 10,
+            temperature: 1.5,
+            seed,
+            ..Default::default()
+        };
+        let prompt = [2u32 + seed as u32, 3, 4];
+        let g = generate(
+            &lm.model,
+            &lm.tokenizer,
+            &prompt,
+            &opts,
+            Some(&trie),
+            &mut |_| {},
+        )
+        .unwrap();
+        assert!(
+            labels.contains(&g.ids),
+            "seed {seed}: {:?} is not a label",
+            g.ids
+        );
+    }
+    let logits = lm
+        .model
+        .forward_next(
+            &Tensor::new(&[[2u32, 3]], &Device::Cpu).unwrap(),
+            None,
+            &mut lm.model.new_cache(),
+        )
+        .unwrap();
+    let greedy = generate(
+        &lm.model,
+        &lm.tokenizer,
+        &[2, 3],
+        &GenerateOptions {
+            max_tokens: 1,
+            ..Default::default()
+        },
+        None,
+        &mut |_| {},
+    )
+    .unwrap();
+    let argmax: u32 = logits.argmax(D::Minus1).unwrap().to_vec1::<u32>().unwrap()[0];
+    if argmax != 1 {
+        assert_eq!(greedy.ids, vec![argmax], "greedy = argmax");
+    }
+}
+
+#[test]
+fn unsupported_architecture_is_refused_with_the_list() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny(dir.path(), "LlamaForCausalLM", 1);
+    let cfg = std::fs::read_to_string(dir.path().join("config.json"))
+        .unwrap()
+        .replace("LlamaForCausalLM", "MambaForCausalLM");
+    std::fs::write(dir.path().join("config.json"), cfg).unwrap();
+    let err = LoadedModel::load(dir.path(), &Device::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("MambaForCausalLM") && err.contains("Qwen2ForCausalLM"),
+        "{err}"
+    );
+}
