@@ -3,7 +3,7 @@
 //!
 //! Read top-down: rotary embedding → RMSNorm → MLP → attention → decoder layer → model.
 //! Field names follow the checkpoint's tensor names (`q_proj`, `input_layernorm`, …). Only
-//! differentiable candle ops are used: candle's fused softmax, RMSNorm and RoPE kernels drop
+//! differentiable candle ops are used in training: candle's fused softmax, RMSNorm and RoPE kernels drop
 //! gradients silently (see the notes), so those are written out here.
 
 use super::config::Config;
@@ -60,15 +60,29 @@ impl RotaryEmbedding {
     }
 
     /// Rotates `x` (b, heads, t, d) for positions `offset..offset+t`.
-    fn apply(&self, x: &Tensor, offset: usize) -> Result<Tensor> {
+    fn apply(&self, x: &Tensor, offset: usize, kernels: Kernels) -> Result<Tensor> {
         let t = x.dim(2)?;
         let cos = self.cos.narrow(0, offset, t)?;
         let sin = self.sin.narrow(0, offset, t)?;
-        candle_nn::rotary_emb::rope_slow(x, &cos, &sin)
+        match kernels {
+            Kernels::Fused => candle_nn::rotary_emb::rope(&x.contiguous()?, &cos, &sin),
+            Kernels::Differentiable => candle_nn::rotary_emb::rope_slow(x, &cos, &sin),
+        }
     }
 }
 
-/// RMSNorm as a formula (differentiable): `x / sqrt(mean(x²) + eps) · w`.
+/// Which kernels to use: candle's fused ones are faster but have no backward pass, so
+/// training uses formulas built from differentiable ops (bit-identical RoPE, same RMSNorm and
+/// softmax up to rounding).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kernels {
+    /// Inference.
+    Fused,
+    /// Training.
+    Differentiable,
+}
+
+/// RMSNorm: `x / sqrt(mean(x²) + eps) · w`.
 #[derive(Debug, Clone)]
 struct RmsNorm {
     weight: Tensor,
@@ -76,7 +90,10 @@ struct RmsNorm {
 }
 
 impl RmsNorm {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    fn forward(&self, x: &Tensor, kernels: Kernels) -> Result<Tensor> {
+        if kernels == Kernels::Fused {
+            return candle_nn::ops::rms_norm(&x.contiguous()?, &self.weight, self.eps as f32);
+        }
         let ms = x.sqr()?.mean_keepdim(D::Minus1)?;
         x.broadcast_div(&(ms + self.eps)?.sqrt()?)?
             .broadcast_mul(&self.weight)
@@ -109,16 +126,30 @@ struct Attention {
     head_dim: usize,
 }
 
+/// What every layer of one forward pass shares.
+struct Pass<'a> {
+    rotary: &'a RotaryEmbedding,
+    /// Additive attention bias (causal + padding), if anything is masked.
+    bias: Option<&'a Tensor>,
+    /// Positions already in the KV cache.
+    offset: usize,
+    kernels: Kernels,
+}
+
 impl Attention {
     fn forward(
         &self,
         x: &Tensor,
-        rotary: &RotaryEmbedding,
-        bias: Option<&Tensor>,
+        pass: &Pass,
         cache: Option<&mut Option<(Tensor, Tensor)>>,
-        offset: usize,
         mut rng: DropoutRng,
     ) -> Result<Tensor> {
+        let Pass {
+            rotary,
+            bias,
+            offset,
+            kernels,
+        } = *pass;
         let (b, t, _) = x.dims3()?;
         let heads = |y: Tensor, n: usize| {
             y.reshape((b, t, n, self.head_dim))?
@@ -134,8 +165,8 @@ impl Attention {
             self.v_proj.forward(x, rng.as_deref_mut())?,
             self.num_kv_heads,
         )?;
-        let q = rotary.apply(&q, offset)?;
-        let mut k = rotary.apply(&k, offset)?;
+        let q = rotary.apply(&q, offset, kernels)?;
+        let mut k = rotary.apply(&k, offset, kernels)?;
         let mut v = v;
         if let Some(cache) = cache {
             if let Some((pk, pv)) = cache.as_ref() {
@@ -144,32 +175,31 @@ impl Attention {
             }
             *cache = Some((k.clone(), v.clone()));
         }
-        let rep = self.num_heads / self.num_kv_heads;
-        let k = repeat_kv(&k, rep)?;
-        let v = repeat_kv(&v, rep)?;
+        // Grouped-query attention without copying K/V: the `rep` query heads that share a KV
+        // head are stacked along the time axis, (b, kv, rep·t, d).
+        let kv = self.num_kv_heads;
+        let rep = self.num_heads / kv;
+        let total = k.dim(2)?;
+        let q = q.reshape((b, kv, rep * t, self.head_dim))?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
         let mut scores = (q.matmul(&k.t()?)? * scale)?;
         if let Some(bias) = bias {
-            scores = scores.broadcast_add(bias)?;
+            scores = scores
+                .reshape((b, kv, rep, t, total))?
+                .broadcast_add(&bias.unsqueeze(1)?)?
+                .reshape((b, kv, rep * t, total))?;
         }
-        let probs = candle_nn::ops::softmax(&scores, D::Minus1)?;
-        let y =
-            probs
-                .matmul(&v)?
-                .transpose(1, 2)?
-                .reshape((b, t, self.num_heads * self.head_dim))?;
+        let probs = match kernels {
+            Kernels::Fused => candle_nn::ops::softmax_last_dim(&scores)?,
+            Kernels::Differentiable => candle_nn::ops::softmax(&scores, D::Minus1)?,
+        };
+        let y = probs
+            .matmul(&v)?
+            .reshape((b, self.num_heads, t, self.head_dim))?
+            .transpose(1, 2)?
+            .reshape((b, t, self.num_heads * self.head_dim))?;
         self.o_proj.forward(&y, rng)
     }
-}
-
-fn repeat_kv(x: &Tensor, rep: usize) -> Result<Tensor> {
-    if rep == 1 {
-        return Ok(x.clone());
-    }
-    let (b, kv, t, d) = x.dims4()?;
-    x.unsqueeze(2)?
-        .expand((b, kv, rep, t, d))?
-        .reshape((b, kv * rep, t, d))
 }
 
 #[derive(Debug, Clone)]
@@ -390,6 +420,7 @@ impl Model {
         input_ids: &Tensor,
         key_mask: Option<&Tensor>,
         mut cache: Option<&mut Cache>,
+        kernels: Kernels,
         mut rng: DropoutRng,
     ) -> Result<Tensor> {
         let (b, t) = input_ids.dims2()?;
@@ -399,29 +430,30 @@ impl Model {
             .index_select(&input_ids.flatten_all()?, 0)?
             .reshape((b, t, self.config.hidden_size))?;
         let bias = attention_bias(b, t, offset, key_mask, &self.device)?;
+        let pass = Pass {
+            rotary: &self.rotary,
+            bias: bias.as_ref(),
+            offset,
+            kernels,
+        };
         for (i, layer) in self.layers.iter().enumerate() {
             let slot = cache.as_deref_mut().map(|c| &mut c.layers[i]);
-            let h = layer.input_layernorm.forward(&x)?;
-            let h = layer.self_attn.forward(
-                &h,
-                &self.rotary,
-                bias.as_ref(),
-                slot,
-                offset,
-                rng.as_deref_mut(),
-            )?;
+            let h = layer.input_layernorm.forward(&x, kernels)?;
+            let h = layer
+                .self_attn
+                .forward(&h, &pass, slot, rng.as_deref_mut())?;
             x = (x + h)?;
-            let h = layer.post_attention_layernorm.forward(&x)?;
+            let h = layer.post_attention_layernorm.forward(&x, kernels)?;
             let h = layer.mlp.forward(&h, rng.as_deref_mut())?;
             x = (x + h)?;
         }
-        self.norm.forward(&x)
+        self.norm.forward(&x, kernels)
     }
 
     fn logits(&self, h: &Tensor) -> Result<Tensor> {
         match &self.lm_head {
             Some(head) => head.forward(h, None),
-            None => h.broadcast_matmul(&self.embed_tokens.t()?),
+            None => super::frozen_matmul::frozen_matmul(h, &self.embed_tokens),
         }
     }
 
@@ -432,7 +464,7 @@ impl Model {
         key_mask: Option<&Tensor>,
         rng: DropoutRng,
     ) -> Result<Tensor> {
-        let h = self.hidden(input_ids, key_mask, None, rng)?;
+        let h = self.hidden(input_ids, key_mask, None, Kernels::Differentiable, rng)?;
         self.logits(&h)
     }
 
@@ -443,7 +475,7 @@ impl Model {
         key_mask: Option<&Tensor>,
         cache: &mut Cache,
     ) -> Result<Tensor> {
-        let h = self.hidden(input_ids, key_mask, Some(cache), None)?;
+        let h = self.hidden(input_ids, key_mask, Some(cache), Kernels::Fused, None)?;
         let t = h.dim(1)?;
         self.logits(&h.i((.., t - 1..t, ..))?)?.squeeze(1)
     }

@@ -151,7 +151,7 @@ impl Linear {
 
     /// Applies the layer to `x` of shape (…, in). `rng` enables adapter dropout (training).
     pub fn forward(&self, x: &Tensor, rng: DropoutRng) -> Result<Tensor> {
-        let mut y = x.broadcast_matmul(&self.weight.t()?)?;
+        let mut y = super::frozen_matmul::frozen_matmul(x, &self.weight)?;
         if let Some(b) = &self.bias {
             y = y.broadcast_add(b)?;
         }

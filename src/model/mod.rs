@@ -7,6 +7,7 @@
 
 pub mod chat;
 pub mod config;
+mod frozen_matmul;
 pub mod generate;
 pub mod llama;
 pub mod lora;
