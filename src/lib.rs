@@ -32,5 +32,6 @@ pub mod paths;
 pub mod quality;
 pub mod store;
 pub mod template;
+pub mod train;
 
 pub use error::{Error, Result};

@@ -4,6 +4,8 @@
 //!   tokenizer.json): loading, LoRA gradients against finite differences, merge, KV cache.
 //! - `reference`: the real SmolLM2-135M GGUF (`$TUNEDESK_TEST_GGUF`) against the reference
 //!   figures in `shared/reference/smollm2.json`; skipped loudly when the variable is unset.
+//! - `train`: LoRA training on a tiny model (loss falls, evaluations, reproducibility).
 
 mod reference;
 mod tiny;
+mod train;

@@ -17,7 +17,7 @@ const KV_HEADS: usize = 2;
 const FFN: usize = 24;
 
 /// Writes a tiny random model of `arch` into `dir`.
-fn write_tiny(dir: &Path, arch: &str, seed: u64) {
+pub fn write_tiny(dir: &Path, arch: &str, seed: u64) {
     let qwen = arch == "Qwen2ForCausalLM";
     let config = serde_json::json!({
         "architectures": [arch], "vocab_size": VOCAB, "hidden_size": HIDDEN,
@@ -354,5 +354,55 @@ fn unsupported_architecture_is_refused_with_the_list() {
     assert!(
         err.contains("MambaForCausalLM") && err.contains("Qwen2ForCausalLM"),
         "{err}"
+    );
+}
+
+#[test]
+fn sharded_half_precision_checkpoints_load_to_the_same_model() {
+    let (dir, lm) = tiny("LlamaForCausalLM");
+    let want = lm.model.forward_train(&ids(), None, None).unwrap();
+    // Re-save the same weights as f16, split over two shards with an index.
+    let st = unsafe {
+        candle_core::safetensors::MmapedSafetensors::new(dir.path().join("model.safetensors"))
+            .unwrap()
+    };
+    let mut names: Vec<String> = st.tensors().into_iter().map(|(n, _)| n).collect();
+    names.sort();
+    let sharded = tempfile::tempdir().unwrap();
+    for f in ["config.json", "tokenizer.json"] {
+        std::fs::copy(dir.path().join(f), sharded.path().join(f)).unwrap();
+    }
+    let mut weight_map = serde_json::Map::new();
+    for (i, chunk) in names.chunks(names.len() / 2 + 1).enumerate() {
+        let file = format!("model-{:05}-of-00002.safetensors", i + 1);
+        let tensors: HashMap<String, Tensor> = chunk
+            .iter()
+            .map(|n| {
+                (
+                    n.clone(),
+                    st.load(n, &Device::Cpu)
+                        .unwrap()
+                        .to_dtype(DType::F16)
+                        .unwrap(),
+                )
+            })
+            .collect();
+        candle_core::safetensors::save(&tensors, sharded.path().join(&file)).unwrap();
+        for n in chunk {
+            weight_map.insert(n.clone(), file.clone().into());
+        }
+    }
+    let index = serde_json::json!({"metadata": {}, "weight_map": weight_map});
+    std::fs::write(
+        sharded.path().join("model.safetensors.index.json"),
+        index.to_string(),
+    )
+    .unwrap();
+    let half = LoadedModel::load(sharded.path(), &Device::Cpu).unwrap();
+    let got = half.model.forward_train(&ids(), None, None).unwrap();
+    assert!(
+        max_diff(&want, &got) < 5e-2,
+        "f16 rounding only: {}",
+        max_diff(&want, &got)
     );
 }

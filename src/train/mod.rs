@@ -1,0 +1,414 @@
+//! LoRA fine-tuning: examples → token batches → completion-only loss → AdamW on the adapter.
+//!
+//! Input: a loaded model, train / validation examples and a [`TrainConfig`]. Output: the
+//! trained adapter (in the model's `VarMap`) and a stream of [`TrainEvent`]s (per-step loss,
+//! learning rate, tokens/s; validation loss; warnings).
+//! Must not touch: the store or files (the caller records events and checkpoints).
+
+pub mod data;
+pub mod loss;
+pub mod optim;
+
+use crate::dataset::Example;
+use crate::model::lora::LoraConfig;
+use crate::model::{LoadedModel, ModelError};
+use crate::template::Template;
+use candle_core::{Device, Tensor};
+use candle_nn::VarMap;
+use data::Encoded;
+use optim::{AdamW, AdamWConfig, Scheduler};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// Hyperparameters of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Passes over the training data.
+    pub epochs: usize,
+    /// Peak learning rate.
+    pub lr: f64,
+    /// Examples per micro-batch.
+    pub batch_size: usize,
+    /// Micro-batches per optimizer step.
+    pub grad_accum: usize,
+    /// Decoupled weight decay.
+    pub weight_decay: f64,
+    /// Fraction of the steps spent warming up.
+    pub warmup_ratio: f64,
+    /// Schedule after warmup.
+    pub scheduler: Scheduler,
+    /// Adapter shape.
+    pub lora: LoraConfig,
+    /// Longest sequence in tokens (prompt + completion).
+    pub max_len: usize,
+    /// Evaluate every this many optimizer steps (and at each epoch end).
+    pub eval_every: Option<usize>,
+    /// Stop after this many evaluations without improvement.
+    pub patience: Option<usize>,
+    /// Stop after this many optimizer steps.
+    pub max_steps: Option<usize>,
+    /// Seed for adapter init, data order and dropout.
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            epochs: 3,
+            lr: 1e-4,
+            batch_size: 8,
+            grad_accum: 1,
+            weight_decay: 0.01,
+            warmup_ratio: 0.05,
+            scheduler: Scheduler::Cosine,
+            lora: LoraConfig::default(),
+            max_len: 256,
+            eval_every: None,
+            patience: None,
+            max_steps: None,
+            seed: 42,
+        }
+    }
+}
+
+/// Progress of a run (what the CLI prints and the desktop app draws).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum TrainEvent {
+    /// The run starts.
+    Started {
+        /// Optimizer steps planned.
+        total_steps: usize,
+        /// Training examples.
+        train_examples: usize,
+        /// Validation examples.
+        val_examples: usize,
+        /// Examples whose prompt was cut to fit `max_len`.
+        truncated: usize,
+    },
+    /// One optimizer step.
+    Step {
+        /// 1-based optimizer step.
+        step: usize,
+        /// 0-based epoch.
+        epoch: usize,
+        /// Mean training loss of the step.
+        loss: f64,
+        /// Learning rate used.
+        lr: f64,
+        /// Gradient norm before clipping.
+        grad_norm: f64,
+        /// Tokens processed per second in this step.
+        tokens_per_s: f64,
+    },
+    /// A validation pass.
+    Eval {
+        /// Optimizer step it followed.
+        step: usize,
+        /// Mean validation loss.
+        val_loss: f64,
+        /// Whether it is the best so far.
+        best: bool,
+    },
+    /// Something the user should know.
+    Warning {
+        /// Step where it was noticed.
+        step: usize,
+        /// What happened.
+        message: String,
+    },
+    /// The run ended.
+    Finished {
+        /// Steps done.
+        steps: usize,
+        /// Step of the best validation loss.
+        best_step: Option<usize>,
+        /// Why it stopped.
+        reason: StopReason,
+    },
+}
+
+/// Why a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// All epochs done.
+    Completed,
+    /// `max_steps` reached.
+    MaxSteps,
+    /// Validation loss stopped improving (`patience`).
+    EarlyStopped,
+    /// Cancelled by the user.
+    Cancelled,
+}
+
+/// Gradient norm clipping threshold.
+const MAX_GRAD_NORM: f64 = 1.0;
+
+/// Tokenizes `examples` for training; returns them and how many had their prompt cut.
+pub fn encode_all(
+    lm: &LoadedModel,
+    template: &Template,
+    examples: &[Example],
+    max_len: usize,
+) -> Result<(Vec<Encoded>, usize), ModelError> {
+    let eos = lm
+        .model
+        .config()
+        .eos_token_ids
+        .first()
+        .copied()
+        .unwrap_or(0);
+    let encoded = examples
+        .iter()
+        .map(|e| data::encode(&lm.tokenizer, template, e, max_len, eos))
+        .collect::<Result<Vec<_>, _>>()?;
+    let truncated = encoded.iter().filter(|e| e.truncated > 0).count();
+    Ok((encoded, truncated))
+}
+
+/// A padded batch: ids (b, t), next-token targets (b, t) and the loss mask (b, t).
+fn batch_tensors(
+    items: &[&Encoded],
+    pad: u32,
+    device: &Device,
+) -> candle_core::Result<(Tensor, Tensor, Tensor, usize)> {
+    let t = items.iter().map(|e| e.input_ids.len()).max().unwrap_or(1);
+    let b = items.len();
+    let mut ids = vec![pad; b * t];
+    let mut targets = vec![pad; b * t];
+    let mut mask = vec![0u8; b * t];
+    let mut counted = 0;
+    for (r, e) in items.iter().enumerate() {
+        let n = e.input_ids.len();
+        ids[r * t..r * t + n].copy_from_slice(&e.input_ids);
+        for p in 0..n - 1 {
+            targets[r * t + p] = e.input_ids[p + 1];
+            if p + 1 >= e.completion_start {
+                mask[r * t + p] = 1;
+                counted += 1;
+            }
+        }
+    }
+    Ok((
+        Tensor::from_vec(ids, (b, t), device)?,
+        Tensor::from_vec(targets, (b, t), device)?,
+        Tensor::from_vec(mask, (b, t), device)?,
+        counted,
+    ))
+}
+
+/// Mean completion loss of `examples` (no dropout, no gradient).
+pub fn evaluate(
+    lm: &LoadedModel,
+    examples: &[Encoded],
+    batch_size: usize,
+) -> Result<f64, ModelError> {
+    let pad = lm
+        .model
+        .config()
+        .eos_token_ids
+        .first()
+        .copied()
+        .unwrap_or(0);
+    let (mut sum, mut count) = (0f64, 0usize);
+    let lengths: Vec<usize> = examples.iter().map(|e| e.input_ids.len()).collect();
+    let mut order: Vec<usize> = (0..examples.len()).collect();
+    order.sort_by_key(|&i| lengths[i]);
+    for chunk in order.chunks(batch_size.max(1)) {
+        let items: Vec<&Encoded> = chunk.iter().map(|&i| &examples[i]).collect();
+        let (ids, targets, mask, n) = batch_tensors(&items, pad, lm.model.device())?;
+        let logits = lm.model.forward_train(&ids, None, None)?;
+        let loss = loss::masked_nll(&logits, &targets, &mask)?.to_scalar::<f32>()? as f64;
+        sum += loss * n as f64;
+        count += n;
+    }
+    Ok(if count == 0 {
+        f64::NAN
+    } else {
+        sum / count as f64
+    })
+}
+
+/// Trains a LoRA adapter on `lm` (adding it first) and returns its variables.
+pub fn train(
+    lm: &mut LoadedModel,
+    train_set: &[Encoded],
+    val_set: &[Encoded],
+    cfg: &TrainConfig,
+    cancel: &AtomicBool,
+    on_event: &mut dyn FnMut(TrainEvent),
+) -> Result<VarMap, ModelError> {
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let varmap = VarMap::new();
+    lm.model.add_lora(&cfg.lora, &varmap, &mut rng)?;
+    let vars: Vec<_> = lm.model.lora_vars().into_iter().map(|(_, v)| v).collect();
+    let mut opt = AdamW::new(
+        vars.clone(),
+        AdamWConfig {
+            weight_decay: cfg.weight_decay,
+            ..AdamWConfig::default()
+        },
+    )?;
+    let pad = lm
+        .model
+        .config()
+        .eos_token_ids
+        .first()
+        .copied()
+        .unwrap_or(0);
+    let device = lm.model.device().clone();
+    let lengths: Vec<usize> = train_set.iter().map(|e| e.input_ids.len()).collect();
+    let micro_per_epoch = train_set.len().div_ceil(cfg.batch_size.max(1));
+    let steps_per_epoch = micro_per_epoch.div_ceil(cfg.grad_accum.max(1));
+    let mut total_steps = steps_per_epoch * cfg.epochs;
+    if let Some(max) = cfg.max_steps {
+        total_steps = total_steps.min(max);
+    }
+    let warmup = (total_steps as f64 * cfg.warmup_ratio).ceil() as usize;
+    on_event(TrainEvent::Started {
+        total_steps,
+        train_examples: train_set.len(),
+        val_examples: val_set.len(),
+        truncated: train_set
+            .iter()
+            .chain(val_set)
+            .filter(|e| e.truncated > 0)
+            .count(),
+    });
+
+    let mut step = 0;
+    let mut best: Option<(usize, f64)> = None;
+    let mut since_best = 0;
+    let mut evals: Vec<(f64, f64)> = Vec::new(); // (train loss at eval, val loss)
+    let mut recent_train: Vec<f64> = Vec::new();
+    let mut overfit_warned = false;
+    let mut last_eval = None;
+    let mut reason = StopReason::Completed;
+    // Validation pass after `step`; returns true when early stopping should end the run.
+    let mut do_eval = |step: usize,
+                       recent_train: &mut Vec<f64>,
+                       lm: &LoadedModel,
+                       on_event: &mut dyn FnMut(TrainEvent)|
+     -> Result<bool, ModelError> {
+        if val_set.is_empty() || last_eval == Some(step) {
+            return Ok(false);
+        }
+        last_eval = Some(step);
+        let val = evaluate(lm, val_set, cfg.batch_size)?;
+        let is_best = best.is_none_or(|(_, b)| val < b);
+        if is_best {
+            best = Some((step, val));
+            since_best = 0;
+        } else {
+            since_best += 1;
+        }
+        on_event(TrainEvent::Eval {
+            step,
+            val_loss: val,
+            best: is_best,
+        });
+        let train_loss = recent_train.iter().sum::<f64>() / recent_train.len().max(1) as f64;
+        recent_train.clear();
+        evals.push((train_loss, val));
+        // Overfitting: validation loss rose at the last two evaluations while training fell.
+        if !overfit_warned && evals.len() >= 3 {
+            let n = evals.len();
+            let (t0, v0) = evals[n - 3];
+            let (t1, v1) = evals[n - 2];
+            let (t2, v2) = evals[n - 1];
+            if v1 > v0 && v2 > v1 && t1 < t0 && t2 < t1 {
+                overfit_warned = true;
+                on_event(TrainEvent::Warning {
+                    step,
+                    message: format!(
+                        "overfitting: validation loss rose for 2 evaluations ({v0:.4} → {v2:.4}) while training loss fell ({t0:.4} → {t2:.4}); the best checkpoint is step {}",
+                        best.map_or(0, |b| b.0)
+                    ),
+                });
+            }
+        }
+        Ok(cfg.patience.is_some_and(|p| since_best >= p))
+    };
+
+    'epochs: for epoch in 0..cfg.epochs {
+        let order = data::batches(&lengths, cfg.batch_size, cfg.seed, epoch);
+        for group in order.chunks(cfg.grad_accum.max(1)) {
+            if cancel.load(Ordering::Relaxed) {
+                reason = StopReason::Cancelled;
+                break 'epochs;
+            }
+            let started = Instant::now();
+            let mut grads: Option<candle_core::backprop::GradStore> = None;
+            let (mut loss_sum, mut tokens) = (0f64, 0usize);
+            for micro in group {
+                let items: Vec<&Encoded> = micro.iter().map(|&i| &train_set[i]).collect();
+                let (ids, targets, mask, _) = batch_tensors(&items, pad, &device)?;
+                tokens += items.iter().map(|e| e.input_ids.len()).sum::<usize>();
+                let logits = lm.model.forward_train(&ids, None, Some(&mut rng))?;
+                let loss = (loss::masked_nll(&logits, &targets, &mask)? / group.len() as f64)?;
+                loss_sum += loss.to_scalar::<f32>()? as f64;
+                let g = loss.backward()?;
+                grads = Some(match grads {
+                    None => g,
+                    Some(mut acc) => {
+                        for var in &vars {
+                            if let Some(new) = g.get(var) {
+                                let sum = match acc.remove(var) {
+                                    Some(old) => (old + new)?,
+                                    None => new.clone(),
+                                };
+                                acc.insert(var, sum);
+                            }
+                        }
+                        acc
+                    }
+                });
+            }
+            let mut grads = grads.expect("a step has at least one micro-batch");
+            let grad_norm = optim::clip_grad_norm(&mut grads, &vars, MAX_GRAD_NORM)?;
+            let lr = optim::learning_rate(cfg.lr, step, total_steps, warmup, cfg.scheduler);
+            opt.step(&grads, lr)?;
+            step += 1;
+            recent_train.push(loss_sum);
+            on_event(TrainEvent::Step {
+                step,
+                epoch,
+                loss: loss_sum,
+                lr,
+                grad_norm,
+                tokens_per_s: tokens as f64 / started.elapsed().as_secs_f64(),
+            });
+            let last = step == total_steps;
+            if cfg.eval_every.is_some_and(|n| step % n == 0)
+                && !last
+                && do_eval(step, &mut recent_train, lm, on_event)?
+            {
+                reason = StopReason::EarlyStopped;
+                break 'epochs;
+            }
+            if last {
+                reason = if cfg.max_steps == Some(step) && step < steps_per_epoch * cfg.epochs {
+                    StopReason::MaxSteps
+                } else {
+                    StopReason::Completed
+                };
+                do_eval(step, &mut recent_train, lm, on_event)?;
+                break 'epochs;
+            }
+        }
+        if do_eval(step, &mut recent_train, lm, on_event)? {
+            reason = StopReason::EarlyStopped;
+            break;
+        }
+    }
+    on_event(TrainEvent::Finished {
+        steps: step,
+        best_step: best.map(|b| b.0),
+        reason,
+    });
+    Ok(varmap)
+}
