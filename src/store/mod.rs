@@ -7,8 +7,10 @@
 mod datasets;
 mod examples;
 mod migrations;
+mod runs;
 
 pub use datasets::NewDataset;
+pub use runs::{RunInfo, RunMetrics, RunStatus, StepRecord};
 
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
@@ -37,6 +39,17 @@ pub enum StoreError {
     /// No dataset of that name.
     #[error("no dataset named '{name}'; datasets are: {}", if .available.is_empty() { "none yet".to_string() } else { .available.join(", ") })]
     DatasetNotFound {
+        /// Name asked for.
+        name: String,
+        /// Names that exist.
+        available: Vec<String>,
+    },
+    /// A run of that name already exists.
+    #[error("a run named '{0}' already exists (choose another --name, or --resume it)")]
+    RunExists(String),
+    /// No run of that name.
+    #[error("no run named '{name}'; runs are: {}", if .available.is_empty() { "none yet".to_string() } else { .available.join(", ") })]
+    RunNotFound {
         /// Name asked for.
         name: String,
         /// Names that exist.

@@ -3,11 +3,13 @@
 //! Input: a loaded model, train / validation examples and a [`TrainConfig`]. Output: the
 //! trained adapter (in the model's `VarMap`) and a stream of [`TrainEvent`]s (per-step loss,
 //! learning rate, tokens/s; validation loss; warnings).
-//! Must not touch: the store or files (the caller records events and checkpoints).
+//! Must not touch: the store or files here ([`run`] records events and checkpoints).
 
+pub mod checkpoint;
 pub mod data;
 pub mod loss;
 pub mod optim;
+pub mod run;
 
 use crate::dataset::Example;
 use crate::model::lora::LoraConfig;
@@ -233,26 +235,167 @@ pub fn evaluate(
     })
 }
 
-/// Trains a LoRA adapter on `lm` (adding it first) and returns its variables.
+/// Where a run is: enough to continue it exactly (saved with every checkpoint).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainState {
+    /// Optimizer steps done.
+    pub step: usize,
+    /// Current epoch (0-based).
+    pub epoch: usize,
+    /// Optimizer steps already done within the current epoch.
+    pub next_group: usize,
+    /// Position of the dropout RNG (ChaCha word position, as decimal text).
+    pub rng_word_pos: String,
+    /// `(step, validation loss)` of the best evaluation so far.
+    pub best: Option<(usize, f64)>,
+    /// Evaluations since the best one.
+    pub since_best: usize,
+    /// `(mean training loss since the previous evaluation, validation loss)` per evaluation.
+    pub evals: Vec<(f64, f64)>,
+    /// Training losses since the last evaluation.
+    pub recent_train: Vec<f64>,
+    /// The overfitting warning was given.
+    pub overfit_warned: bool,
+    /// Step of the last evaluation.
+    pub last_eval: Option<usize>,
+}
+
+/// What a checkpoint holds, handed to the caller to write.
+pub struct Checkpoint<'a> {
+    /// Where the run is.
+    pub state: &'a TrainState,
+    /// Adapter variables by PEFT name.
+    pub lora: &'a [(String, candle_core::Var)],
+    /// Optimizer (moments and step).
+    pub optimizer: &'a AdamW,
+    /// Whether this step has the best validation loss so far.
+    pub is_best: bool,
+}
+
+/// Tensors restored from a checkpoint: adapter (PEFT names) and optimizer moments
+/// (`m.<name>`, `v.<name>`).
+pub type Restored = std::collections::HashMap<String, Tensor>;
+
+/// How a run talks to its caller.
+pub struct Hooks<'a> {
+    /// Progress events.
+    pub on_event: &'a mut dyn FnMut(TrainEvent),
+    /// Persists a checkpoint (after every evaluation, on cancel and at the end).
+    pub checkpoint: &'a mut dyn FnMut(Checkpoint<'_>) -> Result<(), ModelError>,
+    /// Set to stop after the current step (a checkpoint is written first).
+    pub cancel: &'a AtomicBool,
+}
+
+struct Loop<'a> {
+    cfg: &'a TrainConfig,
+    val_set: &'a [Encoded],
+    state: TrainState,
+    vars: Vec<(String, candle_core::Var)>,
+    opt: AdamW,
+    rng: ChaCha8Rng,
+}
+
+impl Loop<'_> {
+    /// Validation pass after the current step; true when early stopping ends the run.
+    fn evaluate(&mut self, lm: &LoadedModel, hooks: &mut Hooks) -> Result<bool, ModelError> {
+        let st = &mut self.state;
+        let step = st.step;
+        if self.val_set.is_empty() || st.last_eval == Some(step) {
+            return Ok(false);
+        }
+        st.last_eval = Some(step);
+        let val = evaluate(lm, self.val_set, self.cfg.batch_size)?;
+        let is_best = st.best.is_none_or(|(_, b)| val < b);
+        if is_best {
+            st.best = Some((step, val));
+            st.since_best = 0;
+        } else {
+            st.since_best += 1;
+        }
+        (hooks.on_event)(TrainEvent::Eval {
+            step,
+            val_loss: val,
+            best: is_best,
+        });
+        if !st.recent_train.is_empty() {
+            let train_loss = st.recent_train.iter().sum::<f64>() / st.recent_train.len() as f64;
+            st.recent_train.clear();
+            st.evals.push((train_loss, val));
+        }
+        // Overfitting: validation loss rose at the last two evaluations while training fell.
+        if !st.overfit_warned && st.evals.len() >= 3 {
+            let n = st.evals.len();
+            let (t0, v0) = st.evals[n - 3];
+            let (t1, v1) = st.evals[n - 2];
+            let (t2, v2) = st.evals[n - 1];
+            if v1 > v0 && v2 > v1 && t1 < t0 && t2 < t1 {
+                st.overfit_warned = true;
+                (hooks.on_event)(TrainEvent::Warning {
+                    step,
+                    message: format!(
+                        "overfitting: validation loss rose for 2 evaluations ({v0:.4} → {v2:.4}) while training loss fell ({t0:.4} → {t2:.4}); the best checkpoint is step {}",
+                        st.best.map_or(0, |b| b.0)
+                    ),
+                });
+            }
+        }
+        self.checkpoint(hooks, is_best)?;
+        Ok(self
+            .cfg
+            .patience
+            .is_some_and(|p| self.state.since_best >= p))
+    }
+
+    fn checkpoint(&mut self, hooks: &mut Hooks, is_best: bool) -> Result<(), ModelError> {
+        self.state.rng_word_pos = self.rng.get_word_pos().to_string();
+        (hooks.checkpoint)(Checkpoint {
+            state: &self.state,
+            lora: &self.vars,
+            optimizer: &self.opt,
+            is_best,
+        })
+    }
+}
+
+/// Trains a LoRA adapter on `lm` (adding it first). With `resume`, continues a run from a
+/// checkpoint: same data order, same dropout stream, optimizer state restored.
 pub fn train(
     lm: &mut LoadedModel,
     train_set: &[Encoded],
     val_set: &[Encoded],
     cfg: &TrainConfig,
-    cancel: &AtomicBool,
-    on_event: &mut dyn FnMut(TrainEvent),
+    resume: Option<(TrainState, Restored)>,
+    hooks: &mut Hooks,
 ) -> Result<VarMap, ModelError> {
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let varmap = VarMap::new();
     lm.model.add_lora(&cfg.lora, &varmap, &mut rng)?;
-    let vars: Vec<_> = lm.model.lora_vars().into_iter().map(|(_, v)| v).collect();
+    let vars = lm.model.lora_vars();
     let mut opt = AdamW::new(
-        vars.clone(),
+        vars.iter().map(|(_, v)| v.clone()).collect(),
         AdamWConfig {
             weight_decay: cfg.weight_decay,
             ..AdamWConfig::default()
         },
     )?;
+    let mut state = TrainState::default();
+    if let Some((saved, tensors)) = resume {
+        let get = |k: &str| {
+            tensors
+                .get(k)
+                .ok_or_else(|| ModelError::Config(format!("checkpoint lacks tensor '{k}'")))
+        };
+        for (i, (name, var)) in vars.iter().enumerate() {
+            let device = var.device().clone();
+            var.set(&get(name)?.to_device(&device)?)?;
+            opt.m[i] = get(&format!("m.{name}"))?.to_device(&device)?;
+            opt.v[i] = get(&format!("v.{name}"))?.to_device(&device)?;
+        }
+        opt.step = saved.step;
+        let pos: u128 = saved.rng_word_pos.parse().unwrap_or(0);
+        rng.set_word_pos(pos);
+        state = saved;
+    }
     let pad = lm
         .model
         .config()
@@ -269,7 +412,7 @@ pub fn train(
         total_steps = total_steps.min(max);
     }
     let warmup = (total_steps as f64 * cfg.warmup_ratio).ceil() as usize;
-    on_event(TrainEvent::Started {
+    (hooks.on_event)(TrainEvent::Started {
         total_steps,
         train_examples: train_set.len(),
         val_examples: val_set.len(),
@@ -279,68 +422,31 @@ pub fn train(
             .filter(|e| e.truncated > 0)
             .count(),
     });
-
-    let mut step = 0;
-    let mut best: Option<(usize, f64)> = None;
-    let mut since_best = 0;
-    let mut evals: Vec<(f64, f64)> = Vec::new(); // (train loss at eval, val loss)
-    let mut recent_train: Vec<f64> = Vec::new();
-    let mut overfit_warned = false;
-    let mut last_eval = None;
-    let mut reason = StopReason::Completed;
-    // Validation pass after `step`; returns true when early stopping should end the run.
-    let mut do_eval = |step: usize,
-                       recent_train: &mut Vec<f64>,
-                       lm: &LoadedModel,
-                       on_event: &mut dyn FnMut(TrainEvent)|
-     -> Result<bool, ModelError> {
-        if val_set.is_empty() || last_eval == Some(step) {
-            return Ok(false);
-        }
-        last_eval = Some(step);
-        let val = evaluate(lm, val_set, cfg.batch_size)?;
-        let is_best = best.is_none_or(|(_, b)| val < b);
-        if is_best {
-            best = Some((step, val));
-            since_best = 0;
-        } else {
-            since_best += 1;
-        }
-        on_event(TrainEvent::Eval {
-            step,
-            val_loss: val,
-            best: is_best,
-        });
-        let train_loss = recent_train.iter().sum::<f64>() / recent_train.len().max(1) as f64;
-        recent_train.clear();
-        evals.push((train_loss, val));
-        // Overfitting: validation loss rose at the last two evaluations while training fell.
-        if !overfit_warned && evals.len() >= 3 {
-            let n = evals.len();
-            let (t0, v0) = evals[n - 3];
-            let (t1, v1) = evals[n - 2];
-            let (t2, v2) = evals[n - 1];
-            if v1 > v0 && v2 > v1 && t1 < t0 && t2 < t1 {
-                overfit_warned = true;
-                on_event(TrainEvent::Warning {
-                    step,
-                    message: format!(
-                        "overfitting: validation loss rose for 2 evaluations ({v0:.4} → {v2:.4}) while training loss fell ({t0:.4} → {t2:.4}); the best checkpoint is step {}",
-                        best.map_or(0, |b| b.0)
-                    ),
-                });
-            }
-        }
-        Ok(cfg.patience.is_some_and(|p| since_best >= p))
+    let var_list: Vec<candle_core::Var> = vars.iter().map(|(_, v)| v.clone()).collect();
+    let mut lp = Loop {
+        cfg,
+        val_set,
+        state,
+        vars,
+        opt,
+        rng,
     };
+    if lp.state.step == 0 && lp.state.last_eval.is_none() {
+        // Step 0: the base model's validation loss, the reference point of the curve.
+        lp.evaluate(lm, hooks)?;
+    }
 
-    'epochs: for epoch in 0..cfg.epochs {
-        let order = data::batches(&lengths, cfg.batch_size, cfg.seed, epoch);
-        for group in order.chunks(cfg.grad_accum.max(1)) {
-            if cancel.load(Ordering::Relaxed) {
+    let mut reason = StopReason::Completed;
+    'epochs: while lp.state.epoch < cfg.epochs && lp.state.step < total_steps {
+        let order = data::batches(&lengths, cfg.batch_size, cfg.seed, lp.state.epoch);
+        let groups: Vec<&[Vec<usize>]> = order.chunks(cfg.grad_accum.max(1)).collect();
+        while lp.state.next_group < groups.len() {
+            if hooks.cancel.load(Ordering::Relaxed) {
                 reason = StopReason::Cancelled;
+                lp.checkpoint(hooks, false)?;
                 break 'epochs;
             }
+            let group = groups[lp.state.next_group];
             let started = Instant::now();
             let mut grads: Option<candle_core::backprop::GradStore> = None;
             let (mut loss_sum, mut tokens) = (0f64, 0usize);
@@ -348,14 +454,14 @@ pub fn train(
                 let items: Vec<&Encoded> = micro.iter().map(|&i| &train_set[i]).collect();
                 let (ids, targets, mask, _) = batch_tensors(&items, pad, &device)?;
                 tokens += items.iter().map(|e| e.input_ids.len()).sum::<usize>();
-                let logits = lm.model.forward_train(&ids, None, Some(&mut rng))?;
+                let logits = lm.model.forward_train(&ids, None, Some(&mut lp.rng))?;
                 let loss = (loss::masked_nll(&logits, &targets, &mask)? / group.len() as f64)?;
                 loss_sum += loss.to_scalar::<f32>()? as f64;
                 let g = loss.backward()?;
                 grads = Some(match grads {
                     None => g,
                     Some(mut acc) => {
-                        for var in &vars {
+                        for var in &var_list {
                             if let Some(new) = g.get(var) {
                                 let sum = match acc.remove(var) {
                                     Some(old) => (old + new)?,
@@ -369,45 +475,47 @@ pub fn train(
                 });
             }
             let mut grads = grads.expect("a step has at least one micro-batch");
-            let grad_norm = optim::clip_grad_norm(&mut grads, &vars, MAX_GRAD_NORM)?;
-            let lr = optim::learning_rate(cfg.lr, step, total_steps, warmup, cfg.scheduler);
-            opt.step(&grads, lr)?;
-            step += 1;
-            recent_train.push(loss_sum);
-            on_event(TrainEvent::Step {
-                step,
-                epoch,
+            let grad_norm = optim::clip_grad_norm(&mut grads, &var_list, MAX_GRAD_NORM)?;
+            let lr =
+                optim::learning_rate(cfg.lr, lp.state.step, total_steps, warmup, cfg.scheduler);
+            lp.opt.step(&grads, lr)?;
+            lp.state.step += 1;
+            lp.state.next_group += 1;
+            lp.state.recent_train.push(loss_sum);
+            (hooks.on_event)(TrainEvent::Step {
+                step: lp.state.step,
+                epoch: lp.state.epoch,
                 loss: loss_sum,
                 lr,
                 grad_norm,
                 tokens_per_s: tokens as f64 / started.elapsed().as_secs_f64(),
             });
-            let last = step == total_steps;
-            if cfg.eval_every.is_some_and(|n| step % n == 0)
-                && !last
-                && do_eval(step, &mut recent_train, lm, on_event)?
-            {
+            let step = lp.state.step;
+            if step == total_steps {
+                if cfg.max_steps == Some(step) && step < steps_per_epoch * cfg.epochs {
+                    reason = StopReason::MaxSteps;
+                }
+                lp.evaluate(lm, hooks)?;
+                break 'epochs;
+            }
+            if cfg.eval_every.is_some_and(|n| step % n == 0) && lp.evaluate(lm, hooks)? {
                 reason = StopReason::EarlyStopped;
                 break 'epochs;
             }
-            if last {
-                reason = if cfg.max_steps == Some(step) && step < steps_per_epoch * cfg.epochs {
-                    StopReason::MaxSteps
-                } else {
-                    StopReason::Completed
-                };
-                do_eval(step, &mut recent_train, lm, on_event)?;
-                break 'epochs;
-            }
         }
-        if do_eval(step, &mut recent_train, lm, on_event)? {
+        lp.state.epoch += 1;
+        lp.state.next_group = 0;
+        if lp.evaluate(lm, hooks)? {
             reason = StopReason::EarlyStopped;
             break;
         }
     }
-    on_event(TrainEvent::Finished {
-        steps: step,
-        best_step: best.map(|b| b.0),
+    if val_set.is_empty() && reason != StopReason::Cancelled {
+        lp.checkpoint(hooks, false)?;
+    }
+    (hooks.on_event)(TrainEvent::Finished {
+        steps: lp.state.step,
+        best_step: lp.state.best.map(|b| b.0),
         reason,
     });
     Ok(varmap)

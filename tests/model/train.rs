@@ -6,8 +6,11 @@ use std::sync::atomic::AtomicBool;
 use tunedesk::dataset::Example;
 use tunedesk::model::lora::LoraConfig;
 use tunedesk::model::LoadedModel;
+use tunedesk::paths::DataDir;
+use tunedesk::store::{RunStatus, Store};
 use tunedesk::template::Template;
-use tunedesk::train::{self, TrainConfig, TrainEvent};
+use tunedesk::train::run::{self as train_run, RunSpec};
+use tunedesk::train::{self, Hooks, TrainConfig, TrainEvent};
 
 fn example(row: u64, text: &str, label: &str) -> Example {
     Example {
@@ -35,6 +38,25 @@ fn dataset() -> Vec<Example> {
         .collect()
 }
 
+fn config(seed: u64) -> TrainConfig {
+    TrainConfig {
+        epochs: 8,
+        lr: 2e-2,
+        batch_size: 4,
+        warmup_ratio: 0.1,
+        lora: LoraConfig {
+            rank: 4,
+            alpha: 8.0,
+            dropout: 0.1,
+            ..Default::default()
+        },
+        max_len: 64,
+        eval_every: Some(6),
+        seed,
+        ..Default::default()
+    }
+}
+
 fn run(seed: u64) -> (Vec<f64>, Vec<TrainEvent>) {
     let dir = tempfile::tempdir().unwrap();
     write_tiny(dir.path(), "LlamaForCausalLM", 3);
@@ -44,32 +66,15 @@ fn run(seed: u64) -> (Vec<f64>, Vec<TrainEvent>) {
         train::encode_all(&lm, &Template::default(), &data[..12], 64).unwrap();
     assert_eq!(truncated, 0);
     let (val_set, _) = train::encode_all(&lm, &Template::default(), &data[12..], 64).unwrap();
-    let cfg = TrainConfig {
-        epochs: 8,
-        lr: 2e-2,
-        batch_size: 4,
-        warmup_ratio: 0.1,
-        lora: LoraConfig {
-            rank: 4,
-            alpha: 8.0,
-            dropout: 0.0,
-            ..Default::default()
-        },
-        max_len: 64,
-        eval_every: Some(6),
-        seed,
-        ..Default::default()
-    };
+    let cfg = config(seed);
     let mut events = Vec::new();
-    train::train(
-        &mut lm,
-        &train_set,
-        &val_set,
-        &cfg,
-        &AtomicBool::new(false),
-        &mut |e| events.push(e),
-    )
-    .unwrap();
+    let cancel = AtomicBool::new(false);
+    let mut hooks = Hooks {
+        on_event: &mut |e| events.push(e),
+        checkpoint: &mut |_| Ok(()),
+        cancel: &cancel,
+    };
+    train::train(&mut lm, &train_set, &val_set, &cfg, None, &mut hooks).unwrap();
     let losses = events
         .iter()
         .filter_map(|e| match e {
@@ -122,4 +127,110 @@ fn training_lowers_the_loss_and_is_reproducible() {
     assert_eq!(losses, again, "same seed, same run");
     let (other, _) = run(7);
     assert_ne!(losses, other, "another seed, another run");
+}
+
+/// A store with the tiny dataset, a tiny model, and a run spec over them.
+fn setup() -> (tempfile::TempDir, Store, DataDir, RunSpec) {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model");
+    std::fs::create_dir_all(&model).unwrap();
+    write_tiny(&model, "LlamaForCausalLM", 3);
+    let data_dir = DataDir::resolve(Some(&dir.path().join("home")));
+    let mut store = Store::open(data_dir.db_path()).unwrap();
+    let mut csv = String::from("text,label,f\n");
+    for e in dataset().iter().chain(dataset().iter()) {
+        csv.push_str(&format!("{},{},w30\n", e.text, e.label));
+    }
+    let file = dir.path().join("d.csv");
+    std::fs::write(&file, csv).unwrap();
+    let mut spec = tunedesk::import::ImportSpec::csv("d", ["text"], "label");
+    spec.field_columns = vec!["f".into()];
+    tunedesk::import::import_file(&mut store, &file, &spec, &mut |_| {}).unwrap();
+    let run_spec = RunSpec {
+        dataset: "d".into(),
+        model,
+        config: config(11),
+        train_limit: None,
+        val_limit: None,
+    };
+    (dir, store, data_dir, run_spec)
+}
+
+fn step_losses(store: &Store, name: &str) -> Vec<(i64, f64)> {
+    let run = store.run(name).unwrap();
+    store
+        .run_metrics(&run)
+        .unwrap()
+        .steps
+        .iter()
+        .map(|s| (s.step, s.loss))
+        .collect()
+}
+
+#[test]
+fn a_cancelled_or_killed_run_resumes_exactly() {
+    let (_dir, mut store, data_dir, spec) = setup();
+    let never = AtomicBool::new(false);
+    let done =
+        train_run::start(&mut store, &data_dir, "whole", &spec, &never, &mut |_| {}).unwrap();
+    assert_eq!(done.status, RunStatus::Done);
+    let whole = step_losses(&store, "whole");
+    let metrics = store.run_metrics(&done).unwrap();
+    assert_eq!(
+        metrics.evals[0].0, 0,
+        "the base model is evaluated at step 0"
+    );
+    assert!(done.best_step.is_some());
+    assert!(train_run::run_dir(&data_dir, "whole")
+        .join("best/adapter.safetensors")
+        .exists());
+
+    // Cancelled after step 5: a checkpoint is written, the run is resumable and ends the same.
+    let cancel = AtomicBool::new(false);
+    let stopped = train_run::start(
+        &mut store,
+        &data_dir,
+        "cancelled",
+        &spec,
+        &cancel,
+        &mut |e| {
+            if matches!(e, TrainEvent::Step { step: 5, .. }) {
+                cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        },
+    )
+    .unwrap();
+    assert_eq!((stopped.status, stopped.steps), (RunStatus::Cancelled, 5));
+    let resumed =
+        train_run::resume(&mut store, &data_dir, "cancelled", &never, &mut |_| {}).unwrap();
+    assert_eq!(resumed.status, RunStatus::Done);
+    assert_close(&step_losses(&store, "cancelled"), &whole);
+
+    // Killed at step 8 (after the checkpoint of the evaluation at step 6): the steps after the
+    // checkpoint are dropped from the record and trained again, none twice.
+    let killed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        train_run::start(&mut store, &data_dir, "killed", &spec, &never, &mut |e| {
+            if matches!(e, TrainEvent::Step { step: 8, .. }) {
+                panic!("simulated kill");
+            }
+        })
+    }));
+    assert!(killed.is_err());
+    assert_eq!(
+        store.run("killed").unwrap().status,
+        RunStatus::Running,
+        "a killed run stays 'running'"
+    );
+    train_run::resume(&mut store, &data_dir, "killed", &never, &mut |_| {}).unwrap();
+    assert_close(&step_losses(&store, "killed"), &whole);
+    let err = train_run::resume(&mut store, &data_dir, "killed", &never, &mut |_| {}).unwrap_err();
+    assert!(err.to_string().contains("has finished"), "{err}");
+}
+
+fn assert_close(got: &[(i64, f64)], want: &[(i64, f64)]) {
+    assert_eq!(got.len(), want.len(), "same steps recorded");
+    for ((gs, gl), (ws, wl)) in got.iter().zip(want) {
+        assert_eq!(gs, ws);
+        assert!((gl - wl).abs() < 1e-5, "step {gs}: {gl} vs {wl}");
+    }
 }
