@@ -18,6 +18,9 @@ pub enum Error {
     /// A model could not be loaded or run.
     #[error(transparent)]
     Model(#[from] ModelError),
+    /// A chart could not be drawn.
+    #[error(transparent)]
+    Chart(#[from] crate::chart::ChartError),
     /// A training run could not start or continue.
     #[error(transparent)]
     Train(#[from] crate::train::run::TrainError),

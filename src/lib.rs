@@ -24,6 +24,7 @@
 //! # Ok::<(), tunedesk::Error>(())
 //! ```
 
+pub mod chart;
 pub mod dataset;
 mod error;
 pub mod import;

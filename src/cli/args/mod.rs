@@ -2,9 +2,11 @@
 
 mod dataset;
 mod model;
+mod train;
 
 pub use dataset::*;
 pub use model::*;
+pub use train::*;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -32,6 +34,19 @@ pub enum Command {
     /// Import, inspect, split, check and export datasets.
     #[command(subcommand)]
     Dataset(DatasetCommand),
+    /// Fine-tune a LoRA adapter on a dataset (or resume a run).
+    Train(Box<TrainArgs>),
+    /// Inspect and manage training runs.
+    #[command(subcommand)]
+    Run(RunCommand),
+    /// Draw a run's loss chart (train, smoothed train, validation, best, overfitting).
+    Chart {
+        /// Run name.
+        run: String,
+        /// Output file (.svg or .png).
+        #[arg(long, short)]
+        out: PathBuf,
+    },
     /// Generate text with a model (a quick way to try one).
     Generate(GenerateArgs),
     /// Measure model speed (tokens/s), printed as JSON.

@@ -3,6 +3,8 @@
 mod bench;
 mod dataset;
 mod generate;
+mod run;
+mod train;
 
 use super::args::{Cli, Command};
 use anyhow::Result;
@@ -16,6 +18,9 @@ pub fn run(cli: Cli) -> Result<()> {
     };
     match cli.command {
         Command::Dataset(cmd) => dataset::run(&ctx, cmd),
+        Command::Train(args) => train::run(&ctx, *args),
+        Command::Run(cmd) => run::run(&ctx, cmd),
+        Command::Chart { run, out } => run::chart(&ctx, &run, &out),
         Command::Generate(args) => generate::run(&ctx, args),
         Command::Bench(cmd) => bench::run(cmd),
     }

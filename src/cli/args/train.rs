@@ -1,0 +1,107 @@
+//! `tunedesk train` and `tunedesk run …` arguments.
+
+use clap::{Args, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// `tunedesk train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Continue this run from its last checkpoint (other options are taken from the run).
+    #[arg(long, value_name = "RUN", conflicts_with_all = ["dataset", "model", "name"])]
+    pub resume: Option<String>,
+    /// Dataset to train on (its train split; val split for validation).
+    #[arg(long, required_unless_present = "resume")]
+    pub dataset: Option<String>,
+    /// Base model: a Hugging Face folder or a .gguf file.
+    #[arg(long, required_unless_present = "resume")]
+    pub model: Option<PathBuf>,
+    /// Name of the new run.
+    #[arg(long, required_unless_present = "resume")]
+    pub name: Option<String>,
+    /// Passes over the training data.
+    #[arg(long, default_value_t = 3)]
+    pub epochs: usize,
+    /// Peak learning rate.
+    #[arg(long, default_value_t = 1e-4)]
+    pub lr: f64,
+    /// Examples per batch.
+    #[arg(long, default_value_t = 8)]
+    pub batch_size: usize,
+    /// Batches per optimizer step.
+    #[arg(long, default_value_t = 1)]
+    pub grad_accum: usize,
+    /// Decoupled weight decay.
+    #[arg(long, default_value_t = 0.01)]
+    pub weight_decay: f64,
+    /// Fraction of steps for linear warmup.
+    #[arg(long, default_value_t = 0.05)]
+    pub warmup_ratio: f64,
+    /// Learning-rate schedule after warmup.
+    #[arg(long, value_enum, default_value_t = SchedulerArg::Cosine)]
+    pub scheduler: SchedulerArg,
+    /// LoRA rank.
+    #[arg(long, default_value_t = 8)]
+    pub lora_rank: usize,
+    /// LoRA alpha (the update is scaled by alpha / rank).
+    #[arg(long, default_value_t = 16.0)]
+    pub lora_alpha: f64,
+    /// Dropout on the LoRA input.
+    #[arg(long, default_value_t = 0.05)]
+    pub lora_dropout: f32,
+    /// Projections that get adapters (comma-separated).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj"
+    )]
+    pub target_modules: Vec<String>,
+    /// Longest sequence in tokens (prompt + completion; longer prompts are cut).
+    #[arg(long, default_value_t = 256)]
+    pub max_len: usize,
+    /// Validate every this many steps (and at each epoch end).
+    #[arg(long)]
+    pub eval_every: Option<usize>,
+    /// Stop after this many evaluations without improvement.
+    #[arg(long)]
+    pub patience: Option<usize>,
+    /// Stop after this many optimizer steps.
+    #[arg(long)]
+    pub max_steps: Option<usize>,
+    /// Train on at most this many rows of the train split (stratified sample).
+    #[arg(long)]
+    pub train_limit: Option<usize>,
+    /// Validate on at most this many rows of the val split (stratified sample).
+    #[arg(long, default_value_t = 200)]
+    pub val_limit: usize,
+    /// Seed of adapter init, data order and dropout.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+/// Learning-rate schedules.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SchedulerArg {
+    /// Cosine decay to 0.
+    Cosine,
+    /// Linear decay to 0.
+    Linear,
+    /// Constant.
+    Constant,
+}
+
+/// `tunedesk run` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RunCommand {
+    /// List training runs.
+    List,
+    /// A run's configuration, status, losses and warnings.
+    Show {
+        /// Run name.
+        name: String,
+    },
+    /// Delete a run, its metrics and checkpoints.
+    Delete {
+        /// Run name.
+        name: String,
+    },
+}

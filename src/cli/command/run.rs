@@ -1,0 +1,103 @@
+//! `tunedesk run list|show|delete`.
+
+use super::Context;
+use crate::cli::args::RunCommand;
+use crate::cli::output;
+use anyhow::Result;
+use tunedesk::train::run::run_dir;
+
+pub fn run(ctx: &Context, cmd: RunCommand) -> Result<()> {
+    let mut store = ctx.store()?;
+    match cmd {
+        RunCommand::List => {
+            let runs = store.list_runs()?;
+            if ctx.json {
+                return output::json(&runs);
+            }
+            let rows: Vec<Vec<String>> = runs
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.name.clone(),
+                        serde_json::to_value(r.status)
+                            .ok()
+                            .and_then(|v| v.as_str().map(String::from))
+                            .unwrap_or_default(),
+                        r.dataset.clone(),
+                        r.steps.to_string(),
+                        r.best_step.map_or("-".into(), |s| s.to_string()),
+                        r.model.clone(),
+                    ]
+                })
+                .collect();
+            output::table(
+                &["NAME", "STATUS", "DATASET", "STEPS", "BEST", "MODEL"],
+                &rows,
+            );
+        }
+        RunCommand::Show { name } => {
+            let run = store.run(&name)?;
+            let metrics = store.run_metrics(&run)?;
+            if ctx.json {
+                return output::json(&serde_json::json!({"run": run, "metrics": metrics}));
+            }
+            println!(
+                "{} — {:?}, dataset '{}', model {}",
+                run.name, run.status, run.dataset, run.model
+            );
+            println!("config: {}", run.config["config"]);
+            println!("template: {}", run.template);
+            if let Some(err) = &run.error {
+                println!("error: {err}");
+            }
+            if let (Some(first), Some(last)) = (metrics.steps.first(), metrics.steps.last()) {
+                println!(
+                    "train loss: {:.4} (step {}) → {:.4} (step {})",
+                    first.loss, first.step, last.loss, last.step
+                );
+            }
+            for (step, val) in &metrics.evals {
+                let best = if Some(*step) == run.best_step {
+                    " (best)"
+                } else {
+                    ""
+                };
+                println!("  step {step:>5}: validation loss {val:.4}{best}");
+            }
+            for (step, w) in &metrics.warnings {
+                println!("warning at step {step}: {w}");
+            }
+        }
+        RunCommand::Delete { name } => {
+            let run = store.delete_run(&name)?;
+            let dir = run_dir(&ctx.data_dir, &run.name);
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir)?;
+            }
+            if ctx.json {
+                return output::json(&serde_json::json!({"deleted": run.name}));
+            }
+            println!("deleted run '{}'", run.name);
+        }
+    }
+    Ok(())
+}
+
+/// `tunedesk chart RUN --out FILE`.
+pub fn chart(ctx: &Context, name: &str, out: &std::path::Path) -> Result<()> {
+    let store = ctx.store()?;
+    let run = store.run(name)?;
+    let metrics = store.run_metrics(&run)?;
+    let title = format!(
+        "{} — {} on {}",
+        run.name,
+        run.model.rsplit('/').next().unwrap_or(&run.model),
+        run.dataset
+    );
+    tunedesk::chart::loss_chart(&title, &metrics, run.best_step, out)?;
+    if ctx.json {
+        return output::json(&serde_json::json!({"run": run.name, "out": out}));
+    }
+    println!("wrote {}", out.display());
+    Ok(())
+}

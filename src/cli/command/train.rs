@@ -1,0 +1,163 @@
+//! `tunedesk train`: start or resume a run, with a progress bar or JSON event lines; Ctrl-C
+//! cancels cleanly after saving a checkpoint.
+
+use super::Context;
+use crate::cli::args::{SchedulerArg, TrainArgs};
+use anyhow::Result;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use tunedesk::model::lora::LoraConfig;
+use tunedesk::train::optim::Scheduler;
+use tunedesk::train::run::{self as train_run, RunSpec};
+use tunedesk::train::{TrainConfig, TrainEvent};
+
+fn spec(args: &TrainArgs) -> RunSpec {
+    RunSpec {
+        dataset: args.dataset.clone().unwrap_or_default(),
+        model: args.model.clone().unwrap_or_default(),
+        train_limit: args.train_limit,
+        val_limit: Some(args.val_limit),
+        config: TrainConfig {
+            epochs: args.epochs,
+            lr: args.lr,
+            batch_size: args.batch_size,
+            grad_accum: args.grad_accum,
+            weight_decay: args.weight_decay,
+            warmup_ratio: args.warmup_ratio,
+            scheduler: match args.scheduler {
+                SchedulerArg::Cosine => Scheduler::Cosine,
+                SchedulerArg::Linear => Scheduler::Linear,
+                SchedulerArg::Constant => Scheduler::Constant,
+            },
+            lora: LoraConfig {
+                rank: args.lora_rank,
+                alpha: args.lora_alpha,
+                dropout: args.lora_dropout,
+                target_modules: args.target_modules.clone(),
+            },
+            max_len: args.max_len,
+            eval_every: args.eval_every,
+            patience: args.patience,
+            max_steps: args.max_steps,
+            seed: args.seed,
+        },
+    }
+}
+
+/// Draws a progress bar from training events.
+struct Progress {
+    bar: ProgressBar,
+    val: Option<f64>,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
+                .expect("valid template"),
+        );
+        Progress { bar, val: None }
+    }
+
+    fn event(&mut self, e: &TrainEvent) {
+        match e {
+            TrainEvent::Started {
+                total_steps,
+                truncated,
+                ..
+            } => {
+                self.bar.set_length(*total_steps as u64);
+                if *truncated > 0 {
+                    self.bar.println(format!(
+                        "note: {truncated} examples were cut to fit --max-len"
+                    ));
+                }
+            }
+            TrainEvent::Step {
+                step,
+                epoch,
+                loss,
+                tokens_per_s,
+                ..
+            } => {
+                self.bar.set_prefix(format!("epoch {}", epoch + 1));
+                self.bar.set_position(*step as u64);
+                let val = self.val.map(|v| format!(" val {v:.4}")).unwrap_or_default();
+                self.bar
+                    .set_message(format!("loss {loss:.4}{val} {tokens_per_s:.0} tok/s"));
+            }
+            TrainEvent::Eval {
+                step,
+                val_loss,
+                best,
+            } => {
+                self.val = Some(*val_loss);
+                self.bar.println(format!(
+                    "step {step}: validation loss {val_loss:.4}{}",
+                    if *best { " (best)" } else { "" }
+                ));
+            }
+            TrainEvent::Warning { message, .. } => self.bar.println(format!("warning: {message}")),
+            TrainEvent::Finished { .. } => self.bar.finish_and_clear(),
+        }
+    }
+}
+
+pub fn run(ctx: &Context, args: TrainArgs) -> Result<()> {
+    let cancel = Arc::new(AtomicBool::new(false));
+    {
+        let cancel = Arc::clone(&cancel);
+        ctrlc::set_handler(move || {
+            if cancel.swap(true, Ordering::Relaxed) {
+                std::process::exit(130);
+            }
+            eprintln!("\ncancelling after this step (a checkpoint is saved); press Ctrl-C again to quit now");
+        })?;
+    }
+    let mut store = ctx.store()?;
+    let mut progress = (!ctx.json).then(Progress::new);
+    let json = ctx.json;
+    let mut on_event = |e: &TrainEvent| {
+        if json {
+            println!("{}", serde_json::to_string(e).expect("events serialize"));
+        } else if let Some(p) = progress.as_mut() {
+            p.event(e);
+        }
+    };
+    let run = match &args.resume {
+        Some(name) => train_run::resume(&mut store, &ctx.data_dir, name, &cancel, &mut on_event)?,
+        None => {
+            let name = args.name.clone().unwrap_or_default();
+            train_run::start(
+                &mut store,
+                &ctx.data_dir,
+                &name,
+                &spec(&args),
+                &cancel,
+                &mut on_event,
+            )?
+        }
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"event": "run", "name": run.name, "status": run.status, "steps": run.steps, "best_step": run.best_step})
+        );
+    } else {
+        let status = serde_json::to_value(run.status)?;
+        println!(
+            "run '{}' {} after {} steps; best checkpoint at step {}",
+            run.name,
+            status.as_str().unwrap_or_default(),
+            run.steps,
+            run.best_step.map_or("-".into(), |s| s.to_string())
+        );
+        println!(
+            "checkpoints in {}",
+            train_run::run_dir(&ctx.data_dir, &run.name).display()
+        );
+    }
+    Ok(())
+}
