@@ -1,6 +1,9 @@
 //! The `tunedesk` binary end to end: arguments, output (text and `--json`), exit codes, and
 //! the data directory rules.
 
+#[path = "../common/tiny_model.rs"]
+mod tiny_model;
+
 use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;
@@ -232,4 +235,110 @@ fn database_is_plain_sqlite() {
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
     assert_eq!(mode, "wal");
+}
+
+#[test]
+fn train_show_chart_and_delete_a_run() {
+    let home = tempfile::tempdir().unwrap();
+    let model = home.path().join("model");
+    std::fs::create_dir_all(&model).unwrap();
+    tiny_model::write_tiny(&model, "LlamaForCausalLM", 5);
+    let mut csv = String::from("text,label\n");
+    for i in 0..40 {
+        let (w, l) = if i % 2 == 0 {
+            ("w10", "w20")
+        } else {
+            ("w11", "w21")
+        };
+        csv.push_str(&format!("{w} w{},{l}\n", 3 + i % 7));
+    }
+    let file = home.path().join("d.csv");
+    std::fs::write(&file, csv).unwrap();
+    tunedesk(home.path())
+        .args(["dataset", "import"])
+        .arg(&file)
+        .args(["--name", "d", "--text", "text", "--label", "label"])
+        .assert()
+        .success();
+
+    let out = tunedesk(home.path())
+        .args(["train", "--dataset", "d", "--model"])
+        .arg(&model)
+        .args([
+            "--name",
+            "r1",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "4",
+            "--lr",
+            "0.02",
+            "--max-len",
+            "64",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events[0]["event"], "started");
+    assert!(events.iter().any(|e| e["event"] == "step"));
+    assert!(events
+        .iter()
+        .any(|e| e["event"] == "eval" && e["step"] == 0));
+    let finished = events.iter().find(|e| e["event"] == "finished").unwrap();
+    assert_eq!(finished["reason"], "completed");
+    assert_eq!(events.last().unwrap()["status"], "done");
+
+    let list = json(tunedesk(home.path()).args(["run", "list"]));
+    assert_eq!(list[0]["name"], "r1");
+    let show = json(tunedesk(home.path()).args(["run", "show", "r1"]));
+    let steps = show["metrics"]["steps"].as_array().unwrap().len();
+    assert_eq!(steps as u64, finished["steps"].as_u64().unwrap());
+    assert_eq!(show["run"]["config"]["config"]["lr"], 0.02);
+    assert!(show["run"]["template"]["instruction"]
+        .as_str()
+        .unwrap()
+        .starts_with("Classify"));
+
+    let chart = home.path().join("loss.svg");
+    tunedesk(home.path())
+        .args(["chart", "r1", "--out"])
+        .arg(&chart)
+        .assert()
+        .success();
+    assert!(std::fs::read_to_string(&chart)
+        .unwrap()
+        .contains("validation loss"));
+
+    tunedesk(home.path())
+        .args(["train", "--resume", "r1"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "run 'r1' cannot be resumed: it has finished",
+        ));
+    tunedesk(home.path())
+        .args(["train", "--dataset", "d", "--model"])
+        .arg(&model)
+        .args(["--name", "r1"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("a run named 'r1' already exists"));
+    tunedesk(home.path())
+        .args(["run", "delete", "r1"])
+        .assert()
+        .success();
+    assert!(
+        !home.path().join("runs/r1").exists(),
+        "checkpoints are deleted with the run"
+    );
 }

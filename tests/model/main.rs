@@ -8,4 +8,6 @@
 
 mod reference;
 mod tiny;
+#[path = "../common/tiny_model.rs"]
+mod tiny_model;
 mod train;

@@ -1,6 +1,6 @@
 //! LoRA training on a tiny random model: the loss falls, only completions count, runs repeat.
 
-use crate::tiny::write_tiny;
+use crate::tiny_model::write_tiny;
 use candle_core::Device;
 use std::sync::atomic::AtomicBool;
 use tunedesk::dataset::Example;
