@@ -223,7 +223,7 @@ pub fn evaluate(
     for chunk in order.chunks(batch_size.max(1)) {
         let items: Vec<&Encoded> = chunk.iter().map(|&i| &examples[i]).collect();
         let (ids, targets, mask, n) = batch_tensors(&items, pad, lm.model.device())?;
-        let logits = lm.model.forward_train(&ids, None, None)?;
+        let logits = lm.model.forward_all(&ids, None)?;
         let loss = loss::masked_nll(&logits, &targets, &mask)?.to_scalar::<f32>()? as f64;
         sum += loss * n as f64;
         count += n;

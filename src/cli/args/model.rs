@@ -39,6 +39,8 @@ pub enum BenchCommand {
     Forward(BenchArgs),
     /// Decode speed: greedy generation of 64 tokens after a 128-token prompt.
     Generate(BenchArgs),
+    /// LoRA training speed: r=8 on all 7 projections, batch 8×128, loss on all tokens.
+    Train(BenchArgs),
 }
 
 /// Common benchmark options.

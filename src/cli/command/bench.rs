@@ -25,10 +25,72 @@ fn prompt_ids(lm: &LoadedModel) -> Result<Vec<u32>> {
     Ok(ids)
 }
 
+/// Peak resident memory of this process in MB (Linux `VmHWM`), if known.
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// LoRA training steps on random tokens (the same workload as the PyTorch reference's
+/// `lora_all_b8_s128`).
+fn bench_train(args: BenchArgs) -> Result<()> {
+    use rand::{Rng, SeedableRng};
+    use tunedesk::model::lora::LoraConfig;
+    use tunedesk::train::loss::masked_nll;
+    use tunedesk::train::optim::{AdamW, AdamWConfig};
+    const BATCH: usize = 8;
+    const SEQ: usize = 128;
+    let t = Instant::now();
+    let device = default_device();
+    let mut lm = LoadedModel::load(&args.model, &device)?;
+    let load_s = t.elapsed().as_secs_f64();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let varmap = candle_nn::VarMap::new();
+    let lora = LoraConfig {
+        dropout: 0.0,
+        ..LoraConfig::default()
+    };
+    lm.model.add_lora(&lora, &varmap, &mut rng)?;
+    let vars: Vec<_> = lm.model.lora_vars().into_iter().map(|(_, v)| v).collect();
+    let trainable: usize = vars.iter().map(|v| v.elem_count()).sum();
+    let mut opt = AdamW::new(vars, AdamWConfig::default())?;
+    let vocab = lm.model.config().vocab_size as u32;
+    let mut times = Vec::new();
+    let mut losses = Vec::new();
+    for run in 0..args.runs + 2 {
+        let ids: Vec<u32> = (0..BATCH * (SEQ + 1))
+            .map(|_| rng.random_range(0..vocab))
+            .collect();
+        let all = Tensor::from_vec(ids, (BATCH, SEQ + 1), &device)?;
+        let input = all.narrow(1, 0, SEQ)?;
+        let targets = all.narrow(1, 1, SEQ)?.contiguous()?;
+        let mask = Tensor::ones((BATCH, SEQ), candle_core::DType::U8, &device)?;
+        let t = Instant::now();
+        let logits = lm.model.forward_train(&input, None, None)?;
+        let loss = masked_nll(&logits, &targets, &mask)?;
+        let grads = loss.backward()?;
+        opt.step(&grads, 1e-4)?;
+        losses.push(loss.to_scalar::<f32>()?);
+        if run >= 2 {
+            times.push(t.elapsed().as_secs_f64());
+        }
+    }
+    let per = median(times);
+    output::json(
+        &serde_json::json!({"bench": "train", "config": "lora_all_b8_s128", "batch": BATCH, "seq": SEQ,
+        "lora_rank": lora.rank, "trainable_params": trainable, "sec_per_step": per,
+        "tokens_per_s": (BATCH * SEQ) as f64 / per, "peak_rss_mb": peak_rss_mb(), "losses": losses,
+        "runs": args.runs, "load_s": load_s, "device": format!("{device:?}"), "threads": rayon_threads()}),
+    )
+}
+
 pub fn run(cmd: BenchCommand) -> Result<()> {
     let (args, decode) = match cmd {
         BenchCommand::Forward(a) => (a, false),
         BenchCommand::Generate(a) => (a, true),
+        BenchCommand::Train(a) => return bench_train(a),
     };
     let BenchArgs { model, runs } = args;
     let t = Instant::now();
