@@ -27,7 +27,7 @@ pub struct LoraConfig {
     /// Scale numerator `α` (the update is scaled by `α / r`).
     pub alpha: f64,
     /// Dropout on the adapter's input during training.
-    pub dropout: f32,
+    pub dropout: f64,
     /// Projections that get an adapter (names from [`TARGET_MODULES`]).
     pub target_modules: Vec<String>,
 }
@@ -76,7 +76,7 @@ impl Lora {
             a,
             b,
             scale: cfg.alpha / cfg.rank as f64,
-            dropout: cfg.dropout,
+            dropout: cfg.dropout as f32,
         })
     }
 

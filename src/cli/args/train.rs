@@ -47,7 +47,7 @@ pub struct TrainArgs {
     pub lora_alpha: f64,
     /// Dropout on the LoRA input.
     #[arg(long, default_value_t = 0.05)]
-    pub lora_dropout: f32,
+    pub lora_dropout: f64,
     /// Projections that get adapters (comma-separated).
     #[arg(
         long,
