@@ -322,13 +322,8 @@ impl Loop<'_> {
             st.recent_train.clear();
             st.evals.push((train_loss, val));
         }
-        // Overfitting: validation loss rose at the last two evaluations while training fell.
-        if !st.overfit_warned && st.evals.len() >= 3 {
-            let n = st.evals.len();
-            let (t0, v0) = st.evals[n - 3];
-            let (t1, v1) = st.evals[n - 2];
-            let (t2, v2) = st.evals[n - 1];
-            if v1 > v0 && v2 > v1 && t1 < t0 && t2 < t1 {
+        if !st.overfit_warned {
+            if let Some([(t0, v0), _, (t2, v2)]) = overfitting(&st.evals) {
                 st.overfit_warned = true;
                 (hooks.on_event)(TrainEvent::Warning {
                     step,
@@ -355,6 +350,15 @@ impl Loop<'_> {
             is_best,
         })
     }
+}
+
+/// The last three `(train loss, validation loss)` evaluations when validation loss rose at
+/// each of the last two while training loss fell: the signature of overfitting.
+fn overfitting(evals: &[(f64, f64)]) -> Option<[(f64, f64); 3]> {
+    let [a, b, c] = evals.get(evals.len().checked_sub(3)?..)? else {
+        return None;
+    };
+    (b.1 > a.1 && c.1 > b.1 && b.0 < a.0 && c.0 < b.0).then_some([*a, *b, *c])
 }
 
 /// Trains a LoRA adapter on `lm` (adding it first). With `resume`, continues a run from a
@@ -519,4 +523,24 @@ pub fn train(
         reason,
     });
     Ok(varmap)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::overfitting;
+
+    #[test]
+    fn overfitting_needs_two_rises_while_training_falls() {
+        assert!(overfitting(&[(2.0, 2.0), (1.5, 1.6)]).is_none());
+        assert!(
+            overfitting(&[(2.0, 2.0), (1.5, 1.6), (1.0, 1.4)]).is_none(),
+            "still improving"
+        );
+        assert!(
+            overfitting(&[(2.0, 1.0), (1.5, 1.1), (1.6, 1.2)]).is_none(),
+            "training rose too"
+        );
+        let hit = overfitting(&[(3.0, 3.0), (2.0, 1.0), (1.5, 1.1), (1.0, 1.3)]).unwrap();
+        assert_eq!(hit[0], (2.0, 1.0));
+    }
 }
