@@ -123,6 +123,11 @@ fn ids(v: Option<serde_json::Value>) -> Vec<u32> {
 }
 
 impl Config {
+    /// The end-of-sequence token that ends completions (and pads batches); 0 if none is known.
+    pub fn eos_token(&self) -> u32 {
+        self.eos_token_ids.first().copied().unwrap_or(0)
+    }
+
     /// Parses a Hugging Face `config.json`.
     pub fn from_hf_json(text: &str) -> Result<Config, ModelError> {
         let hf: HfConfig = serde_json::from_str(text)

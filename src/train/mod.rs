@@ -157,13 +157,7 @@ pub fn encode_all(
     examples: &[Example],
     max_len: usize,
 ) -> Result<(Vec<Encoded>, usize), ModelError> {
-    let eos = lm
-        .model
-        .config()
-        .eos_token_ids
-        .first()
-        .copied()
-        .unwrap_or(0);
+    let eos = lm.model.config().eos_token();
     let encoded = examples
         .iter()
         .map(|e| data::encode(&lm.tokenizer, template, e, max_len, eos))
@@ -209,13 +203,7 @@ pub fn evaluate(
     examples: &[Encoded],
     batch_size: usize,
 ) -> Result<f64, ModelError> {
-    let pad = lm
-        .model
-        .config()
-        .eos_token_ids
-        .first()
-        .copied()
-        .unwrap_or(0);
+    let pad = lm.model.config().eos_token();
     let (mut sum, mut count) = (0f64, 0usize);
     let lengths: Vec<usize> = examples.iter().map(|e| e.input_ids.len()).collect();
     let mut order: Vec<usize> = (0..examples.len()).collect();
@@ -400,13 +388,7 @@ pub fn train(
         rng.set_word_pos(pos);
         state = saved;
     }
-    let pad = lm
-        .model
-        .config()
-        .eos_token_ids
-        .first()
-        .copied()
-        .unwrap_or(0);
+    let pad = lm.model.config().eos_token();
     let device = lm.model.device().clone();
     let lengths: Vec<usize> = train_set.iter().map(|e| e.input_ids.len()).collect();
     let micro_per_epoch = train_set.len().div_ceil(cfg.batch_size.max(1));
