@@ -108,7 +108,8 @@ struct HfConfig {
     eos_token_id: Option<serde_json::Value>,
 }
 
-fn ids(v: Option<serde_json::Value>) -> Vec<u32> {
+/// Token ids from a `config.json` value that is a number or a list of numbers.
+pub(crate) fn ids(v: Option<serde_json::Value>) -> Vec<u32> {
     match v {
         Some(serde_json::Value::Number(n)) => {
             n.as_u64().map(|n| vec![n as u32]).unwrap_or_default()

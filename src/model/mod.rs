@@ -112,17 +112,7 @@ impl LoadedModel {
             if let Ok(gen) = std::fs::read_to_string(path.join("generation_config.json")) {
                 // generation_config.json's eos list wins (e.g. Llama 3 stops on <|eot_id|>).
                 if let Ok(v) = serde_json::from_str::<serde_json::Value>(&gen) {
-                    let ids: Vec<u32> = match &v["eos_token_id"] {
-                        serde_json::Value::Number(n) => {
-                            n.as_u64().into_iter().map(|n| n as u32).collect()
-                        }
-                        serde_json::Value::Array(a) => a
-                            .iter()
-                            .filter_map(|x| x.as_u64())
-                            .map(|n| n as u32)
-                            .collect(),
-                        _ => Vec::new(),
-                    };
+                    let ids = config::ids(v.get("eos_token_id").cloned());
                     if !ids.is_empty() {
                         config.eos_token_ids = ids;
                     }

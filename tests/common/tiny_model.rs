@@ -81,3 +81,17 @@ pub fn write_tiny(dir: &Path, arch: &str, seed: u64) {
     }
     candle_core::safetensors::save(&w, dir.join("model.safetensors")).unwrap();
 }
+
+/// Largest absolute difference between two tensors of the same shape.
+pub fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar()
+        .unwrap()
+}

@@ -163,15 +163,6 @@ fn hugging_face_folder_gives_the_same_logits_as_the_gguf() {
         .unwrap();
     let a = lm.model.forward_train(&input, None, None).unwrap();
     let b = hf.model.forward_train(&input, None, None).unwrap();
-    let diff: f32 = (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar()
-        .unwrap();
+    let diff = crate::tiny_model::max_diff(&a, &b);
     assert!(diff < 1e-3, "max logit difference {diff}");
 }

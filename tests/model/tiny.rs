@@ -8,7 +8,7 @@ use tunedesk::model::generate::{generate, GenerateOptions, TokenTrie};
 use tunedesk::model::lora::LoraConfig;
 use tunedesk::model::LoadedModel;
 
-use crate::tiny_model::{write_tiny, LAYERS, VOCAB};
+use crate::tiny_model::{max_diff, write_tiny, LAYERS, VOCAB};
 
 fn tiny(arch: &str) -> (tempfile::TempDir, LoadedModel) {
     let dir = tempfile::tempdir().unwrap();
@@ -23,19 +23,6 @@ fn ids() -> Tensor {
         &Device::Cpu,
     )
     .unwrap()
-}
-
-fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar()
-        .unwrap()
 }
 
 /// A fixed random projection of the logits: a scalar loss with gradients everywhere.
