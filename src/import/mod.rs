@@ -175,26 +175,24 @@ pub fn import_file(
     })
 }
 
-/// Reads and validates a file without storing it.
-pub(crate) fn parse_file(path: &Path, spec: &ImportSpec) -> Result<Parsed, ImportError> {
+/// Reads an input file: its display name and bytes (refusing an empty file).
+pub(crate) fn read_input(path: &Path) -> Result<(String, Vec<u8>), ImportError> {
     let file = path.display().to_string();
     let data = std::fs::read(path).map_err(|source| ImportError::Io {
         file: file.clone(),
         source,
     })?;
-    parse_bytes(&file, &data, path, spec)
+    if data.is_empty() {
+        return Err(ImportError::EmptyFile { file });
+    }
+    Ok((file, data))
 }
 
-fn parse_bytes(
-    file: &str,
-    data: &[u8],
-    path: &Path,
-    spec: &ImportSpec,
-) -> Result<Parsed, ImportError> {
-    if data.is_empty() {
-        return Err(ImportError::EmptyFile { file: file.into() });
-    }
-    let data = table::strip_bom(file, data)?;
+/// Reads and validates a file without storing it.
+pub(crate) fn parse_file(path: &Path, spec: &ImportSpec) -> Result<Parsed, ImportError> {
+    let (file, bytes) = read_input(path)?;
+    let data = table::strip_bom(&file, &bytes)?;
+    let file = file.as_str();
     let mut problems = Problems::default();
     let parsed = match spec.format.unwrap_or_else(|| Format::from_path(path)) {
         Format::Csv => {

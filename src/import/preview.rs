@@ -75,15 +75,8 @@ pub fn preview(
     format: Option<Format>,
     delimiter: Option<u8>,
 ) -> Result<Preview, ImportError> {
-    let file = path.display().to_string();
-    let data = std::fs::read(path).map_err(|source| ImportError::Io {
-        file: file.clone(),
-        source,
-    })?;
-    if data.is_empty() {
-        return Err(ImportError::EmptyFile { file });
-    }
-    let data = table::strip_bom(&file, &data)?;
+    let (file, bytes) = super::read_input(path)?;
+    let data = table::strip_bom(&file, &bytes)?;
     let format = format.unwrap_or_else(|| Format::from_path(path));
     let suggested_name = path
         .file_stem()

@@ -229,10 +229,7 @@ pub fn generate(
         let input = Tensor::new(&[next], device)?.unsqueeze(0)?;
         logits = model.forward_next(&input, None, &mut cache)?.squeeze(0)?;
     }
-    if constraint.is_some()
-        && stop == StopReason::Length
-        && constraint.is_some_and(|c| c.allowed(&ids).is_none())
-    {
+    if stop == StopReason::Length && constraint.is_some_and(|c| c.allowed(&ids).is_none()) {
         stop = StopReason::Constraint;
     }
     if opts.stop.is_empty() || text.is_empty() {

@@ -90,18 +90,16 @@ impl Tokenizer {
             .get("tokenizer.ggml.pre")
             .and_then(|v| v.to_string().ok().cloned())
             .unwrap_or_else(|| "default".into());
-        let tokens: Vec<String> = get("tokenizer.ggml.tokens")?
-            .to_vec()
-            .map_err(tok_err)?
-            .iter()
-            .map(|v| v.to_string().cloned().map_err(tok_err))
-            .collect::<Result<_, _>>()?;
-        let merges: Vec<String> = get("tokenizer.ggml.merges")?
-            .to_vec()
-            .map_err(tok_err)?
-            .iter()
-            .map(|v| v.to_string().cloned().map_err(tok_err))
-            .collect::<Result<_, _>>()?;
+        let strings = |k: &str| -> Result<Vec<String>, ModelError> {
+            get(k)?
+                .to_vec()
+                .map_err(tok_err)?
+                .iter()
+                .map(|v| v.to_string().cloned().map_err(tok_err))
+                .collect()
+        };
+        let tokens = strings("tokenizer.ggml.tokens")?;
+        let merges = strings("tokenizer.ggml.merges")?;
         let types: Vec<i64> = match md.get("tokenizer.ggml.token_type") {
             Some(v) => v
                 .to_vec()

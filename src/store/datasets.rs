@@ -1,6 +1,6 @@
 //! The `datasets` table: one row per imported dataset.
 
-use super::{Store, StoreError};
+use super::{json_column, Store, StoreError};
 use crate::dataset::{DatasetInfo, Example, Split};
 use rusqlite::{params, OptionalExtension, Row};
 
@@ -37,21 +37,15 @@ const SELECT: &str = "SELECT d.id, d.name, d.source, d.format, d.text_columns, d
     d.fields, (SELECT COUNT(*) FROM examples e WHERE e.dataset_id = d.id), d.created_at
     FROM datasets d";
 
-fn json_list(s: String) -> rusqlite::Result<Vec<String>> {
-    serde_json::from_str(&s).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-    })
-}
-
 fn info_from_row(r: &Row) -> rusqlite::Result<DatasetInfo> {
     Ok(DatasetInfo {
         id: r.get(0)?,
         name: r.get(1)?,
         source: r.get(2)?,
         format: r.get(3)?,
-        text_columns: json_list(r.get(4)?)?,
+        text_columns: json_column(r, 4)?,
         label_column: r.get(5)?,
-        fields: json_list(r.get(6)?)?,
+        fields: json_column(r, 6)?,
         rows: r.get::<_, i64>(7)? as u64,
         created_at: r.get(8)?,
     })

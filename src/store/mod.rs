@@ -60,6 +60,17 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+/// Column `i` of `row`, stored as JSON text, parsed into `T`.
+fn json_column<T: serde::de::DeserializeOwned>(
+    row: &rusqlite::Row,
+    i: usize,
+) -> rusqlite::Result<T> {
+    let text: String = row.get(i)?;
+    serde_json::from_str(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
 /// An open TuneDesk database.
 #[derive(Debug)]
 pub struct Store {

@@ -1,7 +1,7 @@
 //! The `runs`, `run_steps`, `run_evals` and `run_warnings` tables: training runs, their
 //! configuration and status, and every metric they recorded.
 
-use super::{Store, StoreError};
+use super::{json_column, Store, StoreError};
 use rusqlite::{params, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 
@@ -58,7 +58,8 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
-    fn as_str(self) -> &'static str {
+    /// `queued`, `running`, `done`, `failed` or `cancelled` (as stored and in JSON).
+    pub fn as_str(self) -> &'static str {
         match self {
             RunStatus::Queued => "queued",
             RunStatus::Running => "running",
@@ -140,21 +141,14 @@ const SELECT: &str = "SELECT r.id, r.name, r.dataset, r.model, r.config, r.templ
     r.best_step, r.error, r.created_at, r.updated_at,
     (SELECT COUNT(*) FROM run_steps s WHERE s.run_id = r.id) FROM runs r";
 
-fn json(r: &Row, i: usize) -> rusqlite::Result<serde_json::Value> {
-    let s: String = r.get(i)?;
-    serde_json::from_str(&s).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
-    })
-}
-
 fn run_from_row(r: &Row) -> rusqlite::Result<RunInfo> {
     Ok(RunInfo {
         id: r.get(0)?,
         name: r.get(1)?,
         dataset: r.get(2)?,
         model: r.get(3)?,
-        config: json(r, 4)?,
-        template: json(r, 5)?,
+        config: json_column(r, 4)?,
+        template: json_column(r, 5)?,
         status: RunStatus::parse(&r.get::<_, String>(6)?),
         best_step: r.get(7)?,
         error: r.get(8)?,
@@ -341,6 +335,16 @@ mod tests {
             .create_run("r1", "d", "m.gguf", &cfg, &serde_json::json!({}))
             .unwrap();
         assert_eq!(run.status, RunStatus::Queued);
+        for st in [
+            RunStatus::Queued,
+            RunStatus::Running,
+            RunStatus::Done,
+            RunStatus::Failed,
+            RunStatus::Cancelled,
+        ] {
+            assert_eq!(serde_json::to_value(st).unwrap(), st.as_str());
+            assert_eq!(RunStatus::parse(st.as_str()), st);
+        }
         assert!(matches!(
             s.create_run("r1", "d", "m", &cfg, &cfg),
             Err(StoreError::RunExists(_))

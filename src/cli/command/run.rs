@@ -19,10 +19,7 @@ pub fn run(ctx: &Context, cmd: RunCommand) -> Result<()> {
                 .map(|r| {
                     vec![
                         r.name.clone(),
-                        serde_json::to_value(r.status)
-                            .ok()
-                            .and_then(|v| v.as_str().map(String::from))
-                            .unwrap_or_default(),
+                        r.status.as_str().to_string(),
                         r.dataset.clone(),
                         r.steps.to_string(),
                         r.best_step.map_or("-".into(), |s| s.to_string()),
@@ -42,8 +39,11 @@ pub fn run(ctx: &Context, cmd: RunCommand) -> Result<()> {
                 return output::json(&serde_json::json!({"run": run, "metrics": metrics}));
             }
             println!(
-                "{} — {:?}, dataset '{}', model {}",
-                run.name, run.status, run.dataset, run.model
+                "{} — {}, dataset '{}', model {}",
+                run.name,
+                run.status.as_str(),
+                run.dataset,
+                run.model
             );
             println!("config: {}", run.config["config"]);
             println!("template: {}", run.template);

@@ -146,11 +146,10 @@ pub fn run(ctx: &Context, args: TrainArgs) -> Result<()> {
             serde_json::json!({"event": "run", "name": run.name, "status": run.status, "steps": run.steps, "best_step": run.best_step})
         );
     } else {
-        let status = serde_json::to_value(run.status)?;
         println!(
             "run '{}' {} after {} steps; best checkpoint at step {}",
             run.name,
-            status.as_str().unwrap_or_default(),
+            run.status.as_str(),
             run.steps,
             run.best_step.map_or("-".into(), |s| s.to_string())
         );
