@@ -237,10 +237,9 @@ fn database_is_plain_sqlite() {
     assert_eq!(mode, "wal");
 }
 
-#[test]
-fn train_show_chart_and_delete_a_run() {
-    let home = tempfile::tempdir().unwrap();
-    let model = home.path().join("model");
+/// A tiny model in `home/model` and a 40-row two-label dataset `d`; returns the model path.
+fn tiny_model_and_dataset(home: &Path) -> std::path::PathBuf {
+    let model = home.join("model");
     std::fs::create_dir_all(&model).unwrap();
     tiny_model::write_tiny(&model, "LlamaForCausalLM", 5);
     let mut csv = String::from("text,label\n");
@@ -252,14 +251,21 @@ fn train_show_chart_and_delete_a_run() {
         };
         csv.push_str(&format!("{w} w{},{l}\n", 3 + i % 7));
     }
-    let file = home.path().join("d.csv");
+    let file = home.join("d.csv");
     std::fs::write(&file, csv).unwrap();
-    tunedesk(home.path())
+    tunedesk(home)
         .args(["dataset", "import"])
         .arg(&file)
         .args(["--name", "d", "--text", "text", "--label", "label"])
         .assert()
         .success();
+    model
+}
+
+#[test]
+fn train_show_chart_and_delete_a_run() {
+    let home = tempfile::tempdir().unwrap();
+    let model = tiny_model_and_dataset(home.path());
 
     let out = tunedesk(home.path())
         .args(["train", "--dataset", "d", "--model"])
@@ -341,4 +347,174 @@ fn train_show_chart_and_delete_a_run() {
         !home.path().join("runs/r1").exists(),
         "checkpoints are deleted with the run"
     );
+}
+
+/// Arguments of a 100-step run on the tiny dataset with a checkpoint every 4 steps.
+fn slow_run_args(model: &Path, name: &str) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = ["train", "--dataset", "d", "--model"]
+        .iter()
+        .map(Into::into)
+        .collect();
+    args.push(model.into());
+    for a in [
+        "--name",
+        name,
+        "--epochs",
+        "10",
+        "--batch-size",
+        "4",
+        "--lr",
+        "0.01",
+        "--max-len",
+        "64",
+        "--eval-every",
+        "4",
+        "--json",
+    ] {
+        args.push(a.into());
+    }
+    args
+}
+
+type EventLines = std::io::Lines<std::io::BufReader<std::process::ChildStdout>>;
+
+/// Starts `tunedesk` with `args` and returns it, with the rest of its output, once a JSON event
+/// matching `until` was printed.
+fn spawn_until(
+    home: &Path,
+    args: &[std::ffi::OsString],
+    until: impl Fn(&Value) -> bool,
+) -> (std::process::Child, EventLines) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("tunedesk"))
+        .env("TUNEDESK_HOME", home)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    while let Some(line) = lines.next() {
+        let event: Value = serde_json::from_str(&line.unwrap()).unwrap();
+        assert_ne!(
+            event["event"], "finished",
+            "the run ended before the signal"
+        );
+        if until(&event) {
+            return (child, lines);
+        }
+    }
+    panic!("the run printed no matching event");
+}
+
+/// `(step, loss)` of every recorded step of `run`.
+fn recorded_steps(home: &Path, run: &str) -> Vec<(u64, f64)> {
+    let show = json(tunedesk(home).args(["run", "show", run]));
+    show["metrics"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["step"].as_u64().unwrap(), s["loss"].as_f64().unwrap()))
+        .collect()
+}
+
+fn assert_same_run(home: &Path, a: &str, b: &str) {
+    let (sa, sb) = (recorded_steps(home, a), recorded_steps(home, b));
+    let steps: Vec<u64> = sb.iter().map(|s| s.0).collect();
+    assert_eq!(
+        steps,
+        (1..=sa.len() as u64).collect::<Vec<_>>(),
+        "each step recorded exactly once"
+    );
+    for ((_, la), (_, lb)) in sa.iter().zip(&sb) {
+        assert!((la - lb).abs() < 1e-5, "loss {la} vs {lb}");
+    }
+    let adapter = |run: &str| {
+        candle_core::safetensors::load(
+            home.join("runs").join(run).join("last/adapter.safetensors"),
+            &candle_core::Device::Cpu,
+        )
+        .unwrap()
+    };
+    let (wa, wb) = (adapter(a), adapter(b));
+    assert_eq!(wa.len(), wb.len());
+    for (name, ta) in &wa {
+        let diff = (ta - &wb[name])
+            .unwrap()
+            .abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(diff < 1e-5, "{name} differs by {diff}");
+    }
+}
+
+#[test]
+fn a_kill_9_mid_run_resumes_to_the_same_adapter() {
+    let home = tempfile::tempdir().unwrap();
+    let model = tiny_model_and_dataset(home.path());
+    tunedesk(home.path())
+        .args(slow_run_args(&model, "whole"))
+        .assert()
+        .success();
+
+    let (mut child, _output) = spawn_until(home.path(), &slow_run_args(&model, "killed"), |e| {
+        e["event"] == "step" && e["step"] == 6
+    });
+    child.kill().unwrap(); // SIGKILL: no handler runs, no checkpoint is written.
+    child.wait().unwrap();
+    let show = json(tunedesk(home.path()).args(["run", "show", "killed"]));
+    assert_eq!(show["run"]["status"], "running");
+    assert!(recorded_steps(home.path(), "killed").len() >= 6);
+
+    tunedesk(home.path())
+        .args(["train", "--resume", "killed", "--json"])
+        .assert()
+        .success();
+    let show = json(tunedesk(home.path()).args(["run", "show", "killed"]));
+    assert_eq!(show["run"]["status"], "done");
+    assert_same_run(home.path(), "whole", "killed");
+}
+
+#[test]
+fn ctrl_c_saves_a_checkpoint_and_the_run_resumes() {
+    let home = tempfile::tempdir().unwrap();
+    let model = tiny_model_and_dataset(home.path());
+    tunedesk(home.path())
+        .args(slow_run_args(&model, "whole"))
+        .assert()
+        .success();
+
+    let (mut child, output) = spawn_until(home.path(), &slow_run_args(&model, "stopped"), |e| {
+        e["event"] == "step" && e["step"] == 2
+    });
+    // SAFETY: plain kill(2) on our own child.
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },
+        0
+    );
+    let rest: Vec<Value> = output
+        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+        .collect();
+    let finished = rest.iter().find(|e| e["event"] == "finished").unwrap();
+    assert_eq!(finished["reason"], "cancelled");
+    assert!(child.wait().unwrap().success());
+    let show = json(tunedesk(home.path()).args(["run", "show", "stopped"]));
+    assert_eq!(show["run"]["status"], "cancelled");
+    let done = recorded_steps(home.path(), "stopped").len();
+    assert!((2..100).contains(&done), "stopped after {done} steps");
+    assert!(home
+        .path()
+        .join("runs/stopped/last/adapter.safetensors")
+        .exists());
+
+    tunedesk(home.path())
+        .args(["train", "--resume", "stopped", "--json"])
+        .assert()
+        .success();
+    assert_same_run(home.path(), "whole", "stopped");
 }
