@@ -394,17 +394,18 @@ fn spawn_until(
         .spawn()
         .unwrap();
     let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    while let Some(line) = lines.next() {
-        let event: Value = serde_json::from_str(&line.unwrap()).unwrap();
-        assert_ne!(
-            event["event"], "finished",
-            "the run ended before the signal"
-        );
+    while let Some(Ok(line)) = lines.next() {
+        let event: Value = serde_json::from_str(&line).unwrap();
+        if event["event"] == "finished" {
+            break;
+        }
         if until(&event) {
             return (child, lines);
         }
     }
-    panic!("the run printed no matching event");
+    child.kill().ok();
+    child.wait().ok();
+    panic!("the run ended before the signal");
 }
 
 /// `(step, loss)` of every recorded step of `run`.
