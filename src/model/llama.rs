@@ -14,6 +14,9 @@ use candle_core::{DType, Device, IndexOp, Result, Tensor, Var, D};
 use candle_nn::VarMap;
 use rand::RngCore;
 
+mod shared_prefix;
+pub use shared_prefix::{Prefix, RowBatch};
+
 /// Precomputed RoPE tables (half-split layout, as in Hugging Face checkpoints).
 #[derive(Debug, Clone)]
 struct RotaryEmbedding {

@@ -319,3 +319,57 @@ fn sharded_half_precision_checkpoints_load_to_the_same_model() {
         max_diff(&want, &got)
     );
 }
+
+/// Logits after the last token of `ids`, one sequence at a time (the reference).
+fn last_logits(lm: &LoadedModel, ids: &[u32]) -> Tensor {
+    let mut cache = lm.model.new_cache();
+    let input = Tensor::new(ids, &Device::Cpu)
+        .unwrap()
+        .unsqueeze(0)
+        .unwrap();
+    lm.model
+        .forward_next(&input, None, &mut cache)
+        .unwrap()
+        .squeeze(0)
+        .unwrap()
+}
+
+#[test]
+fn shared_prefix_batches_match_one_sequence_at_a_time() {
+    for arch in ["LlamaForCausalLM", "Qwen2ForCausalLM"] {
+        let (_dir, lm) = tiny(arch);
+        for head in [vec![1u32, 7, 12, 3], vec![]] {
+            let prefix = lm.model.prefix(&head).unwrap();
+            let rows: Vec<Vec<u32>> = vec![vec![5, 9, 2], vec![8], vec![20, 21, 22, 23, 24]];
+            let mut batch = lm.model.row_batch(&prefix, rows.len());
+            let logits = lm.model.forward_rows(&prefix, &mut batch, &rows).unwrap();
+            let mut seqs: Vec<Vec<u32>> = rows
+                .iter()
+                .map(|r| head.iter().chain(r).copied().collect())
+                .collect();
+            for (i, seq) in seqs.iter().enumerate() {
+                let d = max_diff(&logits.get(i).unwrap(), &last_logits(&lm, seq));
+                assert!(d < 1e-4, "{arch} prefill row {i}: {d}");
+            }
+            // Two decoding steps, the second after the middle row left the batch.
+            let next: Vec<Vec<u32>> = vec![vec![30], vec![31], vec![32]];
+            let logits = lm.model.forward_rows(&prefix, &mut batch, &next).unwrap();
+            for (i, seq) in seqs.iter_mut().enumerate() {
+                seq.push(next[i][0]);
+                let d = max_diff(&logits.get(i).unwrap(), &last_logits(&lm, seq));
+                assert!(d < 1e-4, "{arch} step row {i}: {d}");
+            }
+            batch.retain(&[0, 2]).unwrap();
+            let logits = lm
+                .model
+                .forward_rows(&prefix, &mut batch, &[vec![33, 34], vec![35]])
+                .unwrap();
+            seqs[0].extend([33, 34]);
+            seqs[2].push(35);
+            for (i, seq) in [&seqs[0], &seqs[2]].into_iter().enumerate() {
+                let d = max_diff(&logits.get(i).unwrap(), &last_logits(&lm, seq));
+                assert!(d < 1e-4, "{arch} after retain row {i}: {d}");
+            }
+        }
+    }
+}

@@ -1,0 +1,276 @@
+//! Batched inference over many prompts that share a prefix (the instruction, few-shot
+//! examples): the prefix runs once, and every row of a batch attends to its keys and values
+//! without copies. Rows have their own lengths and positions, so tickets of any length decode
+//! together, one token per row per step (inference only: fused kernels, no gradients).
+
+use super::{Attention, Kernels, Model};
+use candle_core::{Device, Result, Tensor, D};
+
+/// Keys and values of a shared prompt prefix, one `(kv_heads, len, head_dim)` pair per layer.
+#[derive(Debug, Clone)]
+pub struct Prefix {
+    layers: Vec<Option<(Tensor, Tensor)>>,
+    len: usize,
+}
+
+impl Prefix {
+    /// Tokens in the prefix.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True for an empty prefix.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// The per-row state of a batch decoding after a [`Prefix`]: each row's own keys and values,
+/// which columns hold real tokens, and each row's next position.
+#[derive(Debug, Clone)]
+pub struct RowBatch {
+    layers: Vec<Option<(Tensor, Tensor)>>,
+    /// (rows, columns): 1 where a column holds one of the row's tokens.
+    valid: Vec<Vec<u8>>,
+    positions: Vec<usize>,
+}
+
+impl RowBatch {
+    /// Rows in the batch.
+    pub fn rows(&self) -> usize {
+        self.positions.len()
+    }
+
+    /// Keeps only the rows in `keep` (in that order), e.g. after some rows finished.
+    pub fn retain(&mut self, keep: &[usize]) -> Result<()> {
+        if keep.len() == self.rows() && keep.iter().enumerate().all(|(i, &k)| i == k) {
+            return Ok(());
+        }
+        let device = self
+            .layers
+            .iter()
+            .flatten()
+            .next()
+            .map(|(k, _)| k.device().clone());
+        if let Some(device) = device {
+            let idx = Tensor::new(keep.iter().map(|&i| i as u32).collect::<Vec<_>>(), &device)?;
+            for (k, v) in self.layers.iter_mut().flatten() {
+                *k = k.index_select(&idx, 0)?;
+                *v = v.index_select(&idx, 0)?;
+            }
+        }
+        self.valid = keep.iter().map(|&i| self.valid[i].clone()).collect();
+        self.positions = keep.iter().map(|&i| self.positions[i]).collect();
+        Ok(())
+    }
+}
+
+impl Model {
+    /// Runs `ids` once and keeps its keys and values as a shared prefix.
+    pub fn prefix(&self, ids: &[u32]) -> Result<Prefix> {
+        let mut cache = self.new_cache();
+        if !ids.is_empty() {
+            let input = Tensor::new(ids, &self.device)?.unsqueeze(0)?;
+            self.hidden(&input, None, Some(&mut cache), Kernels::Fused, None)?;
+        }
+        let layers = cache
+            .layers
+            .into_iter()
+            .map(|l| {
+                l.map(|(k, v)| Ok::<_, candle_core::Error>((k.squeeze(0)?, v.squeeze(0)?)))
+                    .transpose()
+            })
+            .collect::<Result<_>>()?;
+        Ok(Prefix {
+            layers,
+            len: ids.len(),
+        })
+    }
+
+    /// An empty batch of `rows` rows continuing `prefix`.
+    pub fn row_batch(&self, prefix: &Prefix, rows: usize) -> RowBatch {
+        RowBatch {
+            layers: vec![None; self.layers.len()],
+            valid: vec![Vec::new(); rows],
+            positions: vec![prefix.len; rows],
+        }
+    }
+
+    /// Feeds each row its next tokens (at least one per row; rows may differ in length) and
+    /// returns the logits after each row's last token, (rows, vocab).
+    pub fn forward_rows(
+        &self,
+        prefix: &Prefix,
+        batch: &mut RowBatch,
+        tokens: &[Vec<u32>],
+    ) -> Result<Tensor> {
+        let b = batch.rows();
+        if tokens.len() != b || tokens.iter().any(Vec::is_empty) {
+            candle_core::bail!("forward_rows: one non-empty token list per row");
+        }
+        let t = tokens.iter().map(Vec::len).max().unwrap_or(1);
+        let mut ids = Vec::with_capacity(b * t);
+        let mut pos = Vec::with_capacity(b * t);
+        for (row, toks) in tokens.iter().enumerate() {
+            for i in 0..t {
+                ids.push(toks.get(i).copied().unwrap_or(0));
+                pos.push((batch.positions[row] + i.min(toks.len() - 1)) as u32);
+            }
+        }
+        let ids = Tensor::from_vec(ids, (b, t), &self.device)?;
+        let pos = Tensor::from_vec(pos, b * t, &self.device)?;
+        let half = self.config.head_dim / 2;
+        let cos = self
+            .rotary
+            .cos
+            .index_select(&pos, 0)?
+            .reshape((b, t, half))?;
+        let sin = self
+            .rotary
+            .sin
+            .index_select(&pos, 0)?
+            .reshape((b, t, half))?;
+        let cached = batch.valid.first().map_or(0, Vec::len);
+        for (row, toks) in tokens.iter().enumerate() {
+            let v = &mut batch.valid[row];
+            v.extend((0..t).map(|i| u8::from(i < toks.len())));
+            batch.positions[row] += toks.len();
+        }
+        let bias = row_bias(&batch.valid, cached, t, &self.device)?;
+        let rows = RowPass {
+            cos: &cos,
+            sin: &sin,
+            bias: &bias,
+        };
+        let mut x = self
+            .embed_tokens
+            .index_select(&ids.flatten_all()?, 0)?
+            .reshape((b, t, self.config.hidden_size))?;
+        for (i, layer) in self.layers.iter().enumerate() {
+            let h = layer.input_layernorm.forward(&x, Kernels::Fused)?;
+            let h = layer.self_attn.forward_rows(
+                &h,
+                &rows,
+                prefix.layers[i].as_ref(),
+                &mut batch.layers[i],
+            )?;
+            x = (x + h)?;
+            let h = layer.post_attention_layernorm.forward(&x, Kernels::Fused)?;
+            x = (&x + layer.mlp.forward(&h, None)?)?;
+        }
+        let last: Vec<u32> = tokens
+            .iter()
+            .enumerate()
+            .map(|(row, toks)| (row * t + toks.len() - 1) as u32)
+            .collect();
+        let last = Tensor::new(last, &self.device)?;
+        let h = x
+            .reshape((b * t, self.config.hidden_size))?
+            .index_select(&last, 0)?;
+        self.logits(&self.norm.forward(&h, Kernels::Fused)?)
+    }
+}
+
+/// What every layer of a [`Model::forward_rows`] pass shares.
+struct RowPass<'a> {
+    cos: &'a Tensor,
+    sin: &'a Tensor,
+    /// (rows, 1, t, columns) additive bias over the rows' own columns.
+    bias: &'a Tensor,
+}
+
+/// Bias over the rows' own columns for `t` new tokens after `cached` columns: a query sees
+/// the row's valid columns up to itself.
+fn row_bias(valid: &[Vec<u8>], cached: usize, t: usize, device: &Device) -> Result<Tensor> {
+    let total = cached + t;
+    let mut v = Vec::with_capacity(valid.len() * t * total);
+    for row in valid {
+        for i in 0..t {
+            v.extend((0..total).map(|j| {
+                if row[j] == 1 && j <= cached + i {
+                    0f32
+                } else {
+                    // Finite: a padding query that sees nothing of its own still has the prefix.
+                    -1e9
+                }
+            }));
+        }
+    }
+    Tensor::from_vec(v, (valid.len(), 1, t, total), device)
+}
+
+impl Attention {
+    fn forward_rows(
+        &self,
+        x: &Tensor,
+        pass: &RowPass,
+        prefix: Option<&(Tensor, Tensor)>,
+        own: &mut Option<(Tensor, Tensor)>,
+    ) -> Result<Tensor> {
+        let (b, t, _) = x.dims3()?;
+        let heads = |y: Tensor, n: usize| {
+            y.reshape((b, t, n, self.head_dim))?
+                .transpose(1, 2)?
+                .contiguous()
+        };
+        let q = heads(self.q_proj.forward(x, None)?, self.num_heads)?;
+        let k = heads(self.k_proj.forward(x, None)?, self.num_kv_heads)?;
+        let v = heads(self.v_proj.forward(x, None)?, self.num_kv_heads)?;
+        let q = candle_nn::rotary_emb::rope(&q, pass.cos, pass.sin)?;
+        let k = candle_nn::rotary_emb::rope(&k, pass.cos, pass.sin)?;
+        let (k, v) = match own.as_ref() {
+            Some((pk, pv)) => (Tensor::cat(&[pk, &k], 2)?, Tensor::cat(&[pv, &v], 2)?),
+            None => (k, v),
+        };
+        *own = Some((k.clone(), v.clone()));
+        let kv = self.num_kv_heads;
+        let rep = self.num_heads / kv;
+        let d = self.head_dim;
+        let total = k.dim(2)?;
+        let scale = 1.0 / (d as f64).sqrt();
+        // Own columns: (b, kv, rep·t, total), as in the single-sequence path.
+        let q = q.reshape((b, kv, rep * t, d))?;
+        let own_scores = (q.matmul(&k.t()?)? * scale)?
+            .reshape((b, kv, rep, t, total))?
+            .broadcast_add(&pass.bias.unsqueeze(1)?)?
+            .reshape((b, kv, rep * t, total))?;
+        let Some((pk, pv)) = prefix.filter(|(pk, _)| pk.dim(1).unwrap_or(0) > 0) else {
+            let probs = candle_nn::ops::softmax_last_dim(&own_scores.contiguous()?)?;
+            return self
+                .o_proj
+                .forward(&merge_heads(&probs.matmul(&v)?, b, t, self)?, None);
+        };
+        // Prefix columns: every row's queries against the one prefix, (kv, b·rep·t, p).
+        let p = pk.dim(1)?;
+        let qp = q
+            .transpose(0, 1)?
+            .contiguous()?
+            .reshape((kv, b * rep * t, d))?;
+        let prefix_scores = (qp.matmul(&pk.t()?)? * scale)?
+            .reshape((kv, b, rep * t, p))?
+            .transpose(0, 1)?;
+        let scores = Tensor::cat(&[&prefix_scores, &own_scores], D::Minus1)?;
+        let probs = candle_nn::ops::softmax_last_dim(&scores.contiguous()?)?;
+        let from_prefix = probs
+            .narrow(D::Minus1, 0, p)?
+            .transpose(0, 1)?
+            .contiguous()?
+            .reshape((kv, b * rep * t, p))?
+            .matmul(pv)?
+            .reshape((kv, b, rep * t, d))?
+            .transpose(0, 1)?;
+        let from_own = probs
+            .narrow(D::Minus1, p, total)?
+            .contiguous()?
+            .matmul(&v)?;
+        let y = (from_prefix + from_own)?;
+        self.o_proj.forward(&merge_heads(&y, b, t, self)?, None)
+    }
+}
+
+/// (b, kv, rep·t, d) attention output → (b, t, heads·d).
+fn merge_heads(y: &Tensor, b: usize, t: usize, a: &Attention) -> Result<Tensor> {
+    y.reshape((b, a.num_heads, t, a.head_dim))?
+        .transpose(1, 2)?
+        .reshape((b, t, a.num_heads * a.head_dim))
+}
