@@ -30,6 +30,7 @@ mod error;
 pub mod import;
 pub mod model;
 pub mod paths;
+pub mod predict;
 pub mod quality;
 pub mod store;
 pub mod template;

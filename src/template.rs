@@ -96,6 +96,48 @@ impl Template {
         )
     }
 
+    /// The start every prompt shares, up to the ticket text:
+    /// `prompt_head() + prompt_tail(text) == prompt(text)`.
+    pub fn prompt_head(&self) -> String {
+        format!("{}\n\n{TICKET_OPEN}", self.instruction)
+    }
+
+    /// The prompt after [`Template::prompt_head`]: the ticket text and `Classification:`.
+    pub fn prompt_tail(&self, text: &str) -> String {
+        format!("{text}\"\n\n{CLASSIFICATION}")
+    }
+
+    /// The prompt head for a base model without fine-tuning: the instruction, the allowed
+    /// labels and fields, then `shots` worked examples (ticket text, completion) in the same
+    /// layout, ending where the ticket text goes.
+    pub fn few_shot_head(
+        &self,
+        labels: &[String],
+        fields: &[String],
+        shots: &[(String, String)],
+    ) -> String {
+        let mut out = format!(
+            "{}\nAnswer with one of these labels: {}.",
+            self.instruction,
+            labels.join(", ")
+        );
+        if !fields.is_empty() {
+            out.push_str(&format!(
+                "\nThen, after a blank line, list the fields found in the ticket, one per line as \"Name: value\", from: {}.",
+                fields.join(", ")
+            ));
+        }
+        for (text, completion) in shots {
+            out.push_str("\n\n");
+            out.push_str(TICKET_OPEN);
+            out.push_str(&self.prompt_tail(text));
+            out.push_str(completion);
+        }
+        out.push_str("\n\n");
+        out.push_str(TICKET_OPEN);
+        out
+    }
+
     /// The completion for a label and fields: ` label`, then a blank line and one
     /// `Name: value` line per field (when there are fields).
     pub fn completion(&self, label: &str, fields: &[(String, String)]) -> String {
@@ -196,6 +238,17 @@ mod tests {
             " Technical Issue\n\nCustomer ID: 789012"
         );
         assert_eq!(t.completion("Billing", &[]), " Billing");
+        assert_eq!(t.prompt_head() + &t.prompt_tail("x"), t.prompt("x"));
+        let head = t.few_shot_head(
+            &["A".into(), "B".into()],
+            &["Email".into()],
+            &[("hi".into(), " A\n\nEmail: a@b.c".into())],
+        );
+        assert!(head.contains("labels: A, B."));
+        assert!(head.ends_with(&format!(
+            "{}\n\nClassification: A\n\nEmail: a@b.c\n\nTicket: \"",
+            "Ticket: \"hi\""
+        )));
     }
 
     #[test]

@@ -6,11 +6,11 @@
 //! Must not touch: SQL (goes through [`Store`]), the completion layout (goes through
 //! [`crate::template`]).
 
-mod error;
+pub(crate) mod error;
 mod jsonl;
 mod mapping;
 mod preview;
-mod table;
+pub(crate) mod table;
 
 pub use error::{ImportError, Problem, ProblemKind, MAX_LISTED_PROBLEMS};
 pub use preview::{preview, Preview, Suggestion};

@@ -131,6 +131,33 @@ impl LoadedModel {
         })
     }
 
+    /// Loads a LoRA adapter (PEFT tensor names, as in a run's `adapter.safetensors`) and folds
+    /// it into the weights for inference.
+    pub fn apply_adapter(&mut self, file: &Path, cfg: &lora::LoraConfig) -> Result<(), ModelError> {
+        let tensors = candle_core::safetensors::load(file, self.model.device())
+            .map_err(|e| ModelError::Config(format!("adapter {}: {e}", file.display())))?;
+        let varmap = candle_nn::VarMap::new();
+        let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
+        self.model.add_lora(cfg, &varmap, &mut rng)?;
+        let vars = self.model.lora_vars();
+        if vars.len() != tensors.len() {
+            return Err(ModelError::Config(format!(
+                "adapter {} has {} tensors, the run's LoRA settings expect {}",
+                file.display(),
+                tensors.len(),
+                vars.len()
+            )));
+        }
+        for (name, var) in vars {
+            let t = tensors
+                .get(&name)
+                .ok_or_else(|| ModelError::MissingTensor(name.clone()))?;
+            var.set(t)?;
+        }
+        self.model.merge_lora()?;
+        Ok(())
+    }
+
     /// `prompt` as a user turn in the model's chat template, with the generation prompt.
     pub fn chat_prompt(&self, prompt: &str) -> Result<String, ModelError> {
         let name = |id: Option<u32>| {

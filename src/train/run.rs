@@ -66,7 +66,11 @@ pub fn run_dir(data_dir: &DataDir, name: &str) -> PathBuf {
 }
 
 /// A stratified sample of at most `n` examples (same seed, same sample).
-fn stratified_sample(mut examples: Vec<Example>, n: Option<usize>, seed: u64) -> Vec<Example> {
+pub(crate) fn stratified_sample(
+    mut examples: Vec<Example>,
+    n: Option<usize>,
+    seed: u64,
+) -> Vec<Example> {
     let Some(n) = n.filter(|&n| n < examples.len()) else {
         return examples;
     };
@@ -100,7 +104,10 @@ fn stratified_sample(mut examples: Vec<Example>, n: Option<usize>, seed: u64) ->
 }
 
 /// The train and validation examples of a run (splitting the dataset first if it has none).
-fn run_data(store: &mut Store, spec: &RunSpec) -> Result<(Vec<Example>, Vec<Example>), TrainError> {
+pub(crate) fn run_data(
+    store: &mut Store,
+    spec: &RunSpec,
+) -> Result<(Vec<Example>, Vec<Example>), TrainError> {
     let info = store.dataset(&spec.dataset)?;
     let mut examples = store.examples(&info)?;
     if examples.iter().all(|e| e.split.is_none()) {

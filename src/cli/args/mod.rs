@@ -2,10 +2,12 @@
 
 mod dataset;
 mod model;
+mod predict;
 mod train;
 
 pub use dataset::*;
 pub use model::*;
+pub use predict::*;
 pub use train::*;
 
 use clap::{Parser, Subcommand};
@@ -47,6 +49,8 @@ pub enum Command {
         #[arg(long, short)]
         out: PathBuf,
     },
+    /// Run a fine-tuned model on one ticket or a CSV file of tickets.
+    Predict(PredictArgs),
     /// Generate text with a model (a quick way to try one).
     Generate(GenerateArgs),
     /// Measure model speed (tokens/s), printed as JSON.

@@ -3,6 +3,7 @@
 mod bench;
 mod dataset;
 mod generate;
+mod predict;
 mod run;
 mod train;
 
@@ -21,6 +22,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => train::run(&ctx, *args),
         Command::Run(cmd) => run::run(&ctx, cmd),
         Command::Chart { run, out } => run::chart(&ctx, &run, &out),
+        Command::Predict(args) => predict::run(&ctx, args),
         Command::Generate(args) => generate::run(&ctx, args),
         Command::Bench(cmd) => bench::run(cmd),
     }

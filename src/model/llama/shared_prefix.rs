@@ -65,6 +65,46 @@ impl RowBatch {
     }
 }
 
+impl RowBatch {
+    /// Appends the rows of `other` (a batch after the same prefix) to this one.
+    pub fn append(&mut self, other: RowBatch) -> Result<()> {
+        let (mine, theirs) = (self.columns(), other.columns());
+        let width = mine.max(theirs);
+        for (a, b) in self.layers.iter_mut().zip(other.layers) {
+            *a = match (a.take(), b) {
+                (Some((ka, va)), Some((kb, vb))) => Some((
+                    Tensor::cat(&[pad_columns(&ka, width)?, pad_columns(&kb, width)?], 0)?,
+                    Tensor::cat(&[pad_columns(&va, width)?, pad_columns(&vb, width)?], 0)?,
+                )),
+                (a, b) => a.or(b),
+            };
+        }
+        for v in &mut self.valid {
+            v.resize(width, 0);
+        }
+        for mut v in other.valid {
+            v.resize(width, 0);
+            self.valid.push(v);
+        }
+        self.positions.extend(other.positions);
+        Ok(())
+    }
+
+    fn columns(&self) -> usize {
+        self.valid.first().map_or(0, Vec::len)
+    }
+}
+
+/// `x` (rows, kv, columns, d) widened to `width` columns with zeros (masked as invalid).
+fn pad_columns(x: &Tensor, width: usize) -> Result<Tensor> {
+    let (b, kv, t, d) = x.dims4()?;
+    if t == width {
+        return Ok(x.clone());
+    }
+    let zeros = Tensor::zeros((b, kv, width - t, d), x.dtype(), x.device())?;
+    Tensor::cat(&[x, &zeros], 2)
+}
+
 impl Model {
     /// Runs `ids` once and keeps its keys and values as a shared prefix.
     pub fn prefix(&self, ids: &[u32]) -> Result<Prefix> {

@@ -1,0 +1,45 @@
+//! `tunedesk predict` arguments.
+
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
+
+/// A run checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckpointArg {
+    /// Lowest validation loss.
+    Best,
+    /// Most recent.
+    Last,
+}
+
+/// `tunedesk predict`.
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// The fine-tuned run.
+    #[arg(long)]
+    pub run: String,
+    /// Which checkpoint of the run.
+    #[arg(long, value_enum, default_value_t = CheckpointArg::Best)]
+    pub checkpoint: CheckpointArg,
+    /// One ticket text.
+    #[arg(long, conflicts_with = "input", required_unless_present = "input")]
+    pub text: Option<String>,
+    /// A CSV file of tickets.
+    #[arg(long, requires_all = ["text_col", "output"])]
+    pub input: Option<PathBuf>,
+    /// Column(s) holding the ticket text (repeat to join several with a newline).
+    #[arg(long = "text-col")]
+    pub text_col: Vec<String>,
+    /// Output CSV: the input columns plus predictions.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Leave the label empty (abstained = true) below this confidence.
+    #[arg(long)]
+    pub abstain_below: Option<f64>,
+    /// Free text decoding, parsed afterwards (default: constrained to known labels and fields).
+    #[arg(long)]
+    pub free: bool,
+    /// Tickets decoded together.
+    #[arg(long, default_value_t = 16)]
+    pub batch_size: usize,
+}

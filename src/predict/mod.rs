@@ -1,0 +1,149 @@
+//! Running a model on tickets: prompts that share a head are decoded in batches after one
+//! shared prefix pass, into a label (with its confidence) and fields.
+//!
+//! Constrained decoding (the default) only ever yields a known label and known field names;
+//! the label's confidence is its probability under the model restricted to the label set
+//! (the product, over the label's tokens, of each token's probability normalised over the
+//! tokens the label trie allows at that point).
+
+mod decode;
+pub mod from_run;
+pub mod grammar;
+pub mod table;
+
+use crate::model::llama::Prefix;
+use crate::model::{LoadedModel, ModelError};
+use grammar::Grammar;
+use serde::{Deserialize, Serialize};
+
+/// How to predict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PredictOptions {
+    /// Decode within the known labels and fields (else free greedy text, parsed afterwards).
+    pub constrained: bool,
+    /// Rows decoded together.
+    pub batch_size: usize,
+    /// Most new tokens per row.
+    pub max_new_tokens: usize,
+}
+
+impl Default for PredictOptions {
+    fn default() -> Self {
+        PredictOptions {
+            constrained: true,
+            batch_size: 16,
+            max_new_tokens: 96,
+        }
+    }
+}
+
+/// The model's answer for one ticket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Prediction {
+    /// The label (`None` when the output could not be parsed).
+    pub label: Option<String>,
+    /// Extracted fields, in output order.
+    pub fields: Vec<(String, String)>,
+    /// Probability of the label normalised over the labels.
+    pub confidence: Option<f64>,
+    /// The raw completion text.
+    pub output: String,
+}
+
+/// A model ready to answer prompts `head + tail` for many tails.
+pub struct Predictor<'a> {
+    lm: &'a LoadedModel,
+    grammar: Grammar,
+    shared: Vec<u32>,
+    prefix: Prefix,
+    empty: Prefix,
+    head: String,
+    token_text: Vec<String>,
+    newlines: Vec<u32>,
+    opts: PredictOptions,
+}
+
+impl<'a> Predictor<'a> {
+    /// Prepares `lm` for prompts starting with `head`, answering with one of `labels` and
+    /// fields named from `fields`.
+    pub fn new(
+        lm: &'a LoadedModel,
+        head: &str,
+        labels: &[String],
+        fields: &[String],
+        opts: PredictOptions,
+    ) -> Result<Predictor<'a>, ModelError> {
+        let tok = &lm.tokenizer;
+        let mut shared = tok.encode(head)?;
+        // The head's last token may merge with the text that follows it.
+        shared.pop();
+        let token_text = (0..tok.vocab_size() as u32)
+            .map(|i| tok.decode(&[i]))
+            .collect::<Result<Vec<_>, _>>()?;
+        let newlines = token_text
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| !t.is_empty() && t.chars().all(|c| c == '\n'))
+            .map(|(i, _)| i as u32)
+            .collect();
+        Ok(Predictor {
+            grammar: Grammar::new(tok, labels, fields)?,
+            prefix: lm.model.prefix(&shared)?,
+            empty: lm.model.prefix(&[])?,
+            shared,
+            head: head.to_string(),
+            token_text,
+            newlines,
+            opts,
+            lm,
+        })
+    }
+
+    /// Predicts for every tail (the prompt after the head); `on_progress(done, total)` after
+    /// each batch. Results are in input order.
+    pub fn predict(
+        &self,
+        tails: &[String],
+        on_progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Vec<Prediction>, ModelError> {
+        // Rows whose tokens start with the shared head continue the prefix; the rare others
+        // (a tokenization that merges across the boundary) run on their own.
+        let mut rows: Vec<(bool, Vec<u32>, usize)> = Vec::with_capacity(tails.len());
+        for (i, tail) in tails.iter().enumerate() {
+            let ids = self.lm.tokenizer.encode(&format!("{}{tail}", self.head))?;
+            match ids.strip_prefix(self.shared.as_slice()) {
+                Some(rest) if !rest.is_empty() => rows.push((true, rest.to_vec(), i)),
+                _ => rows.push((false, ids, i)),
+            }
+        }
+        rows.sort_by_key(|(shared, ids, _)| (!*shared, ids.len()));
+        let decoder = decode::Decoder {
+            model: &self.lm.model,
+            tokenizer: &self.lm.tokenizer,
+            grammar: &self.grammar,
+            token_text: &self.token_text,
+            eos: &self.lm.model.config().eos_token_ids,
+            newlines: &self.newlines,
+            opts: &self.opts,
+        };
+        let mut out: Vec<Option<Prediction>> = vec![None; tails.len()];
+        let mut done = 0;
+        for shared in [true, false] {
+            let group: Vec<&(bool, Vec<u32>, usize)> =
+                rows.iter().filter(|r| r.0 == shared).collect();
+            if group.is_empty() {
+                continue;
+            }
+            let prefix = if shared { &self.prefix } else { &self.empty };
+            let ids: Vec<Vec<u32>> = group.iter().map(|r| r.1.clone()).collect();
+            let predictions = decoder.run(prefix, &ids, &mut |n| {
+                done += n;
+                on_progress(done, tails.len());
+            })?;
+            for (p, r) in predictions.into_iter().zip(group) {
+                out[r.2] = Some(p);
+            }
+        }
+        Ok(out.into_iter().flatten().collect())
+    }
+}

@@ -1,0 +1,186 @@
+//! Predicting a whole CSV file: every input column kept, `predicted_label`, `confidence`,
+//! one `predicted_<field>` column per field and `abstained` added. Rows that cannot be read or have no text are
+//! reported with their line and left out; the rest are still predicted.
+
+use super::{Prediction, Predictor};
+use crate::import::error::Problems;
+use crate::import::{self, table, ImportError};
+use crate::import::{Problem, ProblemKind};
+use crate::model::ModelError;
+use serde::Serialize;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Why a file could not be predicted.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TableError {
+    /// The input could not be read as CSV.
+    #[error(transparent)]
+    Input(#[from] ImportError),
+    /// A text column is not in the header.
+    #[error("{file}: no column named '{column}' (columns: {columns})")]
+    NoColumn {
+        /// Input file.
+        file: String,
+        /// The missing column.
+        column: String,
+        /// The header.
+        columns: String,
+    },
+    /// The model failed.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// The output could not be written.
+    #[error("cannot write {path}: {source}")]
+    Output {
+        /// Output file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// A CSV prediction job.
+#[derive(Debug, Clone)]
+pub struct TableJob {
+    /// Input CSV.
+    pub input: PathBuf,
+    /// Columns joined (by a newline) into the ticket text.
+    pub text_columns: Vec<String>,
+    /// Output CSV (written to a temporary file, then renamed).
+    pub output: PathBuf,
+    /// Mark predictions whose confidence is below this as abstained (label left empty).
+    pub abstain_below: Option<f64>,
+}
+
+/// What a CSV prediction did.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableSummary {
+    /// Rows predicted.
+    pub predicted: usize,
+    /// Of those, rows abstained.
+    pub abstained: usize,
+    /// Rows left out, with their line (the first ones listed).
+    pub bad_rows: Vec<String>,
+    /// Number of rows left out.
+    pub bad_total: usize,
+    /// The output file.
+    pub output: PathBuf,
+}
+
+/// Predicts every row of `job.input` with `predictor` (`fields`: the field columns to add,
+/// in order; `tail` turns a ticket text into the prompt after the predictor's head).
+pub fn predict_table(
+    predictor: &Predictor,
+    fields: &[String],
+    tail: &dyn Fn(&str) -> String,
+    job: &TableJob,
+    on_progress: &mut dyn FnMut(usize, usize),
+) -> Result<TableSummary, TableError> {
+    let (file, data) = import::read_input(&job.input)?;
+    let data = table::strip_bom(&file, &data)?;
+    let mut problems = Problems::default();
+    let t = table::read(&file, data, None, &mut problems)?;
+    let columns: Vec<usize> = job
+        .text_columns
+        .iter()
+        .map(|c| {
+            t.header
+                .iter()
+                .position(|h| h == c)
+                .ok_or_else(|| TableError::NoColumn {
+                    file: file.clone(),
+                    column: c.clone(),
+                    columns: t.header.join(", "),
+                })
+        })
+        .collect::<Result<_, _>>()?;
+    let mut rows: Vec<&Vec<String>> = Vec::new();
+    let mut tails = Vec::new();
+    for (line, record) in &t.records {
+        let text = columns
+            .iter()
+            .map(|&i| record[i].trim())
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n");
+        if text.is_empty() {
+            problems.push(Problem {
+                line: *line,
+                column: Some(job.text_columns.join(", ")),
+                kind: ProblemKind::EmptyText,
+            });
+            continue;
+        }
+        rows.push(record);
+        tails.push(tail(&text));
+    }
+    let predictions = predictor.predict(&tails, on_progress)?;
+    let abstained = write_output(job, &t.header, fields, &rows, &predictions)?;
+    Ok(TableSummary {
+        predicted: predictions.len(),
+        abstained,
+        bad_rows: problems.listed().iter().map(|p| p.to_string()).collect(),
+        bad_total: problems.total(),
+        output: job.output.clone(),
+    })
+}
+
+/// Writes the output CSV atomically; returns the number of abstained rows.
+fn write_output(
+    job: &TableJob,
+    header: &[String],
+    fields: &[String],
+    rows: &[&Vec<String>],
+    predictions: &[Prediction],
+) -> Result<usize, TableError> {
+    let out_err = |source: std::io::Error| TableError::Output {
+        path: job.output.clone(),
+        source,
+    };
+    let dir = job
+        .output
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(out_err)?;
+    let mut w = csv::Writer::from_writer(std::io::BufWriter::new(tmp));
+    let mut head: Vec<String> = header.to_vec();
+    head.extend(["predicted_label".into(), "confidence".into()]);
+    head.extend(fields.iter().map(|f| format!("predicted_{f}")));
+    head.push("abstained".into());
+    let csv_err = |e: csv::Error| out_err(std::io::Error::other(e));
+    w.write_record(&head).map_err(csv_err)?;
+    let mut abstained = 0;
+    for (record, p) in rows.iter().zip(predictions) {
+        let abstain = match (job.abstain_below, p.confidence) {
+            (Some(min), Some(c)) => c < min,
+            (Some(_), None) => true,
+            _ => false,
+        } || p.label.is_none();
+        abstained += usize::from(abstain);
+        let mut out: Vec<String> = record.to_vec();
+        out.push(if abstain {
+            String::new()
+        } else {
+            p.label.clone().unwrap_or_default()
+        });
+        out.push(p.confidence.map_or(String::new(), |c| format!("{c:.4}")));
+        for f in fields {
+            out.push(
+                p.fields
+                    .iter()
+                    .find(|(n, _)| n == f)
+                    .map_or(String::new(), |(_, v)| v.clone()),
+            );
+        }
+        out.push(abstain.to_string());
+        w.write_record(&out).map_err(csv_err)?;
+    }
+    let buf = w.into_inner().map_err(|e| out_err(e.into_error()))?;
+    let mut tmp = buf.into_inner().map_err(|e| out_err(e.into_error()))?;
+    tmp.flush().map_err(out_err)?;
+    tmp.persist(&job.output).map_err(|e| out_err(e.error))?;
+    Ok(abstained)
+}
