@@ -11,6 +11,7 @@
 //! - [`dataset`] holds the example types, stratified splitting and dataset export.
 //! - [`quality`] inspects a stored dataset and reports data problems (pure functions).
 //! - [`template`] owns the task format: prompt + completion rendering and parsing.
+//! - [`evaluate`] scores predictions against gold labels and fields (pure functions).
 //!
 //! The engine knows nothing of Tauri or of the terminal: progress is reported through
 //! callbacks and typed events, errors through `thiserror` enums.
@@ -27,6 +28,7 @@
 pub mod chart;
 pub mod dataset;
 mod error;
+pub mod evaluate;
 pub mod import;
 pub mod model;
 pub mod paths;

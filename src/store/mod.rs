@@ -5,11 +5,13 @@
 //! Must not touch: file formats, the task layout, anything about models.
 
 mod datasets;
+mod evals;
 mod examples;
 mod migrations;
 mod runs;
 
 pub use datasets::NewDataset;
+pub use evals::{EvalInfo, EvalRecord, EvalSpec};
 pub use runs::{RunInfo, RunMetrics, RunStatus, StepRecord};
 
 use rusqlite::Connection;
@@ -55,6 +57,9 @@ pub enum StoreError {
         /// Names that exist.
         available: Vec<String>,
     },
+    /// No evaluation with that id.
+    #[error("no evaluation with id {0}")]
+    EvalNotFound(i64),
     /// Stored JSON that does not parse (the file was edited by hand).
     #[error("corrupt value in the database: {0}")]
     Corrupt(String),

@@ -1,55 +1,11 @@
-//! Loss charts (plotters): training loss raw (light) and smoothed (bold), validation loss,
-//! the best checkpoint and the onset of overfitting, axes labelled. SVG or PNG by extension.
-//!
-//! Input: a run's recorded metrics. Output: an image file. Must not touch: the store.
+//! The loss chart: training loss raw (light) and smoothed (bold), validation loss, the best
+//! checkpoint and the onset of overfitting, axes labelled.
 
+use super::{draw_err, render, ChartError, Figure};
 use crate::store::RunMetrics;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
-
-/// Why a chart could not be drawn.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ChartError {
-    /// Nothing recorded yet.
-    #[error("the run has no recorded steps yet")]
-    Empty,
-    /// Unknown output format.
-    #[error("cannot tell the chart format of '{0}': use a .svg or .png file name")]
-    Format(String),
-    /// No font to draw text with (PNG and SVG layout need one).
-    #[error("no TrueType font found (looked in {0}); install fonts-dejavu-core")]
-    NoFont(String),
-    /// Drawing failed.
-    #[error("drawing the chart failed: {0}")]
-    Draw(String),
-}
-
-const FONT_PATHS: &[&str] = &[
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/TTF/DejaVuSans.ttf",
-    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
-    "/System/Library/Fonts/Supplemental/Arial.ttf",
-    "/Library/Fonts/Arial.ttf",
-    "C:\\Windows\\Fonts\\arial.ttf",
-];
-
-/// Registers a system font for plotters once per process.
-fn ensure_font() -> Result<(), ChartError> {
-    static FONT: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
-    FONT.get_or_init(|| {
-        let bytes = FONT_PATHS
-            .iter()
-            .find_map(|p| std::fs::read(p).ok())
-            .ok_or_else(|| FONT_PATHS.join(", "))?;
-        let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
-        plotters::style::register_font("sans-serif", FontStyle::Normal, bytes)
-            .map_err(|_| "invalid font file".to_string())
-    })
-    .clone()
-    .map_err(ChartError::NoFont)
-}
 
 /// Exponential moving average (weight 0.9), as loss curves are usually smoothed.
 fn smooth(values: &[f64]) -> Vec<f64> {
@@ -81,40 +37,38 @@ pub fn loss_chart(
     if m.steps.is_empty() {
         return Err(ChartError::Empty);
     }
-    ensure_font()?;
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    let size = (1000, 600);
-    match ext.as_deref() {
-        Some("svg") => draw(
-            SVGBackend::new(path, size).into_drawing_area(),
+    render(
+        &LossChart {
             title,
             m,
             best_step,
-        ),
-        Some("png") => draw(
-            BitMapBackend::new(path, size).into_drawing_area(),
-            title,
-            m,
-            best_step,
-        ),
-        _ => Err(ChartError::Format(path.display().to_string())),
+        },
+        path,
+    )
+}
+
+struct LossChart<'a> {
+    title: &'a str,
+    m: &'a RunMetrics,
+    best_step: Option<i64>,
+}
+
+impl Figure for LossChart<'_> {
+    fn size(&self) -> (u32, u32) {
+        (1000, 600)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), ChartError> {
+        draw(area, self.title, self.m, self.best_step)
     }
 }
 
 fn draw<DB: DrawingBackend>(
-    area: DrawingArea<DB, plotters::coord::Shift>,
+    area: &DrawingArea<DB, Shift>,
     title: &str,
     m: &RunMetrics,
     best_step: Option<i64>,
-) -> Result<(), ChartError>
-where
-    DB::ErrorType: 'static,
-{
-    let err = |e: Box<dyn std::error::Error>| ChartError::Draw(e.to_string());
-    area.fill(&WHITE).map_err(|e| err(Box::new(e)))?;
+) -> Result<(), ChartError> {
     let last_step = m.steps.last().map_or(1, |s| s.step).max(1);
     let losses: Vec<f64> = m.steps.iter().map(|s| s.loss).collect();
     let all = losses.iter().copied().chain(m.evals.iter().map(|e| e.1));
@@ -122,20 +76,20 @@ where
         (a.min(v), b.max(v))
     });
     let pad = ((hi - lo) * 0.05).max(1e-3);
-    let mut chart = ChartBuilder::on(&area)
+    let mut chart = ChartBuilder::on(area)
         .caption(title, ("sans-serif", 24))
         .margin(16)
         .x_label_area_size(44)
         .y_label_area_size(64)
         .build_cartesian_2d(0i64..last_step, (lo - pad).max(0.0)..hi + pad)
-        .map_err(|e| err(Box::new(e)))?;
+        .map_err(draw_err)?;
     chart
         .configure_mesh()
         .x_desc("optimizer step")
         .y_desc("loss (completion tokens)")
         .label_style(("sans-serif", 14))
         .draw()
-        .map_err(|e| err(Box::new(e)))?;
+        .map_err(draw_err)?;
     let light = RGBColor(147, 197, 253);
     let blue = RGBColor(29, 78, 216);
     let orange = RGBColor(234, 88, 12);
@@ -144,7 +98,7 @@ where
             m.steps.iter().map(|s| (s.step, s.loss)),
             light.stroke_width(1),
         ))
-        .map_err(|e| err(Box::new(e)))?
+        .map_err(draw_err)?
         .label("train loss")
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], light.stroke_width(2)));
     let smoothed = smooth(&losses);
@@ -153,7 +107,7 @@ where
             m.steps.iter().zip(&smoothed).map(|(s, v)| (s.step, *v)),
             blue.stroke_width(3),
         ))
-        .map_err(|e| err(Box::new(e)))?
+        .map_err(draw_err)?
         .label("train loss (smoothed)")
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], blue.stroke_width(3)));
     if !m.evals.is_empty() {
@@ -162,7 +116,7 @@ where
                 m.evals.iter().copied(),
                 orange.stroke_width(3),
             ))
-            .map_err(|e| err(Box::new(e)))?
+            .map_err(draw_err)?
             .label("validation loss")
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 20, y)], orange.stroke_width(3))
@@ -173,7 +127,7 @@ where
                     .iter()
                     .map(|&(s, v)| Circle::new((s, v), 4, orange.filled())),
             )
-            .map_err(|e| err(Box::new(e)))?;
+            .map_err(draw_err)?;
     }
     let markers = [
         (best_step, RGBColor(22, 163, 74), "best checkpoint"),
@@ -186,7 +140,7 @@ where
                     vec![(step, (lo - pad).max(0.0)), (step, hi + pad)],
                     color.stroke_width(2),
                 )))
-                .map_err(|e| err(Box::new(e)))?
+                .map_err(draw_err)?
                 .label(format!("{label} (step {step})"))
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
@@ -199,8 +153,7 @@ where
         .border_style(BLACK.mix(0.3))
         .label_font(("sans-serif", 14))
         .draw()
-        .map_err(|e| err(Box::new(e)))?;
-    area.present().map_err(|e| err(Box::new(e)))?;
+        .map_err(draw_err)?;
     Ok(())
 }
 
@@ -227,7 +180,7 @@ mod tests {
             warnings: vec![(30, "overfitting: …".into())],
         };
         let dir = tempfile::tempdir().unwrap();
-        if ensure_font().is_err() {
+        if crate::chart::ensure_font().is_err() {
             eprintln!("SKIPPED: no system font for plotters");
             return;
         }
