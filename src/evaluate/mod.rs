@@ -2,6 +2,8 @@
 //!
 //! Input: `(gold, predicted)` pairs, already decoded from the model's output. Output: typed
 //! [`metrics::Metrics`] (serialisable, stored by the store) and a plain-text report.
-//! Must not touch: the store, files, the model. The metrics are pure functions.
+//! `metrics` is pure (no store, files or model); `run` drives an evaluation end to end
+//! (examples from the store → predictions → metrics → stored with per-example records).
 
 pub mod metrics;
+pub mod run;

@@ -1,8 +1,10 @@
-//! `x · Wᵀ` for a frozen weight `W` (out × in), as a candle custom op on the CPU:
+//! `x · Wᵀ` for a frozen weight `W` (out × in), kept transposed as `Wᵀ` (in × out, contiguous),
+//! as a candle custom op on the CPU:
 //!
-//! - few rows (token-by-token decoding): a multi-threaded, AVX2/FMA matrix-vector product that
-//!   streams `W` once at memory speed (gemm's single-threaded gemv path reads it at ~13 GB/s);
-//! - many rows: gemm, exactly as candle's own matmul;
+//! - few rows (token-by-token decoding): a multi-threaded, AVX2/FMA product that streams `Wᵀ`
+//!   once at memory speed (gemm's single-threaded gemv path reads it at ~13 GB/s);
+//! - many rows: gemm. With `Wᵀ` stored this way gemm reads the weight in place; from the
+//!   (out × in) layout it repacked the whole weight on every call (a fifth of batched decoding);
 //! - backward: only `dL/dx = dL/dy · W`. candle's matmul would also compute `dL/dW`, a
 //!   full-size product wasted on a frozen weight (about half of a LoRA training step).
 
@@ -12,7 +14,7 @@ use rayon::prelude::*;
 /// Up to this many rows go through the matrix-vector path.
 const GEMV_MAX_ROWS: usize = 8;
 /// Output features per parallel task in the matrix-vector path.
-const GEMV_CHUNK: usize = 64;
+const GEMV_CHUNK: usize = 128;
 
 /// The op; see the module docs.
 pub struct FrozenMatmul;
@@ -41,15 +43,15 @@ impl CustomOp2 for FrozenMatmul {
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let x = contiguous(s1, l1, "input")?;
-        let w = contiguous(s2, l2, "weight")?;
+        let wt = contiguous(s2, l2, "weight")?;
         let (m, k) = l1.shape().dims2()?;
-        let (n, k2) = l2.shape().dims2()?;
+        let (k2, n) = l2.shape().dims2()?;
         if k != k2 {
             candle_core::bail!("frozen-matmul: input has {k} features, weight expects {k2}");
         }
         let mut out = vec![0f32; m * n];
         if m <= GEMV_MAX_ROWS {
-            gemv(x, w, m, k, n, &mut out);
+            gemv(x, wt, m, k, n, &mut out);
         } else {
             let threads = rayon::current_num_threads();
             // SAFETY: the pointers cover m·k, n·k and m·n f32s with the strides given.
@@ -65,9 +67,9 @@ impl CustomOp2 for FrozenMatmul {
                     x.as_ptr(),
                     1,
                     k as isize,
-                    w.as_ptr(),
-                    k as isize,
+                    wt.as_ptr(),
                     1,
+                    n as isize,
                     0.0,
                     1.0,
                     false,
@@ -91,85 +93,73 @@ impl CustomOp2 for FrozenMatmul {
         _res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        Ok((Some(grad.matmul(w)?), None))
+        Ok((Some(grad.matmul(&w.t()?)?), None))
     }
 }
 
 /// `out (m × n) = x (m × k) · Wᵀ`, parallel over blocks of output features.
-fn gemv(x: &[f32], w: &[f32], m: usize, k: usize, n: usize, out: &mut [f32]) {
-    // Work in the transposed layout (n × m) so each task owns a contiguous block.
+fn gemv(x: &[f32], wt: &[f32], m: usize, k: usize, n: usize, out: &mut [f32]) {
     let mut out_t = vec![0f32; n * m];
+    // Each task owns GEMV_CHUNK output features of all rows (stored row after row).
     out_t
         .par_chunks_mut(GEMV_CHUNK * m)
         .enumerate()
         .for_each(|(c, block)| {
             let first = c * GEMV_CHUNK;
-            for (j, dst) in block.chunks_mut(m).enumerate() {
-                let row = &w[(first + j) * k..(first + j + 1) * k];
-                for (i, d) in dst.iter_mut().enumerate() {
-                    *d = dot(&x[i * k..(i + 1) * k], row);
+            let width = block.len() / m;
+            for kk in 0..k {
+                let w = &wt[kk * n + first..kk * n + first + width];
+                for i in 0..m {
+                    axpy(x[i * k + kk], w, &mut block[i * width..(i + 1) * width]);
                 }
             }
         });
-    for j in 0..n {
+    for (c, block) in out_t.chunks(GEMV_CHUNK * m).enumerate() {
+        let first = c * GEMV_CHUNK;
+        let width = block.len() / m;
         for i in 0..m {
-            out[i * n + j] = out_t[j * m + i];
+            out[i * n + first..i * n + first + width]
+                .copy_from_slice(&block[i * width..(i + 1) * width]);
         }
     }
 }
 
-/// Dot product, with AVX2/FMA when the CPU has them.
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+/// `y += a · x`.
+fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-        // SAFETY: the features were just detected.
-        return unsafe { dot_avx2(a, b) };
+        // SAFETY: the CPU supports the features the function is compiled for.
+        return unsafe { axpy_avx2(a, x, y) };
     }
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+    for (y, x) in y.iter_mut().zip(x) {
+        *y += a * x;
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
+unsafe fn axpy_avx2(a: f32, x: &[f32], y: &mut [f32]) {
     use std::arch::x86_64::*;
-    let n = a.len().min(b.len());
-    let (pa, pb) = (a.as_ptr(), b.as_ptr());
-    let mut acc = [_mm256_setzero_ps(); 4];
+    let n = x.len().min(y.len());
+    let (px, py) = (x.as_ptr(), y.as_mut_ptr());
+    let va = _mm256_set1_ps(a);
     let mut i = 0;
-    while i + 32 <= n {
-        for (u, acc) in acc.iter_mut().enumerate() {
-            let off = i + 8 * u;
-            *acc = _mm256_fmadd_ps(
-                _mm256_loadu_ps(pa.add(off)),
-                _mm256_loadu_ps(pb.add(off)),
-                *acc,
-            );
-        }
-        i += 32;
-    }
     while i + 8 <= n {
-        acc[0] = _mm256_fmadd_ps(
-            _mm256_loadu_ps(pa.add(i)),
-            _mm256_loadu_ps(pb.add(i)),
-            acc[0],
-        );
+        let v = _mm256_fmadd_ps(va, _mm256_loadu_ps(px.add(i)), _mm256_loadu_ps(py.add(i)));
+        _mm256_storeu_ps(py.add(i), v);
         i += 8;
     }
-    let sum = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
-    let mut lanes = [0f32; 8];
-    _mm256_storeu_ps(lanes.as_mut_ptr(), sum);
-    let mut total: f32 = lanes.iter().sum();
     while i < n {
-        total += *pa.add(i) * *pb.add(i);
+        *py.add(i) += a * *px.add(i);
         i += 1;
     }
-    total
 }
 
-/// `x (…, in) · Wᵀ` through [`FrozenMatmul`] on the CPU, plain matmul elsewhere.
-pub fn frozen_matmul(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+/// `x (…, in) · Wᵀ` for `wt = Wᵀ` (in × out), through [`FrozenMatmul`] on the CPU, plain
+/// matmul elsewhere.
+pub fn frozen_matmul(x: &Tensor, wt: &Tensor) -> Result<Tensor> {
     if !x.device().is_cpu() || x.dtype() != candle_core::DType::F32 {
-        return x.broadcast_matmul(&w.t()?);
+        return x.broadcast_matmul(wt);
     }
     let dims = x.dims().to_vec();
     let k = *dims.last().unwrap_or(&0);
@@ -177,9 +167,9 @@ pub fn frozen_matmul(x: &Tensor, w: &Tensor) -> Result<Tensor> {
     let y = x
         .contiguous()?
         .reshape((rows, k))?
-        .apply_op2(&w.contiguous()?, FrozenMatmul)?;
+        .apply_op2(&wt.contiguous()?, FrozenMatmul)?;
     let mut out_dims = dims;
-    *out_dims.last_mut().expect("at least one dim") = w.dim(0)?;
+    *out_dims.last_mut().expect("at least one dim") = wt.dim(1)?;
     y.reshape(out_dims)
 }
 
@@ -192,10 +182,10 @@ mod tests {
     fn matches_matmul_forward_and_input_gradient() -> Result<()> {
         let dev = Device::Cpu;
         let w = Tensor::randn(0f32, 1.0, (37, 70), &dev)?;
-        for rows in [1, 3, 8, 9, 40] {
+        for rows in [1, 3, 8, 9, 40, 200] {
             let x = Var::randn(0f32, 1.0, (1, rows, 70), &dev)?;
             let want = x.broadcast_matmul(&w.t()?)?;
-            let got = frozen_matmul(&x, &w)?;
+            let got = frozen_matmul(&x, &w.t()?.contiguous()?)?;
             let diff = (&want - &got)?.abs()?.max_all()?.to_scalar::<f32>()?;
             assert!(diff < 1e-4, "rows {rows}: forward differs by {diff}");
             let g_want = want.sqr()?.sum_all()?.backward()?;

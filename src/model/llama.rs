@@ -240,7 +240,7 @@ pub struct Model {
     embed_tokens: Tensor,
     layers: Vec<DecoderLayer>,
     norm: RmsNorm,
-    lm_head: Option<Linear>,
+    lm_head: Linear,
     rotary: RotaryEmbedding,
     config: Config,
     device: Device,
@@ -267,7 +267,7 @@ impl Model {
             } else {
                 None
             };
-            Ok(Linear::new(get(&format!("{p}.weight"))?, b))
+            Ok(Linear::new(get(&format!("{p}.weight"))?, b)?)
         };
         let norm = |name: &str| -> std::result::Result<RmsNorm, ModelError> {
             Ok(RmsNorm {
@@ -298,13 +298,15 @@ impl Model {
                 post_attention_layernorm: norm(&format!("{p}.post_attention_layernorm.weight"))?,
             });
         }
+        let embed_tokens = get("model.embed_tokens.weight")?;
+        // Tied embeddings get their own transposed copy for the output projection.
         let lm_head = if config.tie_word_embeddings || !weights.contains("lm_head.weight") {
-            None
+            Linear::new(embed_tokens.clone(), None)?
         } else {
-            Some(linear("lm_head", false)?)
+            linear("lm_head", false)?
         };
         Ok(Model {
-            embed_tokens: get("model.embed_tokens.weight")?,
+            embed_tokens,
             layers,
             norm: norm("model.norm.weight")?,
             lm_head,
@@ -454,10 +456,7 @@ impl Model {
     }
 
     fn logits(&self, h: &Tensor) -> Result<Tensor> {
-        match &self.lm_head {
-            Some(head) => head.forward(h, None),
-            None => super::frozen_matmul::frozen_matmul(h, &self.embed_tokens),
-        }
+        self.lm_head.forward(h, None)
     }
 
     /// Logits at every position, (b, t, vocab), for training. `rng` enables LoRA dropout.

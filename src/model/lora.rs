@@ -89,7 +89,8 @@ impl Lora {
 /// A linear layer: frozen weight (+ bias), optional LoRA adapter.
 #[derive(Debug, Clone)]
 pub struct Linear {
-    weight: Tensor,
+    /// The frozen weight, transposed: (in, out), contiguous (see `frozen_matmul`).
+    weight_t: Tensor,
     bias: Option<Tensor>,
     lora: Option<Lora>,
     merged: bool,
@@ -101,18 +102,19 @@ pub type DropoutRng<'a> = Option<&'a mut rand_chacha::ChaCha8Rng>;
 
 impl Linear {
     /// A frozen linear layer from its weight (out, in) and optional bias (out).
-    pub fn new(weight: Tensor, bias: Option<Tensor>) -> Linear {
-        Linear {
-            weight,
+    pub fn new(weight: Tensor, bias: Option<Tensor>) -> Result<Linear> {
+        Ok(Linear {
+            weight_t: weight.t()?.contiguous()?,
             bias,
             lora: None,
             merged: false,
-        }
+        })
     }
 
     /// Output and input sizes.
     pub fn dims(&self) -> Result<(usize, usize)> {
-        self.weight.dims2()
+        let (i, o) = self.weight_t.dims2()?;
+        Ok((o, i))
     }
 
     /// The adapter, if any.
@@ -126,15 +128,10 @@ impl Linear {
         self.merged = false;
     }
 
-    /// The current base weight (with the adapter folded in when merged).
-    pub fn weight(&self) -> &Tensor {
-        &self.weight
-    }
-
     /// Folds the adapter into the base weight (idempotent).
     pub fn merge(&mut self) -> Result<()> {
         if let (Some(l), false) = (&self.lora, self.merged) {
-            self.weight = (&self.weight + l.delta()?)?;
+            self.weight_t = (&self.weight_t + l.delta()?.t()?)?.contiguous()?;
             self.merged = true;
         }
         Ok(())
@@ -143,7 +140,7 @@ impl Linear {
     /// Takes the adapter back out of the base weight (idempotent).
     pub fn unmerge(&mut self) -> Result<()> {
         if let (Some(l), true) = (&self.lora, self.merged) {
-            self.weight = (&self.weight - l.delta()?)?;
+            self.weight_t = (&self.weight_t - l.delta()?.t()?)?.contiguous()?;
             self.merged = false;
         }
         Ok(())
@@ -151,7 +148,7 @@ impl Linear {
 
     /// Applies the layer to `x` of shape (…, in). `rng` enables adapter dropout (training).
     pub fn forward(&self, x: &Tensor, rng: DropoutRng) -> Result<Tensor> {
-        let mut y = super::frozen_matmul::frozen_matmul(x, &self.weight)?;
+        let mut y = super::frozen_matmul::frozen_matmul(x, &self.weight_t)?;
         if let Some(b) = &self.bias {
             y = y.broadcast_add(b)?;
         }
@@ -198,7 +195,7 @@ mod tests {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         let w = Tensor::randn(0f32, 1.0, (6, 4), &dev)?;
         let x = Tensor::randn(0f32, 1.0, (2, 3, 4), &dev)?;
-        let mut lin = Linear::new(w, Some(Tensor::ones(6, DType::F32, &dev)?));
+        let mut lin = Linear::new(w, Some(Tensor::ones(6, DType::F32, &dev)?))?;
         let base = lin.forward(&x, None)?;
         lin.set_lora(Lora::new(
             6,

@@ -121,7 +121,11 @@ pub fn predict_table(
     Ok(TableSummary {
         predicted: predictions.len(),
         abstained,
-        bad_rows: problems.listed().iter().map(|p| p.to_string()).collect(),
+        bad_rows: {
+            let mut listed = problems.listed().to_vec();
+            listed.sort_by_key(|p| p.line);
+            listed.iter().map(|p| p.to_string()).collect()
+        },
         bad_total: problems.total(),
         output: job.output.clone(),
     })

@@ -519,3 +519,118 @@ fn ctrl_c_saves_a_checkpoint_and_the_run_resumes() {
         .success();
     assert_same_run(home.path(), "whole", "stopped");
 }
+
+#[test]
+fn eval_compare_predict_and_confusion_chart() {
+    let home = tempfile::tempdir().unwrap();
+    let model = tiny_model_and_dataset(home.path());
+    tunedesk(home.path())
+        .args(["train", "--dataset", "d", "--model"])
+        .arg(&model)
+        .args([
+            "--name",
+            "r",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "4",
+            "--lr",
+            "0.02",
+        ])
+        .args(["--max-len", "64", "--json"])
+        .assert()
+        .success();
+
+    let out = json(tunedesk(home.path()).args([
+        "eval",
+        "--run",
+        "r",
+        "--dataset",
+        "d",
+        "--split",
+        "all",
+        "--batch-size",
+        "3",
+    ]));
+    let m = &out["eval"]["metrics"];
+    assert_eq!(m["examples"], 40);
+    let records = out["records"].as_array().unwrap();
+    assert_eq!(records.len(), 40);
+    for r in records {
+        let label = r["predicted"]["label"].as_str().unwrap();
+        assert!(["w20", "w21"].contains(&label), "constrained label {label}");
+        let c = r["predicted"]["confidence"].as_f64().unwrap();
+        assert!(c > 0.0 && c <= 1.0 + 1e-9);
+    }
+    let correct = records
+        .iter()
+        .filter(|r| r["predicted"]["label"] == r["gold"]["label"])
+        .count();
+    assert!((m["accuracy"].as_f64().unwrap() - correct as f64 / 40.0).abs() < 1e-12);
+
+    let cmp = json(tunedesk(home.path()).args(["compare", "r", "--baseline-shots", "0,2"]));
+    let cols = cmp["columns"].as_array().unwrap();
+    assert_eq!(cols.len(), 3);
+    assert_eq!(cols[2]["eval"]["shots"], 2);
+    assert!(cmp["verdict"]
+        .as_str()
+        .unwrap()
+        .starts_with("fine-tuning: "));
+    // The baselines are reused the second time.
+    let again = json(tunedesk(home.path()).args(["compare", "r", "--baseline-shots", "0,2"]));
+    assert_eq!(again["columns"][1]["eval"]["id"], cols[1]["eval"]["id"]);
+
+    let chart = home.path().join("confusion.svg");
+    tunedesk(home.path())
+        .args(["chart", "r", "--confusion", "--out"])
+        .arg(&chart)
+        .assert()
+        .success();
+    assert!(std::fs::read_to_string(&chart).unwrap().contains("w21"));
+
+    let input = home.path().join("new.csv");
+    std::fs::write(
+        &input,
+        "id,body,note\n1,w10 w3,first\n2,\"w11 w4\",second\n3,,empty\n4,w10,\"x\",extra\n5,w11 w5,last\n",
+    )
+    .unwrap();
+    let output = home.path().join("out.csv");
+    let summary = json(
+        tunedesk(home.path())
+            .args(["predict", "--run", "r", "--input"])
+            .arg(&input)
+            .args(["--text-col", "body", "--output"])
+            .arg(&output)
+            .args(["--abstain-below", "0.0"]),
+    );
+    assert_eq!(summary["predicted"], 3);
+    assert_eq!(summary["bad_total"], 2);
+    let bad = summary["bad_rows"].as_array().unwrap();
+    assert!(bad[0].as_str().unwrap().starts_with("4:"), "{bad:?}");
+    assert!(bad[1].as_str().unwrap().starts_with("5:"), "{bad:?}");
+    let mut rows = csv::Reader::from_path(&output).unwrap();
+    let header: Vec<String> = rows.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(
+        header,
+        [
+            "id",
+            "body",
+            "note",
+            "predicted_label",
+            "confidence",
+            "abstained"
+        ]
+    );
+    let rows: Vec<csv::StringRecord> = rows.records().map(Result::unwrap).collect();
+    assert_eq!(
+        rows.iter().map(|r| r[0].to_string()).collect::<Vec<_>>(),
+        ["1", "2", "5"]
+    );
+    for r in &rows {
+        assert!(["w20", "w21"].contains(&&r[3]));
+        assert_eq!(&r[5], "false");
+    }
+
+    let one = json(tunedesk(home.path()).args(["predict", "--run", "r", "--text", "w11 w6"]));
+    assert!(["w20", "w21"].contains(&one["label"].as_str().unwrap()));
+}

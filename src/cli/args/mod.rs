@@ -1,11 +1,13 @@
 //! Command-line definitions (clap derive). Behaviour lives in `cli::command`.
 
 mod dataset;
+mod evaluate;
 mod model;
 mod predict;
 mod train;
 
 pub use dataset::*;
+pub use evaluate::*;
 pub use model::*;
 pub use predict::*;
 pub use train::*;
@@ -48,7 +50,14 @@ pub enum Command {
         /// Output file (.svg or .png).
         #[arg(long, short)]
         out: PathBuf,
+        /// Draw the confusion matrix of the run's latest evaluation instead.
+        #[arg(long)]
+        confusion: bool,
     },
+    /// Evaluate a fine-tuned run, or a base model zero/K-shot, on a dataset split.
+    Eval(Box<EvalArgs>),
+    /// Compare a fine-tuned run with base-model baselines, side by side.
+    Compare(CompareArgs),
     /// Run a fine-tuned model on one ticket or a CSV file of tickets.
     Predict(PredictArgs),
     /// Generate text with a model (a quick way to try one).

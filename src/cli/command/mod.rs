@@ -2,6 +2,7 @@
 
 mod bench;
 mod dataset;
+mod evaluate;
 mod generate;
 mod predict;
 mod run;
@@ -21,7 +22,13 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Dataset(cmd) => dataset::run(&ctx, cmd),
         Command::Train(args) => train::run(&ctx, *args),
         Command::Run(cmd) => run::run(&ctx, cmd),
-        Command::Chart { run, out } => run::chart(&ctx, &run, &out),
+        Command::Chart {
+            run,
+            out,
+            confusion,
+        } => run::chart(&ctx, &run, &out, confusion),
+        Command::Eval(args) => evaluate::eval(&ctx, *args),
+        Command::Compare(args) => evaluate::compare(&ctx, args),
         Command::Predict(args) => predict::run(&ctx, args),
         Command::Generate(args) => generate::run(&ctx, args),
         Command::Bench(cmd) => bench::run(cmd),

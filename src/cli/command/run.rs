@@ -84,17 +84,28 @@ pub fn run(ctx: &Context, cmd: RunCommand) -> Result<()> {
 }
 
 /// `tunedesk chart RUN --out FILE`.
-pub fn chart(ctx: &Context, name: &str, out: &std::path::Path) -> Result<()> {
+pub fn chart(ctx: &Context, name: &str, out: &std::path::Path, confusion: bool) -> Result<()> {
     let store = ctx.store()?;
     let run = store.run(name)?;
-    let metrics = store.run_metrics(&run)?;
-    let title = format!(
-        "{} — {} on {}",
-        run.name,
-        run.model.rsplit('/').next().unwrap_or(&run.model),
-        run.dataset
-    );
-    tunedesk::chart::loss_chart(&title, &metrics, run.best_step, out)?;
+    if confusion {
+        let Some(eval) = store.list_evals(Some(name))?.into_iter().next() else {
+            anyhow::bail!("run '{name}' has no evaluation yet: run `tunedesk eval --run {name} --dataset …` first");
+        };
+        let title = format!(
+            "{} on {} ({}) — rows: gold, columns: predicted, colour: share of the row",
+            run.name, eval.spec.dataset, eval.spec.split
+        );
+        tunedesk::chart::confusion_chart(&eval.metrics.confusion, &title, out)?;
+    } else {
+        let metrics = store.run_metrics(&run)?;
+        let title = format!(
+            "{} — {} on {}",
+            run.name,
+            run.model.rsplit('/').next().unwrap_or(&run.model),
+            run.dataset
+        );
+        tunedesk::chart::loss_chart(&title, &metrics, run.best_step, out)?;
+    }
     if ctx.json {
         return output::json(&serde_json::json!({"run": run.name, "out": out}));
     }

@@ -68,6 +68,10 @@ impl RowBatch {
 impl RowBatch {
     /// Appends the rows of `other` (a batch after the same prefix) to this one.
     pub fn append(&mut self, other: RowBatch) -> Result<()> {
+        if self.rows() == 0 {
+            *self = other;
+            return Ok(());
+        }
         let (mine, theirs) = (self.columns(), other.columns());
         let width = mine.max(theirs);
         for (a, b) in self.layers.iter_mut().zip(other.layers) {

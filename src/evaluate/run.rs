@@ -1,0 +1,233 @@
+//! Running an evaluation end to end: examples of a dataset split → a fine-tuned run or a base
+//! model prompted zero/K-shot → predictions → metrics → stored with every per-example record.
+
+use super::metrics::{self, Gold, Predicted};
+use crate::dataset::{Example, Split};
+use crate::model::{default_device, LoadedModel, ModelError};
+use crate::paths::DataDir;
+use crate::predict::from_run::{label_and_field_sets, load_run, Checkpoint, LoadRunError};
+use crate::predict::{PredictOptions, Predictor};
+use crate::store::{EvalInfo, EvalRecord, EvalSpec, Store, StoreError};
+use crate::template::Template;
+use crate::train::run::stratified_sample;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Why an evaluation could not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EvalError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The model failed.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// The run could not be loaded.
+    #[error(transparent)]
+    Run(#[from] LoadRunError),
+    /// Nothing to evaluate.
+    #[error("dataset '{dataset}' has no {split} rows (split it with `tunedesk dataset split`, or use --split all)")]
+    NoExamples {
+        /// Dataset.
+        dataset: String,
+        /// Split asked for.
+        split: String,
+    },
+}
+
+/// What to evaluate.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    /// A fine-tuned run at a checkpoint.
+    Run {
+        /// Run name.
+        name: String,
+        /// Checkpoint.
+        checkpoint: Checkpoint,
+    },
+    /// A base model prompted with the label list and `shots` worked examples.
+    Base {
+        /// Model path.
+        model: PathBuf,
+        /// K (0 = zero-shot).
+        shots: usize,
+        /// Dataset whose train split gives the labels, fields and examples (default: the
+        /// evaluated dataset).
+        shots_from: Option<String>,
+    },
+}
+
+/// Which rows of the dataset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SplitChoice {
+    /// One split.
+    Only(Split),
+    /// Every row.
+    All,
+}
+
+impl SplitChoice {
+    fn name(self) -> String {
+        match self {
+            SplitChoice::Only(s) => s.as_str().to_string(),
+            SplitChoice::All => "all".to_string(),
+        }
+    }
+}
+
+/// An evaluation to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvalRequest {
+    /// Run or base model.
+    pub target: Target,
+    /// Dataset name.
+    pub dataset: String,
+    /// Rows evaluated.
+    pub split: SplitChoice,
+    /// At most this many rows (a stratified sample).
+    pub limit: Option<usize>,
+    /// Decoding settings.
+    pub options: PredictOptions,
+    /// Seed of the row sample and of the K-shot examples.
+    pub seed: u64,
+}
+
+/// The rows of `dataset` in `split`, sampled down to `limit`.
+fn eval_rows(store: &Store, req: &EvalRequest) -> Result<Vec<Example>, EvalError> {
+    let info = store.dataset(&req.dataset)?;
+    let rows: Vec<Example> = store
+        .examples(&info)?
+        .into_iter()
+        .filter(|e| match req.split {
+            SplitChoice::Only(s) => e.split == Some(s),
+            SplitChoice::All => true,
+        })
+        .collect();
+    if rows.is_empty() {
+        return Err(EvalError::NoExamples {
+            dataset: req.dataset.clone(),
+            split: req.split.name(),
+        });
+    }
+    Ok(stratified_sample(rows, req.limit, req.seed))
+}
+
+/// A loaded model with the prompt head and answer sets it is evaluated with.
+struct Prepared {
+    lm: LoadedModel,
+    head: String,
+    template: Template,
+    labels: Vec<String>,
+    fields: Vec<String>,
+    spec: EvalSpec,
+}
+
+fn prepare(
+    store: &mut Store,
+    data_dir: &DataDir,
+    req: &EvalRequest,
+) -> Result<Prepared, EvalError> {
+    let mut spec = EvalSpec {
+        run: None,
+        checkpoint: None,
+        model: String::new(),
+        dataset: req.dataset.clone(),
+        split: req.split.name(),
+        shots: None,
+        constrained: req.options.constrained,
+        limit: req.limit,
+    };
+    match &req.target {
+        Target::Run { name, checkpoint } => {
+            let rm = load_run(store, data_dir, name, *checkpoint)?;
+            spec.run = Some(name.clone());
+            spec.checkpoint = Some(checkpoint.as_str().to_string());
+            spec.model = rm.run.model.clone();
+            Ok(Prepared {
+                head: rm.template.prompt_head(),
+                lm: rm.lm,
+                template: rm.template,
+                labels: rm.labels,
+                fields: rm.fields,
+                spec,
+            })
+        }
+        Target::Base {
+            model,
+            shots,
+            shots_from,
+        } => {
+            let source = shots_from.as_deref().unwrap_or(&req.dataset);
+            let info = store.dataset(source)?;
+            let all = store.examples(&info)?;
+            let train: Vec<Example> = if all.iter().any(|e| e.split == Some(Split::Train)) {
+                all.into_iter()
+                    .filter(|e| e.split == Some(Split::Train))
+                    .collect()
+            } else {
+                all
+            };
+            let (labels, fields) = label_and_field_sets(&train);
+            let template = Template::default();
+            let examples: Vec<(String, String)> = stratified_sample(train, Some(*shots), req.seed)
+                .into_iter()
+                .take(*shots)
+                .map(|e| (e.text.clone(), template.completion(&e.label, &e.fields)))
+                .collect();
+            spec.model = model.display().to_string();
+            spec.shots = Some(*shots as u32);
+            Ok(Prepared {
+                head: template.few_shot_head(&labels, &fields, &examples),
+                lm: LoadedModel::load(model, &default_device())?,
+                template,
+                labels,
+                fields,
+                spec,
+            })
+        }
+    }
+}
+
+/// Evaluates and stores the result; `on_progress(done, total)` as tickets finish.
+pub fn evaluate(
+    store: &mut Store,
+    data_dir: &DataDir,
+    req: &EvalRequest,
+    on_progress: &mut dyn FnMut(usize, usize),
+) -> Result<EvalInfo, EvalError> {
+    let rows = eval_rows(store, req)?;
+    let p = prepare(store, data_dir, req)?;
+    let started = Instant::now();
+    let predictor = Predictor::new(&p.lm, &p.head, &p.labels, &p.fields, req.options.clone())?;
+    let tails: Vec<String> = rows
+        .iter()
+        .map(|e| p.template.prompt_tail(&e.text))
+        .collect();
+    let predictions = predictor.predict(&tails, on_progress)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let records: Vec<EvalRecord> = rows
+        .iter()
+        .zip(predictions)
+        .map(|(e, pr)| EvalRecord {
+            example_id: Some(e.row as i64),
+            input: e.text.clone(),
+            gold: Gold {
+                label: e.label.clone(),
+                fields: e.fields.clone(),
+            },
+            predicted: Predicted {
+                label: pr.label,
+                fields: pr.fields,
+                confidence: pr.confidence,
+            },
+            output: pr.output,
+        })
+        .collect();
+    let pairs: Vec<(Gold, Predicted)> = records
+        .iter()
+        .map(|r| (r.gold.clone(), r.predicted.clone()))
+        .collect();
+    let m = metrics::compute(&pairs);
+    Ok(store.save_eval(&p.spec, &m, seconds, &records)?)
+}
