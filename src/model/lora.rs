@@ -131,7 +131,9 @@ impl Linear {
     /// Folds the adapter into the base weight (idempotent).
     pub fn merge(&mut self) -> Result<()> {
         if let (Some(l), false) = (&self.lora, self.merged) {
-            self.weight_t = (&self.weight_t + l.delta()?.t()?)?.contiguous()?;
+            // Detached: the frozen weight must not carry the adapter's autograd graph (it would
+            // keep the old weight alive and make every inference pass record its graph).
+            self.weight_t = (&self.weight_t + l.delta()?.t()?)?.contiguous()?.detach();
             self.merged = true;
         }
         Ok(())
@@ -140,7 +142,7 @@ impl Linear {
     /// Takes the adapter back out of the base weight (idempotent).
     pub fn unmerge(&mut self) -> Result<()> {
         if let (Some(l), true) = (&self.lora, self.merged) {
-            self.weight_t = (&self.weight_t - l.delta()?.t()?)?.contiguous()?;
+            self.weight_t = (&self.weight_t - l.delta()?.t()?)?.contiguous()?.detach();
             self.merged = false;
         }
         Ok(())

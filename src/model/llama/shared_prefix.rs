@@ -61,6 +61,30 @@ impl RowBatch {
         }
         self.valid = keep.iter().map(|&i| self.valid[i].clone()).collect();
         self.positions = keep.iter().map(|&i| self.positions[i]).collect();
+        self.drop_unused_columns()
+    }
+
+    /// Removes columns no row uses any more (rows that joined later reuse the column slots
+    /// of rows that left, so without this the batch would only ever widen).
+    fn drop_unused_columns(&mut self) -> Result<()> {
+        let width = self.columns();
+        let used: Vec<u32> = (0..width)
+            .filter(|&j| self.valid.iter().any(|v| v[j] == 1))
+            .map(|j| j as u32)
+            .collect();
+        if used.len() == width || self.valid.is_empty() {
+            return Ok(());
+        }
+        if let Some((k, _)) = self.layers.iter().flatten().next() {
+            let idx = Tensor::new(used.as_slice(), k.device())?;
+            for (k, v) in self.layers.iter_mut().flatten() {
+                *k = k.index_select(&idx, 2)?;
+                *v = v.index_select(&idx, 2)?;
+            }
+        }
+        for v in &mut self.valid {
+            *v = used.iter().map(|&j| v[j as usize]).collect();
+        }
         Ok(())
     }
 }
