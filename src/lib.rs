@@ -11,6 +11,8 @@
 //! - [`dataset`] holds the example types, stratified splitting and dataset export.
 //! - [`quality`] inspects a stored dataset and reports data problems (pure functions).
 //! - [`template`] owns the task format: prompt + completion rendering and parsing.
+//! - [`model`] runs Llama-family models; [`hub`] brings them from the Hugging Face Hub;
+//!   [`registry`] names local ones and resolves a `--model` argument.
 //!
 //! The engine knows nothing of Tauri or of the terminal: progress is reported through
 //! callbacks and typed events, errors through `thiserror` enums.
@@ -27,10 +29,12 @@
 pub mod chart;
 pub mod dataset;
 mod error;
+pub mod hub;
 pub mod import;
 pub mod model;
 pub mod paths;
 pub mod quality;
+pub mod registry;
 pub mod store;
 pub mod template;
 pub mod train;

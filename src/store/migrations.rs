@@ -3,7 +3,12 @@
 
 use rusqlite_migration::{Migrations, M};
 
-const MIGRATIONS: &[&str] = &[super::datasets::V1, super::examples::V1, super::runs::V1];
+const MIGRATIONS: &[&str] = &[
+    super::datasets::V1,
+    super::examples::V1,
+    super::runs::V1,
+    super::models::V1,
+];
 
 /// The migration list.
 pub(super) fn migrations() -> Migrations<'static> {

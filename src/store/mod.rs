@@ -2,14 +2,16 @@
 //! migrations applied on open. This is the only module that writes SQL.
 //!
 //! Input: validated values from the other stages. Output: the same values read back.
-//! Must not touch: file formats, the task layout, anything about models.
+//! Must not touch: file formats, the task layout, model files (only their registered names).
 
 mod datasets;
 mod examples;
 mod migrations;
+mod models;
 mod runs;
 
 pub use datasets::NewDataset;
+pub use models::{ModelInfo, ModelKind, NewModel};
 pub use runs::{RunInfo, RunMetrics, RunStatus, StepRecord};
 
 use rusqlite::Connection;
@@ -50,6 +52,19 @@ pub enum StoreError {
     /// No run of that name.
     #[error("no run named '{name}'; runs are: {}", if .available.is_empty() { "none yet".to_string() } else { .available.join(", ") })]
     RunNotFound {
+        /// Name asked for.
+        name: String,
+        /// Names that exist.
+        available: Vec<String>,
+    },
+    /// A model of that name is already registered.
+    #[error(
+        "a model named '{0}' is already registered (choose another --name, or remove it first)"
+    )]
+    ModelExists(String),
+    /// No model of that name.
+    #[error("no model named '{name}'; registered models are: {}", if .available.is_empty() { "none yet".to_string() } else { .available.join(", ") })]
+    ModelNotFound {
         /// Name asked for.
         name: String,
         /// Names that exist.
