@@ -257,7 +257,13 @@ impl Transfers<'_> {
             // Wake up regularly to notice a cancel even while the server is silent (the
             // client's read timeout bounds the silence).
             let next = match tokio::time::timeout(Duration::from_millis(200), stream.next()).await {
-                Err(_) => continue,
+                Err(_) => {
+                    // Keep the speed and ETA current while the server is silent.
+                    if let Some(ev) = meter.progress(file, have, meta.size, false) {
+                        emit(ev);
+                    }
+                    continue;
+                }
                 Ok(next) => next,
             };
             match next {

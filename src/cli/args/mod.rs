@@ -2,10 +2,12 @@
 
 mod dataset;
 mod model;
+mod models;
 mod train;
 
 pub use dataset::*;
 pub use model::*;
+pub use models::*;
 pub use train::*;
 
 use clap::{Parser, Subcommand};
@@ -47,6 +49,9 @@ pub enum Command {
         #[arg(long, short)]
         out: PathBuf,
     },
+    /// Base models: the catalog, pulls from Hugging Face, local folders and GGUF files.
+    #[command(subcommand)]
+    Model(ModelCommand),
     /// Generate text with a model (a quick way to try one).
     Generate(GenerateArgs),
     /// Measure model speed (tokens/s), printed as JSON.
