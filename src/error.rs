@@ -21,6 +21,12 @@ pub enum Error {
     /// A chart could not be drawn.
     #[error(transparent)]
     Chart(#[from] crate::chart::ChartError),
+    /// A model could not be pulled from the Hugging Face Hub.
+    #[error(transparent)]
+    Hub(#[from] crate::hub::HubError),
+    /// A model could not be registered or resolved.
+    #[error(transparent)]
+    Registry(#[from] crate::registry::RegistryError),
     /// A training run could not start or continue.
     #[error(transparent)]
     Train(#[from] crate::train::run::TrainError),

@@ -12,6 +12,8 @@
 //! - [`quality`] inspects a stored dataset and reports data problems (pure functions).
 //! - [`template`] owns the task format: prompt + completion rendering and parsing.
 //! - [`evaluate`] scores predictions against gold labels and fields (pure functions).
+//! - [`model`] runs Llama-family models; [`hub`] brings them from the Hugging Face Hub;
+//!   [`registry`] names local ones and resolves a `--model` argument.
 //!
 //! The engine knows nothing of Tauri or of the terminal: progress is reported through
 //! callbacks and typed events, errors through `thiserror` enums.
@@ -29,11 +31,13 @@ pub mod chart;
 pub mod dataset;
 mod error;
 pub mod evaluate;
+pub mod hub;
 pub mod import;
 pub mod model;
 pub mod paths;
 pub mod predict;
 pub mod quality;
+pub mod registry;
 pub mod store;
 pub mod template;
 pub mod train;

@@ -247,6 +247,31 @@ pub struct Model {
 }
 
 impl Model {
+    /// The tensors (Hugging Face names) that [`Model::load`] cannot do without; optional ones
+    /// (biases, an untied `lm_head`) are not listed.
+    pub fn required_tensors(config: &Config) -> Vec<String> {
+        let mut names = vec![
+            "model.embed_tokens.weight".to_string(),
+            "model.norm.weight".to_string(),
+        ];
+        for i in 0..config.num_hidden_layers {
+            for part in [
+                "self_attn.q_proj",
+                "self_attn.k_proj",
+                "self_attn.v_proj",
+                "self_attn.o_proj",
+                "mlp.gate_proj",
+                "mlp.up_proj",
+                "mlp.down_proj",
+                "input_layernorm",
+                "post_attention_layernorm",
+            ] {
+                names.push(format!("model.layers.{i}.{part}.weight"));
+            }
+        }
+        names
+    }
+
     /// Builds the model from `weights` (Hugging Face tensor names), in f32 on `device`.
     pub fn load(
         config: &Config,

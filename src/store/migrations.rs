@@ -8,6 +8,7 @@ const MIGRATIONS: &[&str] = &[
     super::examples::V1,
     super::runs::V1,
     super::evals::V1,
+    super::models::V1,
 ];
 
 /// The migration list.

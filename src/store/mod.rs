@@ -2,16 +2,18 @@
 //! migrations applied on open. This is the only module that writes SQL.
 //!
 //! Input: validated values from the other stages. Output: the same values read back.
-//! Must not touch: file formats, the task layout, anything about models.
+//! Must not touch: file formats, the task layout, model files (only their registered names).
 
 mod datasets;
 mod evals;
 mod examples;
 mod migrations;
+mod models;
 mod runs;
 
 pub use datasets::NewDataset;
 pub use evals::{EvalInfo, EvalRecord, EvalSpec};
+pub use models::{ModelInfo, ModelKind, NewModel};
 pub use runs::{RunInfo, RunMetrics, RunStatus, StepRecord};
 
 use rusqlite::Connection;
@@ -60,6 +62,19 @@ pub enum StoreError {
     /// No evaluation with that id.
     #[error("no evaluation with id {0}")]
     EvalNotFound(i64),
+    /// A model of that name is already registered.
+    #[error(
+        "a model named '{0}' is already registered (choose another --name, or remove it first)"
+    )]
+    ModelExists(String),
+    /// No model of that name.
+    #[error("no model named '{name}'; registered models are: {}", if .available.is_empty() { "none yet".to_string() } else { .available.join(", ") })]
+    ModelNotFound {
+        /// Name asked for.
+        name: String,
+        /// Names that exist.
+        available: Vec<String>,
+    },
     /// Stored JSON that does not parse (the file was edited by hand).
     #[error("corrupt value in the database: {0}")]
     Corrupt(String),

@@ -484,7 +484,7 @@ pub fn train(
                 lp.evaluate(lm, hooks)?;
                 break 'epochs;
             }
-            if cfg.eval_every.is_some_and(|n| step % n == 0) && lp.evaluate(lm, hooks)? {
+            if cfg.eval_every.is_some_and(|n| step.is_multiple_of(n)) && lp.evaluate(lm, hooks)? {
                 reason = StopReason::EarlyStopped;
                 break 'epochs;
             }

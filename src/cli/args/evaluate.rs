@@ -2,7 +2,6 @@
 
 use super::CheckpointArg;
 use clap::{Args, ValueEnum};
-use std::path::PathBuf;
 
 /// Rows to evaluate on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -41,10 +40,10 @@ pub struct EvalArgs {
     /// Which checkpoint of the run.
     #[arg(long, value_enum, default_value_t = CheckpointArg::Best)]
     pub checkpoint: CheckpointArg,
-    /// A base model to evaluate without fine-tuning (HF folder or .gguf), prompted with the
-    /// label list and --shots examples.
+    /// A base model to evaluate without fine-tuning (registered name, Hugging Face repo id,
+    /// folder or .gguf), prompted with the label list and --shots examples.
     #[arg(long, requires = "shots")]
-    pub model: Option<PathBuf>,
+    pub model: Option<String>,
     /// Worked examples in the base model's prompt (0 = zero-shot).
     #[arg(long)]
     pub shots: Option<usize>,

@@ -3,12 +3,14 @@
 mod dataset;
 mod evaluate;
 mod model;
+mod models;
 mod predict;
 mod train;
 
 pub use dataset::*;
 pub use evaluate::*;
 pub use model::*;
+pub use models::*;
 pub use predict::*;
 pub use train::*;
 
@@ -60,6 +62,9 @@ pub enum Command {
     Compare(CompareArgs),
     /// Run a fine-tuned model on one ticket or a CSV file of tickets.
     Predict(PredictArgs),
+    /// Base models: the catalog, pulls from Hugging Face, local folders and GGUF files.
+    #[command(subcommand)]
+    Model(ModelCommand),
     /// Generate text with a model (a quick way to try one).
     Generate(GenerateArgs),
     /// Measure model speed (tokens/s), printed as JSON.

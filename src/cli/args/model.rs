@@ -1,14 +1,14 @@
 //! `tunedesk generate` and `tunedesk bench` arguments.
 
 use clap::{Args, Subcommand};
-use std::path::PathBuf;
 
 /// `tunedesk generate`.
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
-    /// Model: a Hugging Face folder or a .gguf file.
+    /// Model: a registered name, a Hugging Face repo id (pulled if needed), or a Hugging Face
+    /// folder / .gguf file.
     #[arg(long)]
-    pub model: PathBuf,
+    pub model: String,
     /// The prompt.
     #[arg(long)]
     pub prompt: String,
@@ -46,9 +46,10 @@ pub enum BenchCommand {
 /// Common benchmark options.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Model: a Hugging Face folder or a .gguf file.
+    /// Model: a registered name, a Hugging Face repo id (pulled if needed), or a Hugging Face
+    /// folder / .gguf file.
     #[arg(long)]
-    pub model: PathBuf,
+    pub model: String,
     /// Timed repetitions (after one warm-up).
     #[arg(long, default_value_t = 5)]
     pub runs: usize,

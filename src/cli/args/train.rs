@@ -1,7 +1,6 @@
 //! `tunedesk train` and `tunedesk run …` arguments.
 
 use clap::{Args, Subcommand, ValueEnum};
-use std::path::PathBuf;
 
 /// `tunedesk train`.
 #[derive(Debug, Args)]
@@ -12,9 +11,10 @@ pub struct TrainArgs {
     /// Dataset to train on (its train split; val split for validation).
     #[arg(long, required_unless_present = "resume")]
     pub dataset: Option<String>,
-    /// Base model: a Hugging Face folder or a .gguf file.
+    /// Base model: a registered name, a Hugging Face repo id (pulled if needed), or a Hugging
+    /// Face folder / .gguf file.
     #[arg(long, required_unless_present = "resume")]
-    pub model: Option<PathBuf>,
+    pub model: Option<String>,
     /// Name of the new run.
     #[arg(long, required_unless_present = "resume")]
     pub name: Option<String>,

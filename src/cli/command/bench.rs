@@ -1,9 +1,12 @@
 //! `tunedesk bench`: prefill and decode speed of a model, as JSON.
 
+use super::models::resolve_model;
+use super::Context;
 use crate::cli::args::{BenchArgs, BenchCommand};
 use crate::cli::output;
 use anyhow::Result;
 use candle_core::{Tensor, D};
+use std::path::Path;
 use std::time::Instant;
 use tunedesk::model::{default_device, LoadedModel};
 
@@ -35,7 +38,7 @@ fn peak_rss_mb() -> Option<f64> {
 
 /// LoRA training steps on random tokens (the same workload as the PyTorch reference's
 /// `lora_all_b8_s128`).
-fn bench_train(args: BenchArgs) -> Result<()> {
+fn bench_train(model: &Path, args: BenchArgs) -> Result<()> {
     use rand::{Rng, SeedableRng};
     use tunedesk::model::lora::LoraConfig;
     use tunedesk::train::loss::masked_nll;
@@ -44,7 +47,7 @@ fn bench_train(args: BenchArgs) -> Result<()> {
     const SEQ: usize = 128;
     let t = Instant::now();
     let device = default_device();
-    let mut lm = LoadedModel::load(&args.model, &device)?;
+    let mut lm = LoadedModel::load(model, &device)?;
     let load_s = t.elapsed().as_secs_f64();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let varmap = candle_nn::VarMap::new();
@@ -86,13 +89,14 @@ fn bench_train(args: BenchArgs) -> Result<()> {
     )
 }
 
-pub fn run(cmd: BenchCommand) -> Result<()> {
+pub fn run(ctx: &Context, cmd: BenchCommand) -> Result<()> {
     let (args, decode) = match cmd {
         BenchCommand::Forward(a) => (a, false),
         BenchCommand::Generate(a) => (a, true),
-        BenchCommand::Train(a) => return bench_train(a),
+        BenchCommand::Train(a) => return bench_train(&resolve_model(ctx, &a.model)?, a),
     };
-    let BenchArgs { model, runs } = args;
+    let model = resolve_model(ctx, &args.model)?;
+    let runs = args.runs;
     let t = Instant::now();
     let device = default_device();
     let lm = LoadedModel::load(&model, &device)?;

@@ -1,5 +1,6 @@
 //! `tunedesk eval` and `tunedesk compare`.
 
+use super::models::resolve_model;
 use super::predict::{checkpoint, ticket_bar};
 use super::Context;
 use crate::cli::args::{CompareArgs, EvalArgs, EvalOptions, SplitArg};
@@ -72,7 +73,7 @@ pub fn eval(ctx: &Context, args: EvalArgs) -> Result<()> {
             checkpoint: checkpoint(args.checkpoint),
         },
         (None, Some(model)) => Target::Base {
-            model: model.clone(),
+            model: resolve_model(ctx, model)?,
             shots: args.shots.unwrap_or(0),
             shots_from: args.shots_from.clone(),
         },

@@ -1,5 +1,6 @@
 //! `tunedesk generate`: print a model's continuation of a prompt, streamed.
 
+use super::models::resolve_model;
 use super::Context;
 use crate::cli::args::GenerateArgs;
 use crate::cli::output;
@@ -9,7 +10,8 @@ use tunedesk::model::generate::{generate, GenerateOptions};
 use tunedesk::model::{default_device, LoadedModel};
 
 pub fn run(ctx: &Context, args: GenerateArgs) -> Result<()> {
-    let lm = LoadedModel::load(&args.model, &default_device())?;
+    let path = resolve_model(ctx, &args.model)?;
+    let lm = LoadedModel::load(&path, &default_device())?;
     let prompt = if args.chat {
         lm.chat_prompt(&args.prompt)?
     } else {

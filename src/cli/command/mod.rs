@@ -4,12 +4,16 @@ mod bench;
 mod dataset;
 mod evaluate;
 mod generate;
+mod models;
 mod predict;
 mod run;
 mod train;
 
 use super::args::{Cli, Command};
 use anyhow::Result;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use tunedesk::hub::HubConfig;
 use tunedesk::{paths::DataDir, store::Store};
 
 /// Runs a parsed command line.
@@ -30,8 +34,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Eval(args) => evaluate::eval(&ctx, *args),
         Command::Compare(args) => evaluate::compare(&ctx, args),
         Command::Predict(args) => predict::run(&ctx, args),
+        Command::Model(cmd) => models::run(&ctx, cmd),
         Command::Generate(args) => generate::run(&ctx, args),
-        Command::Bench(cmd) => bench::run(cmd),
+        Command::Bench(cmd) => bench::run(&ctx, cmd),
     }
 }
 
@@ -48,4 +53,27 @@ impl Context {
     pub fn store(&self) -> Result<Store> {
         Ok(Store::open(self.data_dir.db_path())?)
     }
+
+    /// Hugging Face Hub settings from the environment (`HF_ENDPOINT`, `HF_TOKEN`, `HF_HOME`, …).
+    pub fn hub(&self) -> HubConfig {
+        HubConfig::from_env(None)
+    }
+}
+
+/// The flag Ctrl-C sets (the handler is installed once per process): long operations stop at
+/// their next safe point; a second Ctrl-C quits at once.
+pub fn cancel_flag() -> Result<Arc<AtomicBool>> {
+    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+    if let Some(f) = FLAG.get() {
+        return Ok(Arc::clone(f));
+    }
+    let flag = Arc::new(AtomicBool::new(false));
+    let handler_flag = Arc::clone(&flag);
+    ctrlc::set_handler(move || {
+        if handler_flag.swap(true, Ordering::Relaxed) {
+            std::process::exit(130);
+        }
+        eprintln!("\ncancelling (work done so far is kept); press Ctrl-C again to quit now");
+    })?;
+    Ok(Arc::clone(FLAG.get_or_init(|| flag)))
 }

@@ -1,21 +1,20 @@
 //! `tunedesk train`: start or resume a run, with a progress bar or JSON event lines; Ctrl-C
 //! cancels cleanly after saving a checkpoint.
 
-use super::Context;
+use super::models::resolve_model;
+use super::{cancel_flag, Context};
 use crate::cli::args::{SchedulerArg, TrainArgs};
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use tunedesk::model::lora::LoraConfig;
 use tunedesk::train::optim::Scheduler;
 use tunedesk::train::run::{self as train_run, RunSpec};
 use tunedesk::train::{TrainConfig, TrainEvent};
 
-fn spec(args: &TrainArgs) -> RunSpec {
+fn spec(args: &TrainArgs, model: std::path::PathBuf) -> RunSpec {
     RunSpec {
         dataset: args.dataset.clone().unwrap_or_default(),
-        model: args.model.clone().unwrap_or_default(),
+        model,
         train_limit: args.train_limit,
         val_limit: Some(args.val_limit),
         config: TrainConfig {
@@ -106,16 +105,11 @@ impl Progress {
 }
 
 pub fn run(ctx: &Context, args: TrainArgs) -> Result<()> {
-    let cancel = Arc::new(AtomicBool::new(false));
-    {
-        let cancel = Arc::clone(&cancel);
-        ctrlc::set_handler(move || {
-            if cancel.swap(true, Ordering::Relaxed) {
-                std::process::exit(130);
-            }
-            eprintln!("\ncancelling after this step (a checkpoint is saved); press Ctrl-C again to quit now");
-        })?;
-    }
+    let cancel = cancel_flag()?;
+    let model = match &args.model {
+        Some(m) if args.resume.is_none() => resolve_model(ctx, m)?,
+        _ => Default::default(),
+    };
     let mut store = ctx.store()?;
     let mut progress = (!ctx.json).then(Progress::new);
     let json = ctx.json;
@@ -134,7 +128,7 @@ pub fn run(ctx: &Context, args: TrainArgs) -> Result<()> {
                 &mut store,
                 &ctx.data_dir,
                 &name,
-                &spec(&args),
+                &spec(&args, model),
                 &cancel,
                 &mut on_event,
             )?

@@ -1,0 +1,294 @@
+//! Resumable download of one file into the cache. The bytes go to `blobs/<etag>.incomplete`;
+//! when the connection breaks, the next request asks for the rest (`Range: bytes=N-`), in this
+//! process (up to `retries` times) or in a later one. A complete file is checked against the
+//! size and, for LFS/Xet files, the SHA-256 the Hub announced, then renamed to `blobs/<etag>`
+//! and linked into the snapshot. Cancelling keeps the partial file for the next attempt.
+
+use super::cache::{is_sha256, RepoCache};
+use super::events::{Meter, PullEvent};
+use super::http::{backoff, transport_reason, FileMeta, Http, StatusError};
+use super::{HubError, RepoId};
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+use std::io::{Read, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// What every transfer of a pull shares.
+pub(crate) struct Transfers<'a> {
+    pub http: &'a Http,
+    pub cache: &'a RepoCache,
+    pub repo: &'a RepoId,
+    /// The commit every file is fetched at.
+    pub commit: &'a str,
+    /// Resumes after a broken connection before giving up.
+    pub retries: usize,
+    /// How long to wait for another process writing the same blob.
+    pub lock_wait: Duration,
+    pub cancel: &'a AtomicBool,
+}
+
+/// Why one request ended early.
+enum Failure {
+    /// The connection broke or the server failed transiently: resume.
+    Cut(String),
+    /// Give up.
+    Fatal(HubError),
+}
+
+impl From<HubError> for Failure {
+    fn from(e: HubError) -> Failure {
+        Failure::Fatal(e)
+    }
+}
+
+/// Which check a file failed, if any: its size, then (when the ETag is one) its SHA-256.
+pub(crate) fn mismatch(path: &Path, meta: &FileMeta) -> Result<Option<&'static str>, HubError> {
+    let len = std::fs::metadata(path)
+        .map_err(|e| HubError::io(path, e))?
+        .len();
+    if len != meta.size {
+        return Ok(Some("size"));
+    }
+    if is_sha256(&meta.etag) && !sha256_hex(path)?.eq_ignore_ascii_case(&meta.etag) {
+        return Ok(Some("sha256"));
+    }
+    Ok(None)
+}
+
+fn sha256_hex(path: &Path) -> Result<String, HubError> {
+    let mut file = std::fs::File::open(path).map_err(|e| HubError::io(path, e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).map_err(|e| HubError::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
+impl Transfers<'_> {
+    /// Downloads `file` (announced as `meta`) into the cache and links it into the snapshot.
+    pub(crate) async fn fetch(
+        &self,
+        file: &str,
+        meta: &FileMeta,
+        meter: &mut Meter,
+        emit: &mut dyn FnMut(PullEvent),
+    ) -> Result<(), HubError> {
+        let _lock = self.cache.lock(&meta.etag, self.lock_wait)?;
+        let blob = self.cache.blob(&meta.etag);
+        let part = self.cache.incomplete(&meta.etag);
+        let dir = blob.parent().expect("blobs/ folder");
+        std::fs::create_dir_all(dir).map_err(|e| HubError::io(dir, e))?;
+        if blob.exists() && mismatch(&blob, meta)?.is_some() {
+            std::fs::remove_file(&blob).map_err(|e| HubError::io(&blob, e))?;
+        }
+        if !blob.exists() {
+            if file_len(&part) > meta.size {
+                std::fs::remove_file(&part).map_err(|e| HubError::io(&part, e))?;
+            }
+            let resumed_from = file_len(&part);
+            emit(PullEvent::FileStarted {
+                file: file.to_string(),
+                size: meta.size,
+                resumed_from,
+            });
+            meter.add(resumed_from, false);
+            self.download(file, meta, &part, meter, emit).await?;
+            std::fs::rename(&part, &blob).map_err(|e| HubError::io(&blob, e))?;
+        } else {
+            meter.add(meta.size, false);
+        }
+        self.cache.link(self.commit, file, &meta.etag)?;
+        if let Some(ev) = meter.progress(file, meta.size, meta.size, true) {
+            emit(ev);
+        }
+        emit(PullEvent::FileDone {
+            file: file.to_string(),
+            size: meta.size,
+        });
+        Ok(())
+    }
+
+    /// Fills `part` up to `meta.size` bytes, resuming after cuts, and verifies it (one fresh
+    /// download when the finished file does not match).
+    async fn download(
+        &self,
+        file: &str,
+        meta: &FileMeta,
+        part: &Path,
+        meter: &mut Meter,
+        emit: &mut dyn FnMut(PullEvent),
+    ) -> Result<(), HubError> {
+        let url = self.http.resolve_url(self.repo, self.commit, file)?;
+        let mut attempt = 0;
+        let mut refetched = false;
+        loop {
+            if file_len(part) < meta.size {
+                match self.request(&url, file, meta, part, meter, emit).await {
+                    Ok(()) => {}
+                    Err(Failure::Fatal(e)) => return Err(e),
+                    Err(Failure::Cut(reason)) => {
+                        let done = file_len(part);
+                        attempt += 1;
+                        if attempt > self.retries {
+                            return Err(HubError::Interrupted {
+                                file: file.to_string(),
+                                done,
+                                total: meta.size,
+                                reason,
+                            });
+                        }
+                        emit(PullEvent::Resuming {
+                            file: file.to_string(),
+                            from: done,
+                            attempt,
+                            reason,
+                        });
+                        tokio::time::sleep(backoff(attempt)).await;
+                        continue;
+                    }
+                }
+            }
+            match mismatch(part, meta)? {
+                None => return Ok(()),
+                Some(what) => {
+                    meter.sub(file_len(part));
+                    std::fs::remove_file(part).map_err(|e| HubError::io(part, e))?;
+                    if refetched {
+                        return Err(HubError::Integrity {
+                            file: file.to_string(),
+                            what: what.to_string(),
+                        });
+                    }
+                    refetched = true;
+                    emit(PullEvent::Refetch {
+                        file: file.to_string(),
+                        what: what.to_string(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// One GET from the current end of `part`, appended to it.
+    async fn request(
+        &self,
+        url: &reqwest::Url,
+        file: &str,
+        meta: &FileMeta,
+        part: &Path,
+        meter: &mut Meter,
+        emit: &mut dyn FnMut(PullEvent),
+    ) -> Result<(), Failure> {
+        let io = |e| Failure::Fatal(HubError::io(part, e));
+        let mut have = file_len(part);
+        let resp = self
+            .http
+            .get(url, have)
+            .await
+            .map_err(|e| Failure::Cut(transport_reason(&e)))?;
+        let status = resp.status();
+        let mut out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(part)
+            .map_err(io)?;
+        match status.as_u16() {
+            206 => {
+                let start = resp
+                    .headers()
+                    .get(reqwest::header::CONTENT_RANGE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("bytes "))
+                    .and_then(|v| v.split('-').next())
+                    .and_then(|v| v.parse::<u64>().ok());
+                if start != Some(have) {
+                    return Err(Failure::Fatal(HubError::Protocol {
+                        url: url.to_string(),
+                        what: format!("asked for bytes {have}- and got range {start:?}"),
+                    }));
+                }
+            }
+            200 => {
+                // The server ignored the Range header: start over.
+                out.set_len(0).map_err(io)?;
+                meter.sub(have);
+                have = 0;
+            }
+            // Nothing left to send: let verification judge the file.
+            416 => return Ok(()),
+            408 | 429 | 500..=599 => return Err(Failure::Cut(format!("HTTP {status}"))),
+            _ => {
+                return Err(
+                    match self
+                        .http
+                        .status_error(self.repo, self.commit, status, resp.headers())
+                    {
+                        StatusError::FileMissing => Failure::Fatal(HubError::MissingFile {
+                            repo: self.repo.to_string(),
+                            file: file.to_string(),
+                            why: "it disappeared during the download".into(),
+                        }),
+                        StatusError::Other(e) => Failure::Fatal(e),
+                    },
+                )
+            }
+        }
+        let mut stream = resp.bytes_stream();
+        loop {
+            if self.cancel.load(Ordering::Relaxed) {
+                out.flush().map_err(io)?;
+                return Err(Failure::Fatal(HubError::Cancelled));
+            }
+            // Wake up regularly to notice a cancel even while the server is silent (the
+            // client's read timeout bounds the silence).
+            let next = match tokio::time::timeout(Duration::from_millis(200), stream.next()).await {
+                Err(_) => {
+                    // Keep the speed and ETA current while the server is silent.
+                    if let Some(ev) = meter.progress(file, have, meta.size, false) {
+                        emit(ev);
+                    }
+                    continue;
+                }
+                Ok(next) => next,
+            };
+            match next {
+                None => break,
+                Some(Err(e)) => {
+                    out.flush().map_err(io)?;
+                    return Err(Failure::Cut(transport_reason(&e)));
+                }
+                Some(Ok(chunk)) => {
+                    out.write_all(&chunk).map_err(io)?;
+                    have += chunk.len() as u64;
+                    meter.add(chunk.len() as u64, true);
+                    if let Some(ev) = meter.progress(file, have, meta.size, false) {
+                        emit(ev);
+                    }
+                }
+            }
+        }
+        out.flush().map_err(io)?;
+        if have < meta.size {
+            return Err(Failure::Cut(format!(
+                "the connection closed after {have} of {} bytes",
+                meta.size
+            )));
+        }
+        Ok(())
+    }
+}
