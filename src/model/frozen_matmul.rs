@@ -13,8 +13,9 @@ use rayon::prelude::*;
 
 /// Up to this many rows go through the matrix-vector path.
 const GEMV_MAX_ROWS: usize = 8;
-/// Output features per parallel task in the matrix-vector path.
-const GEMV_CHUNK: usize = 128;
+/// Tasks per thread in the matrix-vector path (each streams a contiguous block of `Wᵀ` rows
+/// into its own partial sum).
+const GEMV_TASKS_PER_THREAD: usize = 2;
 
 /// The op; see the module docs.
 pub struct FrozenMatmul;
@@ -97,30 +98,26 @@ impl CustomOp2 for FrozenMatmul {
     }
 }
 
-/// `out (m × n) = x (m × k) · Wᵀ`, parallel over blocks of output features.
+/// `out (m × n) = x (m × k) · wt (k × n)`: the `k` rows of `wt` are split into contiguous
+/// blocks, each streamed by one task into a partial `m × n` sum; the partials are then added.
 fn gemv(x: &[f32], wt: &[f32], m: usize, k: usize, n: usize, out: &mut [f32]) {
-    let mut out_t = vec![0f32; n * m];
-    // Each task owns GEMV_CHUNK output features of all rows (stored row after row).
-    out_t
-        .par_chunks_mut(GEMV_CHUNK * m)
-        .enumerate()
-        .for_each(|(c, block)| {
-            let first = c * GEMV_CHUNK;
-            let width = block.len() / m;
-            for kk in 0..k {
-                let w = &wt[kk * n + first..kk * n + first + width];
+    let tasks = (rayon::current_num_threads() * GEMV_TASKS_PER_THREAD).clamp(1, k.max(1));
+    let rows = k.div_ceil(tasks);
+    let partials: Vec<Vec<f32>> = (0..tasks)
+        .into_par_iter()
+        .map(|t| {
+            let mut acc = vec![0f32; m * n];
+            for kk in t * rows..((t + 1) * rows).min(k) {
+                let w = &wt[kk * n..(kk + 1) * n];
                 for i in 0..m {
-                    axpy(x[i * k + kk], w, &mut block[i * width..(i + 1) * width]);
+                    axpy(x[i * k + kk], w, &mut acc[i * n..(i + 1) * n]);
                 }
             }
-        });
-    for (c, block) in out_t.chunks(GEMV_CHUNK * m).enumerate() {
-        let first = c * GEMV_CHUNK;
-        let width = block.len() / m;
-        for i in 0..m {
-            out[i * n + first..i * n + first + width]
-                .copy_from_slice(&block[i * width..(i + 1) * width]);
-        }
+            acc
+        })
+        .collect();
+    for p in &partials {
+        axpy(1.0, p, out);
     }
 }
 
