@@ -91,8 +91,9 @@ pub fn chart(ctx: &Context, name: &str, out: &std::path::Path, confusion: bool) 
         let Some(eval) = store.list_evals(Some(name))?.into_iter().next() else {
             anyhow::bail!("run '{name}' has no evaluation yet: run `tunedesk eval --run {name} --dataset …` first");
         };
+        let rows = eval.metrics.examples;
         let title = format!(
-            "{} on {} ({}) — rows: gold, columns: predicted, colour: share of the row",
+            "{} on {} ({}, {rows} rows)",
             run.name, eval.spec.dataset, eval.spec.split
         );
         tunedesk::chart::confusion_chart(&eval.metrics.confusion, &title, out)?;
