@@ -631,6 +631,18 @@ fn eval_compare_predict_and_confusion_chart() {
         assert_eq!(&r[5], "false");
     }
 
+    tunedesk(home.path())
+        .args(["predict", "--run", "r", "--input"])
+        .arg(&input)
+        .args(["--text-col", "text", "--output"])
+        .arg(home.path().join("never.csv"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "no column named 'text' (columns: id, body, note)",
+        ));
+    assert!(!home.path().join("never.csv").exists());
+
     let one = json(tunedesk(home.path()).args(["predict", "--run", "r", "--text", "w11 w6"]));
     assert!(["w20", "w21"].contains(&one["label"].as_str().unwrap()));
 }
