@@ -454,14 +454,32 @@ fn assert_same_run(home: &Path, a: &str, b: &str) {
     }
 }
 
-#[test]
-fn a_kill_9_mid_run_resumes_to_the_same_adapter() {
-    let home = tempfile::tempdir().unwrap();
-    let model = tiny_model_and_dataset(home.path());
-    tunedesk(home.path())
+/// The tiny model and dataset, and run "whole" of [`slow_run_args`] trained without a break;
+/// returns the model path.
+fn uninterrupted_run(home: &Path) -> std::path::PathBuf {
+    let model = tiny_model_and_dataset(home);
+    tunedesk(home)
         .args(slow_run_args(&model, "whole"))
         .assert()
         .success();
+    model
+}
+
+/// Resumes the interrupted run `name` to its end and checks it matches run "whole".
+fn resumes_like_the_uninterrupted_run(home: &Path, name: &str) {
+    tunedesk(home)
+        .args(["train", "--resume", name, "--json"])
+        .assert()
+        .success();
+    let show = json(tunedesk(home).args(["run", "show", name]));
+    assert_eq!(show["run"]["status"], "done");
+    assert_same_run(home, "whole", name);
+}
+
+#[test]
+fn a_kill_9_mid_run_resumes_to_the_same_adapter() {
+    let home = tempfile::tempdir().unwrap();
+    let model = uninterrupted_run(home.path());
 
     let (mut child, _output) = spawn_until(home.path(), &slow_run_args(&model, "killed"), |e| {
         e["event"] == "step" && e["step"] == 6
@@ -472,23 +490,13 @@ fn a_kill_9_mid_run_resumes_to_the_same_adapter() {
     assert_eq!(show["run"]["status"], "running");
     assert!(recorded_steps(home.path(), "killed").len() >= 6);
 
-    tunedesk(home.path())
-        .args(["train", "--resume", "killed", "--json"])
-        .assert()
-        .success();
-    let show = json(tunedesk(home.path()).args(["run", "show", "killed"]));
-    assert_eq!(show["run"]["status"], "done");
-    assert_same_run(home.path(), "whole", "killed");
+    resumes_like_the_uninterrupted_run(home.path(), "killed");
 }
 
 #[test]
 fn ctrl_c_saves_a_checkpoint_and_the_run_resumes() {
     let home = tempfile::tempdir().unwrap();
-    let model = tiny_model_and_dataset(home.path());
-    tunedesk(home.path())
-        .args(slow_run_args(&model, "whole"))
-        .assert()
-        .success();
+    let model = uninterrupted_run(home.path());
 
     let (mut child, output) = spawn_until(home.path(), &slow_run_args(&model, "stopped"), |e| {
         e["event"] == "step" && e["step"] == 2
@@ -513,11 +521,7 @@ fn ctrl_c_saves_a_checkpoint_and_the_run_resumes() {
         .join("runs/stopped/last/adapter.safetensors")
         .exists());
 
-    tunedesk(home.path())
-        .args(["train", "--resume", "stopped", "--json"])
-        .assert()
-        .success();
-    assert_same_run(home.path(), "whole", "stopped");
+    resumes_like_the_uninterrupted_run(home.path(), "stopped");
 }
 
 #[test]
