@@ -2,15 +2,16 @@
 //! biases), written so that LoRA can be trained through it.
 //!
 //! Read top-down: rotary embedding → RMSNorm → MLP → attention → decoder layer → model.
-//! Field names follow the checkpoint's tensor names (`q_proj`, `input_layernorm`, …). Only
-//! differentiable candle ops are used in training: candle's fused softmax, RMSNorm and RoPE kernels drop
-//! gradients silently (see the notes), so those are written out here.
+//! Field names follow the checkpoint's tensor names (`q_proj`, `input_layernorm`, …). candle's
+//! fused softmax, RMSNorm and RoPE kernels drop gradients silently (see the notes), so
+//! training uses our own kernels with hand-written backward passes (`super::ops`).
 
 use super::config::Config;
 use super::lora::{DropoutRng, Linear, Lora, LoraConfig};
+use super::ops;
 use super::weights::Weights;
 use super::ModelError;
-use candle_core::{DType, Device, IndexOp, Result, Tensor, Var, D};
+use candle_core::{DType, Device, IndexOp, Result, Tensor, Var};
 use candle_nn::VarMap;
 use rand::RngCore;
 
@@ -69,14 +70,13 @@ impl RotaryEmbedding {
         let sin = self.sin.narrow(0, offset, t)?;
         match kernels {
             Kernels::Fused => candle_nn::rotary_emb::rope(&x.contiguous()?, &cos, &sin),
-            Kernels::Differentiable => candle_nn::rotary_emb::rope_slow(x, &cos, &sin),
+            Kernels::Differentiable => ops::rope(x, &cos, &sin),
         }
     }
 }
 
-/// Which kernels to use: candle's fused ones are faster but have no backward pass, so
-/// training uses formulas built from differentiable ops (bit-identical RoPE, same RMSNorm and
-/// softmax up to rounding).
+/// Which kernels to use: candle's fused ones have no backward pass, so training uses ours
+/// (`super::ops`: the same results up to rounding, with backward passes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kernels {
     /// Inference.
@@ -97,9 +97,7 @@ impl RmsNorm {
         if kernels == Kernels::Fused {
             return candle_nn::ops::rms_norm(&x.contiguous()?, &self.weight, self.eps as f32);
         }
-        let ms = x.sqr()?.mean_keepdim(D::Minus1)?;
-        x.broadcast_div(&(ms + self.eps)?.sqrt()?)?
-            .broadcast_mul(&self.weight)
+        ops::rms_norm(x, &self.weight, self.eps)
     }
 }
 
@@ -112,9 +110,9 @@ struct Mlp {
 
 impl Mlp {
     fn forward(&self, x: &Tensor, mut rng: DropoutRng) -> Result<Tensor> {
-        let gate = self.gate_proj.forward(x, rng.as_deref_mut())?.silu()?;
+        let gate = self.gate_proj.forward(x, rng.as_deref_mut())?;
         let up = self.up_proj.forward(x, rng.as_deref_mut())?;
-        self.down_proj.forward(&(gate * up)?, rng)
+        self.down_proj.forward(&ops::swiglu(&gate, &up)?, rng)
     }
 }
 
@@ -194,7 +192,7 @@ impl Attention {
         }
         let probs = match kernels {
             Kernels::Fused => candle_nn::ops::softmax_last_dim(&scores)?,
-            Kernels::Differentiable => candle_nn::ops::softmax(&scores, D::Minus1)?,
+            Kernels::Differentiable => ops::softmax_last_dim(&scores)?,
         };
         let y = probs
             .matmul(&v)?
@@ -493,6 +491,31 @@ impl Model {
     ) -> Result<Tensor> {
         let h = self.hidden(input_ids, key_mask, None, Kernels::Differentiable, rng)?;
         self.logits(&h)
+    }
+
+    /// The completion loss for training: mean negative log-likelihood of `targets` (b, t)
+    /// where `mask` (b, t) is 1, through the fused head + loss op (the logits are never stored
+    /// whole). `rng` enables LoRA dropout.
+    pub fn completion_loss(
+        &self,
+        input_ids: &Tensor,
+        targets: &Tensor,
+        mask: &Tensor,
+        rng: DropoutRng,
+    ) -> Result<Tensor> {
+        let h = self.hidden(input_ids, None, None, Kernels::Differentiable, rng)?;
+        ops::linear_cross_entropy(&h, self.lm_head.weight_t(), targets, mask)
+    }
+
+    /// The same loss without gradient and with the inference kernels (validation).
+    pub fn completion_loss_eval(
+        &self,
+        input_ids: &Tensor,
+        targets: &Tensor,
+        mask: &Tensor,
+    ) -> Result<Tensor> {
+        let h = self.hidden(input_ids, None, None, Kernels::Fused, None)?.detach();
+        ops::linear_cross_entropy(&h, self.lm_head.weight_t(), targets, mask)
     }
 
     /// Logits at every position, (b, t, vocab), with the fast inference kernels (no gradient:

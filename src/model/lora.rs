@@ -148,9 +148,14 @@ impl Linear {
         Ok(())
     }
 
+    /// The frozen weight, transposed: (in, out), contiguous.
+    pub fn weight_t(&self) -> &Tensor {
+        &self.weight_t
+    }
+
     /// Applies the layer to `x` of shape (…, in). `rng` enables adapter dropout (training).
     pub fn forward(&self, x: &Tensor, rng: DropoutRng) -> Result<Tensor> {
-        let mut y = super::frozen_matmul::frozen_matmul(x, &self.weight_t)?;
+        let mut y = super::ops::frozen_matmul(x, &self.weight_t)?;
         if let Some(b) = &self.bias {
             y = y.broadcast_add(b)?;
         }

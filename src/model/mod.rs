@@ -8,11 +8,11 @@
 pub mod chat;
 pub mod config;
 pub mod estimate;
-mod frozen_matmul;
 pub mod generate;
 pub mod inspect;
 pub mod llama;
 pub mod lora;
+pub mod ops;
 pub mod tokenizer;
 pub mod weights;
 

@@ -1,25 +1,14 @@
 //! Completion-only causal LM loss: mean negative log-likelihood of each next token, counted
 //! only where the mask is 1 (candle's `cross_entropy` has no ignore index and wants rank 2).
 
-use candle_core::{DType, Result, Tensor, D};
+//! The formula lives with the fused head + loss op (`model::ops`), which training uses.
 
-/// `logits` (b, t, vocab), `targets` (b, t) next-token ids, `mask` (b, t) 1 where the target
-/// counts. Returns the mean loss over counted positions (a scalar).
-pub fn masked_nll(logits: &Tensor, targets: &Tensor, mask: &Tensor) -> Result<Tensor> {
-    let logp = candle_nn::ops::log_softmax(logits, D::Minus1)?;
-    let picked = logp.gather(&targets.unsqueeze(2)?, 2)?.squeeze(2)?;
-    let mask = mask.to_dtype(DType::F32)?;
-    let total = mask.sum_all()?;
-    (picked * &mask)?
-        .sum_all()?
-        .neg()?
-        .broadcast_div(&total.maximum(1.0)?)
-}
+pub use crate::model::ops::masked_nll;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::Device;
+    use candle_core::{DType, Device, Result, Tensor};
 
     #[test]
     fn counts_only_masked_positions() -> Result<()> {

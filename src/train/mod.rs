@@ -211,8 +211,10 @@ pub fn evaluate(
     for chunk in order.chunks(batch_size.max(1)) {
         let items: Vec<&Encoded> = chunk.iter().map(|&i| &examples[i]).collect();
         let (ids, targets, mask, n) = batch_tensors(&items, pad, lm.model.device())?;
-        let logits = lm.model.forward_all(&ids, None)?;
-        let loss = loss::masked_nll(&logits, &targets, &mask)?.to_scalar::<f32>()? as f64;
+        let loss = lm
+            .model
+            .completion_loss_eval(&ids, &targets, &mask)?
+            .to_scalar::<f32>()? as f64;
         sum += loss * n as f64;
         count += n;
     }
@@ -440,8 +442,10 @@ pub fn train(
                 let items: Vec<&Encoded> = micro.iter().map(|&i| &train_set[i]).collect();
                 let (ids, targets, mask, _) = batch_tensors(&items, pad, &device)?;
                 tokens += items.iter().map(|e| e.input_ids.len()).sum::<usize>();
-                let logits = lm.model.forward_train(&ids, None, Some(&mut lp.rng))?;
-                let loss = (loss::masked_nll(&logits, &targets, &mask)? / group.len() as f64)?;
+                let loss = lm
+                    .model
+                    .completion_loss(&ids, &targets, &mask, Some(&mut lp.rng))?;
+                let loss = (loss / group.len() as f64)?;
                 loss_sum += loss.to_scalar::<f32>()? as f64;
                 let g = loss.backward()?;
                 grads = Some(match grads {

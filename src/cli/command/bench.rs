@@ -41,7 +41,6 @@ fn peak_rss_mb() -> Option<f64> {
 fn bench_train(model: &Path, args: BenchArgs) -> Result<()> {
     use rand::{Rng, SeedableRng};
     use tunedesk::model::lora::LoraConfig;
-    use tunedesk::train::loss::masked_nll;
     use tunedesk::train::optim::{AdamW, AdamWConfig};
     const BATCH: usize = 8;
     const SEQ: usize = 128;
@@ -71,8 +70,7 @@ fn bench_train(model: &Path, args: BenchArgs) -> Result<()> {
         let targets = all.narrow(1, 1, SEQ)?.contiguous()?;
         let mask = Tensor::ones((BATCH, SEQ), candle_core::DType::U8, &device)?;
         let t = Instant::now();
-        let logits = lm.model.forward_train(&input, None, None)?;
-        let loss = masked_nll(&logits, &targets, &mask)?;
+        let loss = lm.model.completion_loss(&input, &targets, &mask, None)?;
         let grads = loss.backward()?;
         opt.step(&grads, 1e-4)?;
         losses.push(loss.to_scalar::<f32>()?);

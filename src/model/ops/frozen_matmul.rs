@@ -8,6 +8,8 @@
 //! - backward: only `dL/dx = dL/dy · W`. candle's matmul would also compute `dL/dW`, a
 //!   full-size product wasted on a frozen weight (about half of a LoRA training step).
 
+use super::sgemm::{sgemm, Mat};
+use super::{contiguous, on_cpu_f32};
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
@@ -19,17 +21,6 @@ const GEMV_TASKS_PER_THREAD: usize = 2;
 
 /// The op; see the module docs.
 pub struct FrozenMatmul;
-
-fn contiguous<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
-    let data = match s {
-        CpuStorage::F32(d) => d,
-        _ => candle_core::bail!("frozen-matmul: {what} must be f32"),
-    };
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&data[a..b]),
-        None => candle_core::bail!("frozen-matmul: {what} must be contiguous"),
-    }
-}
 
 impl CustomOp2 for FrozenMatmul {
     fn name(&self) -> &'static str {
@@ -43,8 +34,8 @@ impl CustomOp2 for FrozenMatmul {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let x = contiguous(s1, l1, "input")?;
-        let wt = contiguous(s2, l2, "weight")?;
+        let x = contiguous(s1, l1, "frozen-matmul", "input")?;
+        let wt = contiguous(s2, l2, "frozen-matmul", "weight")?;
         let (m, k) = l1.shape().dims2()?;
         let (k2, n) = l2.shape().dims2()?;
         if k != k2 {
@@ -54,35 +45,7 @@ impl CustomOp2 for FrozenMatmul {
         if m <= GEMV_MAX_ROWS {
             gemv(x, wt, m, k, n, &mut out);
         } else {
-            let threads = rayon::current_num_threads();
-            // SAFETY: the pointers cover m·k, n·k and m·n f32s with the strides given.
-            unsafe {
-                gemm::gemm(
-                    m,
-                    n,
-                    k,
-                    out.as_mut_ptr(),
-                    1,
-                    n as isize,
-                    false,
-                    x.as_ptr(),
-                    1,
-                    k as isize,
-                    wt.as_ptr(),
-                    1,
-                    n as isize,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    if threads > 1 {
-                        gemm::Parallelism::Rayon(threads)
-                    } else {
-                        gemm::Parallelism::None
-                    },
-                );
-            }
+            sgemm(m, n, k, Mat::rows(x, k), Mat::rows(wt, n), &mut out);
         }
         Ok((CpuStorage::F32(out), Shape::from((m, n))))
     }
@@ -155,7 +118,7 @@ unsafe fn axpy_avx2(a: f32, x: &[f32], y: &mut [f32]) {
 /// `x (…, in) · Wᵀ` for `wt = Wᵀ` (in × out), through [`FrozenMatmul`] on the CPU, plain
 /// matmul elsewhere.
 pub fn frozen_matmul(x: &Tensor, wt: &Tensor) -> Result<Tensor> {
-    if !x.device().is_cpu() || x.dtype() != candle_core::DType::F32 {
+    if !on_cpu_f32(x) {
         return x.broadcast_matmul(wt);
     }
     let dims = x.dims().to_vec();

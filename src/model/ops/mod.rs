@@ -1,0 +1,51 @@
+//! CPU kernels for the decoder, with hand-written backward passes where candle's fused ops
+//! have none (see the notes: candle's fused RMSNorm, RoPE and softmax drop gradients) and
+//! where its differentiable formulas keep too many intermediates alive for the backward pass.
+//!
+//! Every op takes and returns candle tensors and falls back to candle's differentiable
+//! formula off the CPU or for other dtypes, so CUDA/Metal builds keep working. Each is tested
+//! against that formula, forward and gradient.
+
+mod frozen_matmul;
+mod linear_cross_entropy;
+mod rms_norm;
+mod rope;
+mod sgemm;
+mod softmax;
+mod swiglu;
+
+pub use frozen_matmul::frozen_matmul;
+pub use linear_cross_entropy::{linear_cross_entropy, masked_nll};
+pub use rms_norm::rms_norm;
+pub use rope::rope;
+pub use softmax::softmax_last_dim;
+pub use swiglu::swiglu;
+
+use candle_core::{CpuStorage, DType, Layout, Result, Tensor};
+
+/// True when `x` can go through the CPU kernels (f32 on the CPU).
+fn on_cpu_f32(x: &Tensor) -> bool {
+    x.device().is_cpu() && x.dtype() == DType::F32
+}
+
+/// The f32 elements of a contiguous CPU tensor, or an error naming `op` and `what`.
+fn contiguous<'a>(s: &'a CpuStorage, l: &Layout, op: &str, what: &str) -> Result<&'a [f32]> {
+    let data = match s {
+        CpuStorage::F32(d) => d,
+        _ => candle_core::bail!("{op}: {what} must be f32"),
+    };
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok(&data[a..b]),
+        None => candle_core::bail!("{op}: {what} must be contiguous"),
+    }
+}
+
+#[cfg(test)]
+mod test_util {
+    use candle_core::{Result, Tensor};
+
+    /// Largest absolute difference.
+    pub fn max_diff(a: &Tensor, b: &Tensor) -> Result<f32> {
+        (a - b)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()
+    }
+}
