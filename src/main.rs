@@ -13,5 +13,6 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    tunedesk::model::configure_cpu_threads();
     cli::run()
 }

@@ -12,6 +12,7 @@ use state::AppState;
 /// Builds and runs the app. The data directory comes from `--data-dir DIR`, else
 /// `$TUNEDESK_HOME`, else the platform data directory (as for the CLI).
 pub fn run() {
+    tunedesk::model::configure_cpu_threads();
     let data_dir = tunedesk::paths::DataDir::resolve(data_dir_arg().as_deref());
     let state = match AppState::open(&data_dir) {
         Ok(state) => state,

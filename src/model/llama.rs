@@ -180,19 +180,13 @@ impl Attention {
         // head are stacked along the time axis, (b, kv, rep·t, d).
         let kv = self.num_kv_heads;
         let rep = self.num_heads / kv;
-        let total = k.dim(2)?;
         let q = q.reshape((b, kv, rep * t, self.head_dim))?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let mut scores = (q.matmul(&k.t()?)? * scale)?;
-        if let Some(bias) = bias {
-            scores = scores
-                .reshape((b, kv, rep, t, total))?
-                .broadcast_add(&bias.unsqueeze(1)?)?
-                .reshape((b, kv, rep * t, total))?;
-        }
-        let probs = match kernels {
-            Kernels::Fused => candle_nn::ops::softmax_last_dim(&scores)?,
-            Kernels::Differentiable => ops::softmax_last_dim(&scores)?,
+        let scores = q.matmul(&k.t()?)?;
+        let probs = match (bias, kernels) {
+            (Some(bias), _) => ops::scaled_masked_softmax(&scores, scale, bias)?,
+            (None, Kernels::Fused) => candle_nn::ops::softmax_last_dim(&(scores * scale)?)?,
+            (None, Kernels::Differentiable) => ops::softmax_last_dim(&(scores * scale)?)?,
         };
         let y = probs
             .matmul(&v)?
@@ -514,7 +508,9 @@ impl Model {
         targets: &Tensor,
         mask: &Tensor,
     ) -> Result<Tensor> {
-        let h = self.hidden(input_ids, None, None, Kernels::Fused, None)?.detach();
+        let h = self
+            .hidden(input_ids, None, None, Kernels::Fused, None)?
+            .detach();
         ops::linear_cross_entropy(&h, self.lm_head.weight_t(), targets, mask)
     }
 

@@ -155,30 +155,31 @@ impl Linear {
 
     /// Applies the layer to `x` of shape (…, in). `rng` enables adapter dropout (training).
     pub fn forward(&self, x: &Tensor, rng: DropoutRng) -> Result<Tensor> {
-        let mut y = super::ops::frozen_matmul(x, &self.weight_t)?;
-        if let Some(b) = &self.bias {
-            y = y.broadcast_add(b)?;
-        }
-        match (&self.lora, self.merged) {
+        let y = match (&self.lora, self.merged) {
             (Some(l), false) => {
-                let x = match rng {
-                    Some(rng) if l.dropout > 0.0 => dropout(x, l.dropout, rng)?,
-                    _ => x.clone(),
+                let mask = match rng {
+                    Some(rng) if l.dropout > 0.0 => {
+                        Some(dropout_mask(x.elem_count(), l.dropout, rng))
+                    }
+                    _ => None,
                 };
-                let h = x
-                    .broadcast_matmul(&l.a.as_tensor().t()?)?
-                    .broadcast_matmul(&l.b.as_tensor().t()?)?;
-                y + (h * l.scale)?
+                let (a, b) = (l.a.as_tensor(), l.b.as_tensor());
+                super::ops::lora_linear(x, &self.weight_t, a, b, l.scale, mask)?
             }
-            _ => Ok(y),
+            _ => super::ops::frozen_matmul(x, &self.weight_t)?,
+        };
+        match &self.bias {
+            Some(b) => y.broadcast_add(b),
+            None => Ok(y),
         }
     }
 }
 
-/// Inverted dropout with a mask drawn from `rng` (candle's own RNG cannot be seeded).
-fn dropout(x: &Tensor, p: f32, rng: &mut rand_chacha::ChaCha8Rng) -> Result<Tensor> {
+/// An inverted-dropout mask of `n` factors (0 or 1/(1−p)) drawn from `rng` (candle's own RNG
+/// cannot be seeded).
+fn dropout_mask(n: usize, p: f32, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<f32> {
     let keep = 1.0 - p;
-    let mask: Vec<f32> = (0..x.elem_count())
+    (0..n)
         .map(|_| {
             if rng.random::<f32>() < keep {
                 1.0 / keep
@@ -186,9 +187,7 @@ fn dropout(x: &Tensor, p: f32, rng: &mut rand_chacha::ChaCha8Rng) -> Result<Tens
                 0.0
             }
         })
-        .collect();
-    let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
-    x * mask
+        .collect()
 }
 
 #[cfg(test)]

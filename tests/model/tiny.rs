@@ -157,13 +157,26 @@ fn fused_completion_loss_matches_logits_and_masked_nll() {
     use tunedesk::train::loss::masked_nll;
     let (_dir, mut lm) = tiny("LlamaForCausalLM");
     with_lora(&mut lm, true);
-    let targets = Tensor::new(&[[9u32, 4, 17, 25, 6, 1], [11, 30, 5, 8, 39, 2]], &Device::Cpu)
-        .unwrap();
+    let targets = Tensor::new(
+        &[[9u32, 4, 17, 25, 6, 1], [11, 30, 5, 8, 39, 2]],
+        &Device::Cpu,
+    )
+    .unwrap();
     let mask = Tensor::new(&[[0u8, 0, 1, 1, 1, 0], [0, 1, 1, 1, 1, 1]], &Device::Cpu).unwrap();
-    let want = masked_nll(&lm.model.forward_train(&ids(), None, None).unwrap(), &targets, &mask)
+    let want = masked_nll(
+        &lm.model.forward_train(&ids(), None, None).unwrap(),
+        &targets,
+        &mask,
+    )
+    .unwrap();
+    let got = lm
+        .model
+        .completion_loss(&ids(), &targets, &mask, None)
         .unwrap();
-    let got = lm.model.completion_loss(&ids(), &targets, &mask, None).unwrap();
-    let eval = lm.model.completion_loss_eval(&ids(), &targets, &mask).unwrap();
+    let eval = lm
+        .model
+        .completion_loss_eval(&ids(), &targets, &mask)
+        .unwrap();
     let w = want.to_scalar::<f32>().unwrap();
     assert!((w - got.to_scalar::<f32>().unwrap()).abs() < 1e-5);
     assert!((w - eval.to_scalar::<f32>().unwrap()).abs() < 1e-4);

@@ -8,7 +8,7 @@
 //! - backward: only `dL/dx = dL/dy · W`. candle's matmul would also compute `dL/dW`, a
 //!   full-size product wasted on a frozen weight (about half of a LoRA training step).
 
-use super::sgemm::{sgemm, Mat};
+use super::sgemm::{sgemm_new, Mat};
 use super::{contiguous, on_cpu_f32};
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
@@ -41,13 +41,10 @@ impl CustomOp2 for FrozenMatmul {
         if k != k2 {
             candle_core::bail!("frozen-matmul: input has {k} features, weight expects {k2}");
         }
-        let mut out = vec![0f32; m * n];
-        if m <= GEMV_MAX_ROWS {
-            gemv(x, wt, m, k, n, &mut out);
-        } else {
-            sgemm(m, n, k, Mat::rows(x, k), Mat::rows(wt, n), &mut out);
-        }
-        Ok((CpuStorage::F32(out), Shape::from((m, n))))
+        Ok((
+            CpuStorage::F32(product(x, wt, m, k, n)),
+            Shape::from((m, n)),
+        ))
     }
 
     fn bwd(
@@ -58,6 +55,17 @@ impl CustomOp2 for FrozenMatmul {
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         Ok((Some(grad.matmul(&w.t()?)?), None))
+    }
+}
+
+/// `x (m × k) · wt (k × n)`, by the matrix-vector path for few rows.
+pub(super) fn product(x: &[f32], wt: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
+    if m <= GEMV_MAX_ROWS {
+        let mut out = vec![0f32; m * n];
+        gemv(x, wt, m, k, n, &mut out);
+        out
+    } else {
+        sgemm_new(m, n, k, Mat::rows(x, k), Mat::rows(wt, n))
     }
 }
 

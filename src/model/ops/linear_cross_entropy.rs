@@ -32,7 +32,11 @@ pub fn linear_cross_entropy(
     let targets: Vec<u32> = targets.flatten_all()?.to_dtype(DType::U32)?.to_vec1()?;
     let mask: Vec<f32> = mask.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?;
     if targets.len() != rows || mask.len() != rows {
-        candle_core::bail!("linear-cross-entropy: {rows} rows, {} targets, {} mask values", targets.len(), mask.len());
+        candle_core::bail!(
+            "linear-cross-entropy: {rows} rows, {} targets, {} mask values",
+            targets.len(),
+            mask.len()
+        );
     }
     let counted = mask.iter().filter(|&&m| m != 0.0).count();
     let weight = 1.0 / counted.max(1) as f32;
@@ -60,7 +64,9 @@ pub fn linear_cross_entropy(
 pub fn masked_nll(logits: &Tensor, targets: &Tensor, mask: &Tensor) -> Result<Tensor> {
     let last = logits.rank() - 1;
     let logp = candle_nn::ops::log_softmax(logits, D::Minus1)?;
-    let picked = logp.gather(&targets.unsqueeze(last)?, last)?.squeeze(last)?;
+    let picked = logp
+        .gather(&targets.unsqueeze(last)?, last)?
+        .squeeze(last)?;
     let mask = mask.to_dtype(DType::F32)?;
     let total = mask.sum_all()?;
     (picked * &mask)?
@@ -121,21 +127,33 @@ impl CustomOp2 for LinearCrossEntropy {
                 .zip(chunk)
                 .map(|(z, &(_, target))| {
                     let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                    let sum: f32 = z.iter().map(|v| (v - max).exp()).sum();
-                    let lse = max + sum.ln();
-                    let nll = (lse - z[target as usize]) as f64;
+                    let target_logit = z[target as usize];
+                    // One exp per logit: z becomes exp(z − max), then (with a gradient)
+                    // dL/dz = weight · (softmax(z) − onehot(target)).
+                    let mut sum = 0f32;
+                    for v in z.iter_mut() {
+                        *v = (*v - max).exp();
+                        sum += *v;
+                    }
                     if with_grad {
-                        // dL/dz = weight · (softmax(z) − onehot(target)).
-                        z.iter_mut().for_each(|v| *v = weight * (*v - lse).exp());
+                        let f = weight / sum;
+                        z.iter_mut().for_each(|v| *v *= f);
                         z[target as usize] -= weight;
                     }
-                    nll
+                    (max + sum.ln() - target_logit) as f64
                 })
                 .sum::<f64>();
             if let Some(grad_h) = grad_h.as_mut() {
                 let dh = &mut dh[..c * k];
                 // dL/dh = dL/dz · W, with W = wtᵀ read in place.
-                sgemm(c, k, vocab, Mat::rows(logits, vocab), Mat::transposed(wt, vocab), dh);
+                sgemm(
+                    c,
+                    k,
+                    vocab,
+                    Mat::rows(logits, vocab),
+                    Mat::transposed(wt, vocab),
+                    dh,
+                );
                 for (i, &(r, _)) in chunk.iter().enumerate() {
                     grad_h[r * k..(r + 1) * k].copy_from_slice(&dh[i * k..(i + 1) * k]);
                 }
@@ -154,7 +172,9 @@ impl CustomOp2 for LinearCrossEntropy {
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let Some(grad_h) = self.grad_h.lock().expect("grad lock").take() else {
-            candle_core::bail!("linear-cross-entropy: backward ran twice or without a forward pass");
+            candle_core::bail!(
+                "linear-cross-entropy: backward ran twice or without a forward pass"
+            );
         };
         let grad_h = Tensor::from_vec(grad_h, h.shape(), h.device())?;
         Ok((Some(grad_h.broadcast_mul(grad)?), None))

@@ -8,6 +8,7 @@
 
 mod frozen_matmul;
 mod linear_cross_entropy;
+mod lora_linear;
 mod rms_norm;
 mod rope;
 mod sgemm;
@@ -16,9 +17,10 @@ mod swiglu;
 
 pub use frozen_matmul::frozen_matmul;
 pub use linear_cross_entropy::{linear_cross_entropy, masked_nll};
+pub use lora_linear::lora_linear;
 pub use rms_norm::rms_norm;
 pub use rope::rope;
-pub use softmax::softmax_last_dim;
+pub use softmax::{scaled_masked_softmax, softmax_last_dim};
 pub use swiglu::swiglu;
 
 use candle_core::{CpuStorage, DType, Layout, Result, Tensor};

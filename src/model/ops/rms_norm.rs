@@ -14,9 +14,7 @@ const ROWS_PER_TASK: usize = 16;
 pub fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> Result<Tensor> {
     if !on_cpu_f32(x) {
         let ms = x.sqr()?.mean_keepdim(D::Minus1)?;
-        return x
-            .broadcast_div(&(ms + eps)?.sqrt()?)?
-            .broadcast_mul(w);
+        return x.broadcast_div(&(ms + eps)?.sqrt()?)?.broadcast_mul(w);
     }
     let dims = x.dims().to_vec();
     let k = *dims.last().unwrap_or(&1);
