@@ -649,4 +649,27 @@ fn eval_compare_predict_and_confusion_chart() {
 
     let one = json(tunedesk(home.path()).args(["predict", "--run", "r", "--text", "w11 w6"]));
     assert!(["w20", "w21"].contains(&one["label"].as_str().unwrap()));
+
+    // An empty split and a missing checkpoint are plain errors.
+    let other = home.path().join("e.csv");
+    std::fs::write(&other, "text,label\nw10 w3,w20\nw11 w4,w21\n").unwrap();
+    tunedesk(home.path())
+        .args(["dataset", "import"])
+        .arg(&other)
+        .args(["--name", "e", "--text", "text", "--label", "label"])
+        .assert()
+        .success();
+    tunedesk(home.path())
+        .args(["eval", "--run", "r", "--dataset", "e", "--split", "val"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("dataset 'e' has no val rows"));
+    std::fs::remove_dir_all(home.path().join("runs").join("r").join("best")).unwrap();
+    tunedesk(home.path())
+        .args(["predict", "--run", "r", "--text", "w11 w6"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "run 'r' has no 'best' checkpoint yet",
+        ));
 }
