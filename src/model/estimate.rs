@@ -60,39 +60,44 @@ pub fn lora_param_count(c: &Config, rank: usize) -> u64 {
 /// Bytes per f32.
 const F32: u64 = 4;
 /// Fixed cost: runtime, tokenizer, allocator slack.
-const OVERHEAD: u64 = 512 << 20;
-/// Activation floats kept per token and layer, per unit of hidden size, MLP size and
-/// attention width (heads × sequence length): calibrated below.
-const PER_HIDDEN: u64 = 32;
-const PER_MLP: u64 = 12;
-const PER_ATTENTION: u64 = 16;
-/// Copies of the logits kept until backward ends: logits, log-softmax and their gradients.
-const LOGIT_COPIES: u64 = 4;
+const OVERHEAD: u64 = 256 << 20;
+/// Activation floats kept per token and layer, per unit of hidden size, key/value width, MLP
+/// size and attention width (heads × sequence length): counted from the ops in
+/// `model::ops` (see `training_ram_bytes`).
+const PER_HIDDEN: u64 = 10;
+const PER_KV: u64 = 4;
+const PER_MLP: u64 = 3;
+const PER_ATTENTION: u64 = 2;
+/// Rows of logits the fused LM head + loss op holds at once (`ops::linear_cross_entropy`).
+const LOGIT_ROWS: u64 = 128;
 
 /// Estimated peak RAM, in bytes, of LoRA training at `shape` in f32 on the CPU:
 ///
 /// ```text
 /// weights      params × 4                              frozen base weights, f32
 /// adapters     lora_params × 4 × 4                     value, gradient, two AdamW moments
-/// activations  layers × B·T × (32·hidden + 12·mlp + 16·heads·T) × 4
+/// activations  layers × B·T × (10·hidden + 4·kv + 3·mlp + 2·heads·T) × 4
 ///                                                      intermediates kept for backward
-/// logits       4 × B·T × vocab × 4                     logits, log-softmax, their gradients
-/// overhead     512 MiB
+/// logits       128 × vocab × 4                         one chunk of the fused head + loss
+/// overhead     256 MiB
 /// ```
 ///
 /// candle keeps every intermediate of the graph until `backward` ends, so activations
-/// dominate. The three activation coefficients are calibrated on one measurement: peak RSS
-/// 8.76 GB for SmolLM2-135M at batch 8 × 128 (docs/PERFORMANCE.md); the estimate is within 10 %
-/// of it. It is an upper bound for a run whose batches are shorter than `shape.seq` tokens.
+/// dominate: per layer the residual stream, the norms' outputs, the projections' outputs, the
+/// head-major copies and rotated q/k, the attention scores and probabilities, gate, up and
+/// their product. Checked against one measurement: peak RSS 2.41 GB for SmolLM2-135M at batch
+/// 8 × 128 (docs/PERFORMANCE.md); the estimate is within 10 % of it. It is an upper bound for a
+/// run whose batches are shorter than `shape.seq` tokens.
 pub fn training_ram_bytes(c: &Config, shape: TrainShape) -> u64 {
     let tokens = (shape.batch * shape.seq) as u64;
     let weights = param_count(c) * F32;
     let adapters = lora_param_count(c, shape.rank) * F32 * 4;
     let per_token = PER_HIDDEN * c.hidden_size as u64
+        + PER_KV * (c.num_key_value_heads * c.head_dim) as u64
         + PER_MLP * c.intermediate_size as u64
         + PER_ATTENTION * (c.num_attention_heads * shape.seq) as u64;
     let activations = c.num_hidden_layers as u64 * tokens * per_token * F32;
-    let logits = LOGIT_COPIES * tokens * c.vocab_size as u64 * F32;
+    let logits = LOGIT_ROWS * c.vocab_size as u64 * F32;
     weights + adapters + activations + logits + OVERHEAD
 }
 
@@ -140,7 +145,7 @@ mod tests {
             rank: 8,
         };
         let est = training_ram_bytes(&config(SMOLLM2_135M), shape) as f64;
-        let measured = 8.76e9;
+        let measured = 2.41e9;
         assert!(
             (est / measured - 1.0).abs() < 0.10,
             "estimate {est:.3e} vs measured {measured:.3e}"
