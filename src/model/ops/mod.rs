@@ -44,10 +44,27 @@ fn contiguous<'a>(s: &'a CpuStorage, l: &Layout, op: &str, what: &str) -> Result
 
 #[cfg(test)]
 mod test_util {
-    use candle_core::{Result, Tensor};
+    use candle_core::{Result, Tensor, Var};
 
     /// Largest absolute difference.
     pub fn max_diff(a: &Tensor, b: &Tensor) -> Result<f32> {
         (a - b)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()
+    }
+
+    /// Largest difference between the gradients that `want` and `got` (same shape) give
+    /// `vars`, under a loss weighing every output element differently.
+    pub fn grad_diff(want: &Tensor, got: &Tensor, vars: &[&Var]) -> Result<f32> {
+        let weights = Tensor::randn(0f32, 1.0, want.shape(), want.device())?;
+        let g_want = (want * &weights)?.sum_all()?.backward()?;
+        let g_got = (got * &weights)?.sum_all()?.backward()?;
+        let mut worst = 0f32;
+        for v in vars {
+            let (w, g) = (g_want.get(v), g_got.get(v));
+            let (Some(w), Some(g)) = (w, g) else {
+                candle_core::bail!("no gradient for a variable");
+            };
+            worst = worst.max(max_diff(w, g)?);
+        }
+        Ok(worst)
     }
 }
