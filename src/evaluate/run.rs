@@ -142,7 +142,7 @@ fn prepare(
         Target::Run { name, checkpoint } => {
             let rm = load_run(store, data_dir, name, *checkpoint)?;
             spec.run = Some(name.clone());
-            spec.checkpoint = Some(checkpoint.as_str().to_string());
+            spec.checkpoint = Some(checkpoint.to_string());
             spec.model = rm.run.model.clone();
             Ok(Prepared {
                 head: rm.template.prompt_head(),

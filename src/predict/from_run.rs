@@ -6,9 +6,10 @@ use crate::model::{default_device, LoadedModel, ModelError};
 use crate::paths::DataDir;
 use crate::store::{RunInfo, Store, StoreError};
 use crate::template::Template;
-use crate::train::checkpoint::ADAPTER_FILE;
+use crate::train::checkpoint::{ADAPTER_FILE, STEPS_DIR};
 use crate::train::run::{run_data, run_dir, RunSpec, TrainError};
 use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
 /// Why a run could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -24,12 +25,14 @@ pub enum LoadRunError {
     #[error(transparent)]
     Train(#[from] TrainError),
     /// The checkpoint does not exist (yet).
-    #[error("run '{run}' has no '{checkpoint}' checkpoint yet (train it first, or pick --checkpoint last)")]
+    #[error("run '{run}' has no '{checkpoint}' checkpoint yet (kept: {kept})")]
     NoCheckpoint {
         /// Run name.
         run: String,
         /// Checkpoint asked for.
         checkpoint: String,
+        /// The checkpoints the run has, for the message.
+        kept: String,
     },
     /// The stored run is unreadable.
     #[error("run '{0}': stored configuration is unreadable: {1}")]
@@ -37,23 +40,65 @@ pub enum LoadRunError {
 }
 
 /// Which checkpoint of a run to use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Checkpoint {
     /// Lowest validation loss.
     Best,
     /// The most recent.
     Last,
+    /// The one written at this optimizer step (at an evaluation or a cancel).
+    Step(usize),
 }
 
 impl Checkpoint {
-    /// `best` or `last`.
-    pub fn as_str(self) -> &'static str {
+    /// Its folder under the run's folder.
+    fn dir(self) -> PathBuf {
         match self {
-            Checkpoint::Best => "best",
-            Checkpoint::Last => "last",
+            Checkpoint::Best => PathBuf::from("best"),
+            Checkpoint::Last => PathBuf::from("last"),
+            Checkpoint::Step(n) => Path::new(STEPS_DIR).join(n.to_string()),
         }
     }
+}
+
+impl std::fmt::Display for Checkpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Checkpoint::Best => f.write_str("best"),
+            Checkpoint::Last => f.write_str("last"),
+            Checkpoint::Step(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+impl std::str::FromStr for Checkpoint {
+    type Err = String;
+
+    /// `best`, `last` or a step number.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "best" => Ok(Checkpoint::Best),
+            "last" => Ok(Checkpoint::Last),
+            _ => s
+                .parse()
+                .map(Checkpoint::Step)
+                .map_err(|_| format!("'{s}' is not best, last or a step number")),
+        }
+    }
+}
+
+/// Steps of the step checkpoints run `name` keeps, ascending.
+pub fn kept_steps(data_dir: &DataDir, name: &str) -> Vec<usize> {
+    let dir = run_dir(data_dir, name).join(STEPS_DIR);
+    let mut steps: Vec<usize> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().join(ADAPTER_FILE).exists())
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect();
+    steps.sort_unstable();
+    steps
 }
 
 /// A run ready to predict.
@@ -99,13 +144,27 @@ pub fn load_run(
     let bad = |e: serde_json::Error| LoadRunError::BadRun(name.to_string(), e.to_string());
     let spec: RunSpec = serde_json::from_value(run.config.clone()).map_err(bad)?;
     let template: Template = serde_json::from_value(run.template.clone()).map_err(bad)?;
-    let adapter = run_dir(data_dir, name)
-        .join(checkpoint.as_str())
-        .join(ADAPTER_FILE);
+    let dir = run_dir(data_dir, name);
+    let adapter = dir.join(checkpoint.dir()).join(ADAPTER_FILE);
     if !adapter.exists() {
+        let mut kept: Vec<String> = [Checkpoint::Best, Checkpoint::Last]
+            .iter()
+            .filter(|c| dir.join(c.dir()).join(ADAPTER_FILE).exists())
+            .map(|c| c.to_string())
+            .collect();
+        let steps = kept_steps(data_dir, name);
+        if !steps.is_empty() {
+            let steps: Vec<String> = steps.iter().map(|s| s.to_string()).collect();
+            kept.push(format!("steps {}", steps.join(", ")));
+        }
         return Err(LoadRunError::NoCheckpoint {
             run: name.to_string(),
-            checkpoint: checkpoint.as_str().to_string(),
+            checkpoint: checkpoint.to_string(),
+            kept: if kept.is_empty() {
+                "none; train it first".to_string()
+            } else {
+                kept.join("; ")
+            },
         });
     }
     let (train, _) = run_data(store, &spec)?;

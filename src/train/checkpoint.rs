@@ -10,6 +10,8 @@ use std::path::Path;
 
 /// File of the adapter weights.
 pub const ADAPTER_FILE: &str = "adapter.safetensors";
+/// Folder (in a run's folder) of the adapters kept at each checkpointed step: `<step>/`.
+pub const STEPS_DIR: &str = "steps";
 const OPTIMIZER_FILE: &str = "optimizer.safetensors";
 const STATE_FILE: &str = "state.json";
 
@@ -60,6 +62,21 @@ pub fn save(dir: &Path, ck: &Checkpoint) -> std::io::Result<()> {
         std::fs::remove_dir_all(&old)?;
     }
     Ok(())
+}
+
+/// Writes only the adapter of `ck` to `dir/adapter.safetensors`, atomically (a step
+/// checkpoint: enough to evaluate or predict, not to resume).
+pub fn save_adapter(dir: &Path, ck: &Checkpoint) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let adapter: HashMap<String, Tensor> = ck
+        .lora
+        .iter()
+        .map(|(n, v)| (n.clone(), v.as_tensor().clone()))
+        .collect();
+    let tmp = dir.join(format!(".{ADAPTER_FILE}.tmp"));
+    candle_core::safetensors::save(&adapter, &tmp).map_err(|e| io(&tmp, e))?;
+    std::fs::File::open(&tmp)?.sync_all()?;
+    std::fs::rename(&tmp, dir.join(ADAPTER_FILE))
 }
 
 /// Reads a checkpoint written by [`save`].

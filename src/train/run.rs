@@ -280,15 +280,19 @@ fn train_and_record(
         on_event(&e);
     };
     let mut save = |ck: super::Checkpoint<'_>| -> Result<(), ModelError> {
-        let write = |d: &Path| {
-            checkpoint::save(d, &ck)
-                .map_err(|e| ModelError::Config(format!("checkpoint {}: {e}", d.display())))
+        let failed = |d: &Path, e: std::io::Error| {
+            ModelError::Config(format!("checkpoint {}: {e}", d.display()))
         };
+        let write = |d: &Path| checkpoint::save(d, &ck).map_err(|e| failed(d, e));
         write(&dir.join("last"))?;
         if ck.is_best {
             write(&dir.join("best"))?;
         }
-        Ok(())
+        // Every checkpointed step keeps its adapter, for `--checkpoint STEP`.
+        let step = dir
+            .join(checkpoint::STEPS_DIR)
+            .join(ck.state.step.to_string());
+        checkpoint::save_adapter(&step, &ck).map_err(|e| failed(&step, e))
     };
     let mut hooks = Hooks {
         on_event: &mut record,

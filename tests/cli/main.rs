@@ -664,6 +664,52 @@ fn eval_compare_predict_and_confusion_chart() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains("dataset 'e' has no val rows"));
+
+    // Every evaluation step keeps its adapter: `--checkpoint STEP` uses it, and names the
+    // kept ones when the step is not among them.
+    let show = json(tunedesk(home.path()).args(["run", "show", "r"]));
+    let steps: Vec<u64> = show["checkpoint_steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_u64().unwrap())
+        .collect();
+    let last = show["run"]["steps"].as_u64().unwrap();
+    assert_eq!(steps.last(), Some(&last), "{steps:?}");
+    let at_step = json(tunedesk(home.path()).args([
+        "eval",
+        "--run",
+        "r",
+        "--checkpoint",
+        &steps[0].to_string(),
+        "--dataset",
+        "d",
+        "--split",
+        "all",
+        "--limit",
+        "4",
+    ]));
+    assert_eq!(at_step["eval"]["checkpoint"], steps[0].to_string());
+    tunedesk(home.path())
+        .args([
+            "predict",
+            "--run",
+            "r",
+            "--checkpoint",
+            "999",
+            "--text",
+            "w11",
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(format!(
+            "run 'r' has no '999' checkpoint yet (kept: best; last; steps {})",
+            steps
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
     std::fs::remove_dir_all(home.path().join("runs").join("r").join("best")).unwrap();
     tunedesk(home.path())
         .args(["predict", "--run", "r", "--text", "w11 w6"])

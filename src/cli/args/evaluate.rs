@@ -1,7 +1,7 @@
 //! `tunedesk eval` and `tunedesk compare` arguments.
 
-use super::CheckpointArg;
 use clap::{Args, ValueEnum};
+use tunedesk::predict::from_run::Checkpoint;
 
 /// Rows to evaluate on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -37,9 +37,10 @@ pub struct EvalArgs {
     /// A fine-tuned run to evaluate.
     #[arg(long, conflicts_with_all = ["model", "shots"], required_unless_present = "model")]
     pub run: Option<String>,
-    /// Which checkpoint of the run.
-    #[arg(long, value_enum, default_value_t = CheckpointArg::Best)]
-    pub checkpoint: CheckpointArg,
+    /// Which checkpoint of the run: best (lowest validation loss), last, or a step number
+    /// (every evaluation step keeps its adapter; `tunedesk run show` lists them).
+    #[arg(long, default_value = "best")]
+    pub checkpoint: Checkpoint,
     /// A base model to evaluate without fine-tuning (registered name, Hugging Face repo id,
     /// folder or .gguf), prompted with the label list and --shots examples.
     #[arg(long, requires = "shots")]

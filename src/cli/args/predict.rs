@@ -1,16 +1,8 @@
 //! `tunedesk predict` arguments.
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use std::path::PathBuf;
-
-/// A run checkpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum CheckpointArg {
-    /// Lowest validation loss.
-    Best,
-    /// Most recent.
-    Last,
-}
+use tunedesk::predict::from_run::Checkpoint;
 
 /// `tunedesk predict`.
 #[derive(Debug, Args)]
@@ -18,9 +10,10 @@ pub struct PredictArgs {
     /// The fine-tuned run.
     #[arg(long)]
     pub run: String,
-    /// Which checkpoint of the run.
-    #[arg(long, value_enum, default_value_t = CheckpointArg::Best)]
-    pub checkpoint: CheckpointArg,
+    /// Which checkpoint of the run: best (lowest validation loss), last, or a step number
+    /// (every evaluation step keeps its adapter; `tunedesk run show` lists them).
+    #[arg(long, default_value = "best")]
+    pub checkpoint: Checkpoint,
     /// One ticket text.
     #[arg(long, conflicts_with = "input", required_unless_present = "input")]
     pub text: Option<String>,

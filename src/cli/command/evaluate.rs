@@ -1,7 +1,7 @@
 //! `tunedesk eval` and `tunedesk compare`.
 
 use super::models::resolve_model;
-use super::predict::{checkpoint, ticket_bar};
+use super::predict::ticket_bar;
 use super::Context;
 use crate::cli::args::{CompareArgs, EvalArgs, EvalOptions, SplitArg};
 use anyhow::Result;
@@ -70,7 +70,7 @@ pub fn eval(ctx: &Context, args: EvalArgs) -> Result<()> {
     let target = match (&args.run, &args.model) {
         (Some(name), _) => Target::Run {
             name: name.clone(),
-            checkpoint: checkpoint(args.checkpoint),
+            checkpoint: args.checkpoint,
         },
         (None, Some(model)) => Target::Base {
             model: resolve_model(ctx, model)?,

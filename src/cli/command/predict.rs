@@ -1,20 +1,12 @@
 //! `tunedesk predict`: one ticket, or a CSV file of tickets, through a fine-tuned run.
 
 use super::Context;
-use crate::cli::args::{CheckpointArg, PredictArgs};
+use crate::cli::args::PredictArgs;
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
-use tunedesk::predict::from_run::{load_run, Checkpoint};
+use tunedesk::predict::from_run::load_run;
 use tunedesk::predict::table::{predict_table, TableJob};
 use tunedesk::predict::{PredictOptions, Predictor};
-
-/// The engine's checkpoint choice.
-pub fn checkpoint(arg: CheckpointArg) -> Checkpoint {
-    match arg {
-        CheckpointArg::Best => Checkpoint::Best,
-        CheckpointArg::Last => Checkpoint::Last,
-    }
-}
 
 /// A progress bar over `total` tickets (hidden with `--json`).
 pub fn ticket_bar(json: bool) -> ProgressBar {
@@ -31,12 +23,7 @@ pub fn ticket_bar(json: bool) -> ProgressBar {
 
 pub fn run(ctx: &Context, args: PredictArgs) -> Result<()> {
     let mut store = ctx.store()?;
-    let rm = load_run(
-        &mut store,
-        &ctx.data_dir,
-        &args.run,
-        checkpoint(args.checkpoint),
-    )?;
+    let rm = load_run(&mut store, &ctx.data_dir, &args.run, args.checkpoint)?;
     let opts = PredictOptions {
         constrained: !args.free,
         batch_size: args.batch_size,

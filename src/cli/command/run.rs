@@ -4,6 +4,7 @@ use super::Context;
 use crate::cli::args::RunCommand;
 use crate::cli::output;
 use anyhow::Result;
+use tunedesk::predict::from_run::kept_steps;
 use tunedesk::train::run::run_dir;
 
 pub fn run(ctx: &Context, cmd: RunCommand) -> Result<()> {
@@ -35,8 +36,11 @@ pub fn run(ctx: &Context, cmd: RunCommand) -> Result<()> {
         RunCommand::Show { name } => {
             let run = store.run(&name)?;
             let metrics = store.run_metrics(&run)?;
+            let kept = kept_steps(&ctx.data_dir, &run.name);
             if ctx.json {
-                return output::json(&serde_json::json!({"run": run, "metrics": metrics}));
+                return output::json(
+                    &serde_json::json!({"run": run, "metrics": metrics, "checkpoint_steps": kept}),
+                );
             }
             println!(
                 "{} — {}, dataset '{}', model {}",
@@ -66,6 +70,10 @@ pub fn run(ctx: &Context, cmd: RunCommand) -> Result<()> {
             }
             for (step, w) in &metrics.warnings {
                 println!("warning at step {step}: {w}");
+            }
+            if !kept.is_empty() {
+                let steps: Vec<String> = kept.iter().map(|s| s.to_string()).collect();
+                println!("checkpoints: best, last, steps {}", steps.join(", "));
             }
         }
         RunCommand::Delete { name } => {
