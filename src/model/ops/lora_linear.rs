@@ -27,7 +27,7 @@ pub fn lora_linear(
     let out_dim = wt.dim(1)?;
     if !on_cpu_f32(x) {
         let xd = match &mask {
-            Some(m) => (x * Tensor::from_slice(m, x.shape(), x.device())?)?,
+            Some(m) => (x * Tensor::from_slice(m, x.shape(), x.device())?.to_dtype(x.dtype())?)?,
             None => x.clone(),
         };
         let y = super::frozen_matmul(x, wt)?;
