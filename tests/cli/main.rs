@@ -710,6 +710,21 @@ fn eval_compare_predict_and_confusion_chart() {
                 .collect::<Vec<_>>()
                 .join(", ")
         )));
+    tunedesk(home.path())
+        .args([
+            "predict",
+            "--run",
+            "r",
+            "--checkpoint",
+            "first",
+            "--text",
+            "w11",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "'first' is not best, last or a step number",
+        ));
     std::fs::remove_dir_all(home.path().join("runs").join("r").join("best")).unwrap();
     tunedesk(home.path())
         .args(["predict", "--run", "r", "--text", "w11 w6"])
