@@ -514,13 +514,6 @@ impl Model {
         ops::linear_cross_entropy(&h, self.lm_head.weight_t(), targets, mask)
     }
 
-    /// Logits at every position, (b, t, vocab), with the fast inference kernels (no gradient:
-    /// for validation loss and scoring).
-    pub fn forward_all(&self, input_ids: &Tensor, key_mask: Option<&Tensor>) -> Result<Tensor> {
-        let h = self.hidden(input_ids, key_mask, None, Kernels::Fused, None)?;
-        self.logits(&h)
-    }
-
     /// Logits of the last position, (b, vocab), extending `cache` (inference).
     pub fn forward_next(
         &self,
