@@ -7,7 +7,7 @@ use crate::paths::DataDir;
 use crate::store::{RunInfo, Store, StoreError};
 use crate::template::Template;
 use crate::train::checkpoint::{ADAPTER_FILE, STEPS_DIR};
-use crate::train::run::{run_data, run_dir, RunSpec, TrainError};
+use crate::train::run::{kept_steps, run_data, run_dir, RunSpec, TrainError};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -85,20 +85,6 @@ impl std::str::FromStr for Checkpoint {
                 .map_err(|_| format!("'{s}' is not best, last or a step number")),
         }
     }
-}
-
-/// Steps of the step checkpoints run `name` keeps, ascending.
-pub fn kept_steps(data_dir: &DataDir, name: &str) -> Vec<usize> {
-    let dir = run_dir(data_dir, name).join(STEPS_DIR);
-    let mut steps: Vec<usize> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.path().join(ADAPTER_FILE).exists())
-        .filter_map(|e| e.file_name().to_str()?.parse().ok())
-        .collect();
-    steps.sort_unstable();
-    steps
 }
 
 /// A run ready to predict.

@@ -65,6 +65,20 @@ pub fn run_dir(data_dir: &DataDir, name: &str) -> PathBuf {
     data_dir.path().join("runs").join(name)
 }
 
+/// Steps of the step checkpoints run `name` keeps, ascending.
+pub fn kept_steps(data_dir: &DataDir, name: &str) -> Vec<usize> {
+    let dir = run_dir(data_dir, name).join(checkpoint::STEPS_DIR);
+    let mut steps: Vec<usize> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().join(checkpoint::ADAPTER_FILE).exists())
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect();
+    steps.sort_unstable();
+    steps
+}
+
 /// A stratified sample of at most `n` examples (same seed, same sample).
 pub(crate) fn stratified_sample(
     mut examples: Vec<Example>,

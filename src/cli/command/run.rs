@@ -4,8 +4,7 @@ use super::Context;
 use crate::cli::args::RunCommand;
 use crate::cli::output;
 use anyhow::Result;
-use tunedesk::predict::from_run::kept_steps;
-use tunedesk::train::run::run_dir;
+use tunedesk::train::run::{kept_steps, run_dir};
 
 pub fn run(ctx: &Context, cmd: RunCommand) -> Result<()> {
     let mut store = ctx.store()?;
