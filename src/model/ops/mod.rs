@@ -30,6 +30,21 @@ fn on_cpu_f32(x: &Tensor) -> bool {
     x.device().is_cpu() && x.dtype() == DType::F32
 }
 
+/// Fills `out`, rows of `n`, in parallel (`rows_per_task` rows per rayon task):
+/// `f(row, out_row)` with the row's index, so inputs are read as `&x[row * n..][..n]`.
+fn par_rows(out: &mut [f32], n: usize, rows_per_task: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
+    use rayon::prelude::*;
+    let n = n.max(1);
+    let rows_per_task = rows_per_task.max(1);
+    out.par_chunks_mut(n * rows_per_task)
+        .enumerate()
+        .for_each(|(task, block)| {
+            for (i, y) in block.chunks_mut(n).enumerate() {
+                f(task * rows_per_task + i, y);
+            }
+        });
+}
+
 /// The f32 elements of a contiguous CPU tensor, or an error naming `op` and `what`.
 fn contiguous<'a>(s: &'a CpuStorage, l: &Layout, op: &str, what: &str) -> Result<&'a [f32]> {
     let data = match s {

@@ -3,9 +3,8 @@
 //! LoRA. The formula's version keeps four full-size intermediates per norm for the backward;
 //! this one keeps none (`x` is the op's input, the row scale is recomputed).
 
-use super::{contiguous, on_cpu_f32};
+use super::{contiguous, on_cpu_f32, par_rows};
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor, D};
-use rayon::prelude::*;
 
 /// Rows handed to one rayon task.
 const ROWS_PER_TASK: usize = 16;
@@ -50,16 +49,13 @@ impl CustomOp2 for RmsNorm {
         let w = contiguous(s2, l2, "rms-norm", "weight")?;
         let k = w.len();
         let mut out = vec![0f32; x.len()];
-        out.par_chunks_mut(k * ROWS_PER_TASK)
-            .zip(x.par_chunks(k * ROWS_PER_TASK))
-            .for_each(|(out, x)| {
-                for (y, x) in out.chunks_mut(k).zip(x.chunks(k)) {
-                    let r = inv_rms(x, self.eps);
-                    for ((y, x), w) in y.iter_mut().zip(x).zip(w) {
-                        *y = x * r * w;
-                    }
-                }
-            });
+        par_rows(&mut out, k, ROWS_PER_TASK, |row, y| {
+            let x = &x[row * k..][..k];
+            let r = inv_rms(x, self.eps);
+            for ((y, x), w) in y.iter_mut().zip(x).zip(w) {
+                *y = x * r * w;
+            }
+        });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 
@@ -99,19 +95,15 @@ impl CustomOp3 for RmsNormGrad {
         let w = contiguous(s3, l3, "rms-norm-grad", "weight")?;
         let k = w.len();
         let mut out = vec![0f32; x.len()];
-        out.par_chunks_mut(k * ROWS_PER_TASK)
-            .zip(x.par_chunks(k * ROWS_PER_TASK))
-            .zip(g.par_chunks(k * ROWS_PER_TASK))
-            .for_each(|((out, x), g)| {
-                for ((dx, x), g) in out.chunks_mut(k).zip(x.chunks(k)).zip(g.chunks(k)) {
-                    let r = inv_rms(x, self.eps);
-                    let dot: f32 = g.iter().zip(w).zip(x).map(|((g, w), x)| g * w * x).sum();
-                    let c = r * r * r * dot / k as f32;
-                    for (((dx, x), g), w) in dx.iter_mut().zip(x).zip(g).zip(w) {
-                        *dx = r * g * w - c * x;
-                    }
-                }
-            });
+        par_rows(&mut out, k, ROWS_PER_TASK, |row, dx| {
+            let (x, g) = (&x[row * k..][..k], &g[row * k..][..k]);
+            let r = inv_rms(x, self.eps);
+            let dot: f32 = g.iter().zip(w).zip(x).map(|((g, w), x)| g * w * x).sum();
+            let c = r * r * r * dot / k as f32;
+            for (((dx, x), g), w) in dx.iter_mut().zip(x).zip(g).zip(w) {
+                *dx = r * g * w - c * x;
+            }
+        });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 }

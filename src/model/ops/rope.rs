@@ -2,9 +2,8 @@
 //! head row `x = [x₁, x₂]`, `y = [x₁·cos − x₂·sin, x₂·cos + x₁·sin]`. One pass, no
 //! intermediates; the backward is the inverse rotation (the same op with `−sin`).
 
-use super::{contiguous, on_cpu_f32};
+use super::{contiguous, on_cpu_f32, par_rows};
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
-use rayon::prelude::*;
 
 /// Rotates `x` (b, heads, t, d) by `cos`, `sin` (t, d/2).
 pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
@@ -47,21 +46,18 @@ impl CustomOp3 for Rope {
         }
         let sign = if self.inverse { -1.0 } else { 1.0 };
         let mut out = vec![0f32; x.len()];
-        // One task per (batch, head): t rows of d.
-        out.par_chunks_mut(t * d)
-            .zip(x.par_chunks(t * d))
-            .for_each(|(out, x)| {
-                for (pos, (y, x)) in out.chunks_mut(d).zip(x.chunks(d)).enumerate() {
-                    let (c, s) = (&cos[pos * half..][..half], &sin[pos * half..][..half]);
-                    let (x1, x2) = x.split_at(half);
-                    let (y1, y2) = y.split_at_mut(half);
-                    for i in 0..half {
-                        let s = sign * s[i];
-                        y1[i] = x1[i] * c[i] - x2[i] * s;
-                        y2[i] = x2[i] * c[i] + x1[i] * s;
-                    }
-                }
-            });
+        // One task per (batch, head): t rows of d, one per position.
+        par_rows(&mut out, d, t, |row, y| {
+            let pos = row % t;
+            let (c, s) = (&cos[pos * half..][..half], &sin[pos * half..][..half]);
+            let (x1, x2) = x[row * d..][..d].split_at(half);
+            let (y1, y2) = y.split_at_mut(half);
+            for i in 0..half {
+                let s = sign * s[i];
+                y1[i] = x1[i] * c[i] - x2[i] * s;
+                y2[i] = x2[i] * c[i] + x1[i] * s;
+            }
+        });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 

@@ -4,9 +4,8 @@
 //! [`scaled_masked_softmax`] also folds in attention's scale and additive mask, which would
 //! otherwise be two more score-sized tensors per layer.
 
-use super::{contiguous, on_cpu_f32};
+use super::{contiguous, on_cpu_f32, par_rows};
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor, D};
-use rayon::prelude::*;
 
 /// Rows handed to one rayon task.
 const ROWS_PER_TASK: usize = 32;
@@ -78,24 +77,18 @@ impl CustomOp2 for MaskedSoftmax {
         let bias = contiguous(s2, l2, "masked-softmax", "bias")?;
         let n = l1.shape().dims().last().copied().unwrap_or(1).max(1);
         let mut out = vec![0f32; x.len()];
-        out.par_chunks_mut(n * ROWS_PER_TASK)
-            .zip(x.par_chunks(n * ROWS_PER_TASK))
-            .enumerate()
-            .for_each(|(task, (out, x))| {
-                for (i, (y, x)) in out.chunks_mut(n).zip(x.chunks(n)).enumerate() {
-                    let row = task * ROWS_PER_TASK + i;
-                    let batch = if self.bias_per_batch {
-                        row / self.rows_per_batch
-                    } else {
-                        0
-                    };
-                    let bias = &bias[(batch * self.t + row % self.t) * n..][..n];
-                    for ((y, x), b) in y.iter_mut().zip(x).zip(bias) {
-                        *y = self.scale * x + b;
-                    }
-                    softmax_row(y);
-                }
-            });
+        par_rows(&mut out, n, ROWS_PER_TASK, |row, y| {
+            let batch = if self.bias_per_batch {
+                row / self.rows_per_batch
+            } else {
+                0
+            };
+            let bias = &bias[(batch * self.t + row % self.t) * n..][..n];
+            for ((y, x), b) in y.iter_mut().zip(&x[row * n..][..n]).zip(bias) {
+                *y = self.scale * x + b;
+            }
+            softmax_row(y);
+        });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 
@@ -125,8 +118,7 @@ impl CustomOp1 for Softmax {
         let x = contiguous(s, l, "softmax", "input")?;
         let n = l.shape().dims().last().copied().unwrap_or(1).max(1);
         let mut out = x.to_vec();
-        out.par_chunks_mut(n * ROWS_PER_TASK)
-            .for_each(|rows| rows.chunks_mut(n).for_each(softmax_row));
+        par_rows(&mut out, n, ROWS_PER_TASK, |_, row| softmax_row(row));
         Ok((CpuStorage::F32(out), l.shape().clone()))
     }
 
@@ -159,17 +151,13 @@ impl CustomOp2 for SoftmaxGrad {
         let p = contiguous(s2, l2, "softmax-grad", "output")?;
         let n = l1.shape().dims().last().copied().unwrap_or(1).max(1);
         let mut out = vec![0f32; g.len()];
-        out.par_chunks_mut(n * ROWS_PER_TASK)
-            .zip(g.par_chunks(n * ROWS_PER_TASK))
-            .zip(p.par_chunks(n * ROWS_PER_TASK))
-            .for_each(|((out, g), p)| {
-                for ((dx, g), p) in out.chunks_mut(n).zip(g.chunks(n)).zip(p.chunks(n)) {
-                    let dot: f32 = g.iter().zip(p).map(|(g, p)| g * p).sum();
-                    for ((dx, g), p) in dx.iter_mut().zip(g).zip(p) {
-                        *dx = self.scale * p * (g - dot);
-                    }
-                }
-            });
+        par_rows(&mut out, n, ROWS_PER_TASK, |row, dx| {
+            let (g, p) = (&g[row * n..][..n], &p[row * n..][..n]);
+            let dot: f32 = g.iter().zip(p).map(|(g, p)| g * p).sum();
+            for ((dx, g), p) in dx.iter_mut().zip(g).zip(p) {
+                *dx = self.scale * p * (g - dot);
+            }
+        });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 }
