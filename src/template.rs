@@ -29,14 +29,65 @@ const CLASSIFICATION: &str = "Classification:";
 pub struct Template {
     /// First line of every prompt.
     pub instruction: String,
+    /// Order of the `Name: value` lines in a completion (runs stored before this option
+    /// existed kept the dataset's order).
+    #[serde(default = "FieldOrder::dataset")]
+    pub field_order: FieldOrder,
 }
 
 impl Default for Template {
     fn default() -> Self {
         Template {
             instruction: DEFAULT_INSTRUCTION.to_string(),
+            field_order: FieldOrder::Text,
         }
     }
+}
+
+/// The order in which a completion lists an example's fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldOrder {
+    /// As the dataset stores them (column order on import).
+    Dataset,
+    /// By where each value first appears in the ticket text (case-folded), so the model reads
+    /// and writes left to right; values not in the text follow, in the dataset's order.
+    #[default]
+    Text,
+}
+
+impl FieldOrder {
+    fn dataset() -> FieldOrder {
+        FieldOrder::Dataset
+    }
+
+    /// `fields` in this order for a ticket `text`.
+    pub fn arrange<'a>(
+        self,
+        text: &str,
+        fields: &'a [(String, String)],
+    ) -> Vec<&'a (String, String)> {
+        let mut out: Vec<&(String, String)> = fields.iter().collect();
+        if self == FieldOrder::Text {
+            let text = text.to_lowercase();
+            // Stable: fields at the same position, or absent from the text, keep their order.
+            out.sort_by_key(|(_, value)| first_position(&text, value));
+        }
+        out
+    }
+}
+
+/// Where the earliest of a value's parts (`a; b` holds two) occurs in the case-folded `text`;
+/// `usize::MAX` when none does.
+fn first_position(text: &str, value: &str) -> usize {
+    value
+        .split("; ")
+        .filter_map(|part| {
+            let part = part.trim().to_lowercase();
+            (!part.is_empty()).then(|| text.find(&part)).flatten()
+        })
+        .min()
+        .unwrap_or(usize::MAX)
 }
 
 /// A label and its fields, as read from a completion.
@@ -138,13 +189,14 @@ impl Template {
         out
     }
 
-    /// The completion for a label and fields: ` label`, then a blank line and one
-    /// `Name: value` line per field (when there are fields).
-    pub fn completion(&self, label: &str, fields: &[(String, String)]) -> String {
+    /// The completion for a ticket `text` with a label and fields: ` label`, then a blank
+    /// line and one `Name: value` line per field (when there are fields), in the template's
+    /// [`FieldOrder`].
+    pub fn completion(&self, text: &str, label: &str, fields: &[(String, String)]) -> String {
         let mut out = format!(" {label}");
         if !fields.is_empty() {
             out.push('\n');
-            for (name, value) in fields {
+            for (name, value) in self.field_order.arrange(text, fields) {
                 out.push('\n');
                 out.push_str(name);
                 out.push_str(": ");
@@ -234,10 +286,10 @@ mod tests {
             "Classify the following support ticket and extract relevant information:\n\nTicket: \"My app crashes\"\n\nClassification:"
         );
         assert_eq!(
-            t.completion("Technical Issue", &f(&[("Customer ID", "789012")])),
+            t.completion("", "Technical Issue", &f(&[("Customer ID", "789012")])),
             " Technical Issue\n\nCustomer ID: 789012"
         );
-        assert_eq!(t.completion("Billing", &[]), " Billing");
+        assert_eq!(t.completion("", "Billing", &[]), " Billing");
         assert_eq!(t.prompt_head() + &t.prompt_tail("x"), t.prompt("x"));
         let head = t.few_shot_head(
             &["A".into(), "B".into()],
@@ -259,11 +311,40 @@ mod tests {
             ("Email", "a@b.c"),
             ("Time", "10:30"),
         ]);
-        let c = parse_completion(&t.completion("Account Management", &fields)).unwrap();
+        let text = "mail a@b.c at 10:30 about 789012";
+        let c = parse_completion(&t.completion(text, "Account Management", &fields)).unwrap();
         assert_eq!(c.label, "Account Management");
+        let mut in_text = fields.clone();
+        in_text.rotate_left(1);
+        assert_eq!(c.fields, in_text);
+        let dataset = Template {
+            field_order: FieldOrder::Dataset,
+            ..Template::default()
+        };
+        let c = parse_completion(&dataset.completion(text, "A", &fields)).unwrap();
         assert_eq!(c.fields, fields);
         let text = "He said \"hi\" twice";
         assert_eq!(ticket_from_prompt(&t.prompt(text)).unwrap(), text);
+    }
+
+    #[test]
+    fn text_order_follows_first_appearance() {
+        let fields = f(&[
+            ("airline", "Delta"),
+            ("from", "boston"),
+            ("stop", "nowhere"),
+            ("to", "denver; boston"),
+        ]);
+        let order: Vec<&str> = FieldOrder::Text
+            .arrange("Boston to Denver on delta", &fields)
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
+        // `to` starts at boston too (its earliest part); ties and absent values keep order.
+        assert_eq!(order, ["from", "to", "airline", "stop"]);
+        // Runs stored before the option existed keep the dataset's order.
+        let old: Template = serde_json::from_str(r#"{"instruction":"x"}"#).unwrap();
+        assert_eq!(old.field_order, FieldOrder::Dataset);
     }
 
     #[test]

@@ -64,7 +64,7 @@ pub fn export(
                 write_jsonl(examples, &mut out, |e| {
                     serde_json::json!({
                         "prompt": t.prompt(&e.text),
-                        "completion": t.completion(&e.label, &e.fields),
+                        "completion": t.completion(&e.text, &e.label, &e.fields),
                     })
                 })
             }

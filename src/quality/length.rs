@@ -23,7 +23,7 @@ pub(super) fn check(examples: &[Example], opts: &QualityOptions) -> Vec<Finding>
                 e.row,
                 overhead
                     + estimate_tokens(&e.text)
-                    + estimate_tokens(&t.completion(&e.label, &e.fields)),
+                    + estimate_tokens(&t.completion(&e.text, &e.label, &e.fields)),
             )
         })
         .filter(|(_, n)| *n > opts.max_tokens)

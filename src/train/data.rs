@@ -41,8 +41,11 @@ pub fn encode(
     eos: u32,
 ) -> Result<Encoded, crate::model::ModelError> {
     let mut prompt = tokenizer.encode(&template.prompt(&example.text))?;
-    let mut completion =
-        tokenizer.encode_plain(&template.completion(&example.label, &example.fields))?;
+    let mut completion = tokenizer.encode_plain(&template.completion(
+        &example.text,
+        &example.label,
+        &example.fields,
+    ))?;
     completion.push(eos);
     completion.truncate(max_len.saturating_sub(1).max(1));
     let room = max_len.saturating_sub(completion.len());

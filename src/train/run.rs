@@ -144,25 +144,25 @@ pub(crate) fn run_data(
     Ok((train, val))
 }
 
-/// Creates run `name` and trains it.
+/// Creates run `name` and trains it on examples laid out with `template`.
 pub fn start(
     store: &mut Store,
     data_dir: &DataDir,
     name: &str,
     spec: &RunSpec,
+    template: &Template,
     cancel: &AtomicBool,
     on_event: &mut dyn FnMut(&TrainEvent),
 ) -> Result<RunInfo, TrainError> {
-    let template = Template::default();
     let run = store.create_run(
         name,
         &spec.dataset,
         &spec.model.display().to_string(),
         &serde_json::to_value(spec).expect("spec serializes"),
-        &serde_json::to_value(&template).expect("template serializes"),
+        &serde_json::to_value(template).expect("template serializes"),
     )?;
     execute(
-        store, data_dir, run, spec, &template, false, cancel, on_event,
+        store, data_dir, run, spec, template, false, cancel, on_event,
     )
 }
 

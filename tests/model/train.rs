@@ -170,9 +170,18 @@ fn step_losses(store: &Store, name: &str) -> Vec<(i64, f64)> {
 #[test]
 fn a_cancelled_or_killed_run_resumes_exactly() {
     let (_dir, mut store, data_dir, spec) = setup();
+    let tpl = tunedesk::template::Template::default();
     let never = AtomicBool::new(false);
-    let done =
-        train_run::start(&mut store, &data_dir, "whole", &spec, &never, &mut |_| {}).unwrap();
+    let done = train_run::start(
+        &mut store,
+        &data_dir,
+        "whole",
+        &spec,
+        &tpl,
+        &never,
+        &mut |_| {},
+    )
+    .unwrap();
     assert_eq!(done.status, RunStatus::Done);
     let whole = step_losses(&store, "whole");
     let metrics = store.run_metrics(&done).unwrap();
@@ -192,6 +201,7 @@ fn a_cancelled_or_killed_run_resumes_exactly() {
         &data_dir,
         "cancelled",
         &spec,
+        &tpl,
         &cancel,
         &mut |e| {
             if matches!(e, TrainEvent::Step { step: 5, .. }) {
@@ -209,11 +219,19 @@ fn a_cancelled_or_killed_run_resumes_exactly() {
     // Killed at step 8 (after the checkpoint of the evaluation at step 6): the steps after the
     // checkpoint are dropped from the record and trained again, none twice.
     let killed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        train_run::start(&mut store, &data_dir, "killed", &spec, &never, &mut |e| {
-            if matches!(e, TrainEvent::Step { step: 8, .. }) {
-                panic!("simulated kill");
-            }
-        })
+        train_run::start(
+            &mut store,
+            &data_dir,
+            "killed",
+            &spec,
+            &tpl,
+            &never,
+            &mut |e| {
+                if matches!(e, TrainEvent::Step { step: 8, .. }) {
+                    panic!("simulated kill");
+                }
+            },
+        )
     }));
     assert!(killed.is_err());
     assert_eq!(

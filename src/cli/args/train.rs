@@ -76,6 +76,27 @@ pub struct TrainArgs {
     /// Seed of adapter init, data order and dropout.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Order of the field lines the model learns to write.
+    #[arg(long, value_enum, default_value_t = FieldOrderArg::Text)]
+    pub field_order: FieldOrderArg,
+}
+
+/// `--field-order`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FieldOrderArg {
+    /// By where each value first appears in the ticket (values not in it last).
+    Text,
+    /// As the dataset stores them (column order on import).
+    Dataset,
+}
+
+impl From<FieldOrderArg> for tunedesk::template::FieldOrder {
+    fn from(a: FieldOrderArg) -> Self {
+        match a {
+            FieldOrderArg::Text => Self::Text,
+            FieldOrderArg::Dataset => Self::Dataset,
+        }
+    }
 }
 
 /// Learning-rate schedules.

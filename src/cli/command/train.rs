@@ -7,6 +7,7 @@ use crate::cli::args::{SchedulerArg, TrainArgs};
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use tunedesk::model::lora::LoraConfig;
+use tunedesk::template::Template;
 use tunedesk::train::optim::Scheduler;
 use tunedesk::train::run::{self as train_run, RunSpec};
 use tunedesk::train::{TrainConfig, TrainEvent};
@@ -129,6 +130,10 @@ pub fn run(ctx: &Context, args: TrainArgs) -> Result<()> {
                 &ctx.data_dir,
                 &name,
                 &spec(&args, model),
+                &Template {
+                    field_order: args.field_order.into(),
+                    ..Template::default()
+                },
                 &cancel,
                 &mut on_event,
             )?
