@@ -1,10 +1,12 @@
 //! candle's f32 matmul throughput on the shapes of SmolLM2-135M's projections (prefill: 128
-//! rows; decode: 1 row), for the profile in docs/PERFORMANCE.md.
+//! rows; decode: 1 row), for the profile in docs/PERFORMANCE.md; and the inference int8
+//! kernel (`model::ops::Int8Weight`) on the same shapes where the CPU has it.
 //!
 //! `RAYON_NUM_THREADS=2 cargo bench --bench matmul`
 
 use candle_core::{Device, Tensor};
 use std::time::Instant;
+use tunedesk::model::ops::Int8Weight;
 /// Mean seconds per call over 20 calls, after one warm-up call.
 fn time<F: FnMut()>(mut f: F) -> f64 {
     f();
@@ -19,6 +21,8 @@ fn main() {
     let d = Device::Cpu;
     for (m, k, n) in [
         (128usize, 576usize, 1536usize),
+        (64, 576, 1536),
+        (64, 1536, 576),
         (128, 576, 576),
         (128, 1536, 576),
         (1, 576, 1536),
@@ -38,8 +42,18 @@ fn main() {
             x2.matmul(&wt).unwrap();
         });
         let fl = 2.0 * (m * k * n) as f64 / 1e9;
+        let int8 = if Int8Weight::supported() {
+            let q = Int8Weight::new(&wt.flatten_all().unwrap().to_vec1().unwrap(), k, n);
+            let xs: Vec<f32> = x2.flatten_all().unwrap().to_vec1().unwrap();
+            let t = time(|| {
+                q.product(&xs, m);
+            });
+            format!("{:.1} GOP/s", fl / t)
+        } else {
+            "n/a (no AVX-512 VNNI)".to_string()
+        };
         println!(
-            "m{m} k{k} n{n}: bcast W^T {:.1} GF/s ({:.2}ms) | 2d W^T {:.1} | 2d contiguous {:.1}",
+            "m{m} k{k} n{n}: bcast W^T {:.1} GF/s ({:.2}ms) | 2d W^T {:.1} | 2d contiguous {:.1} | int8 {int8}",
             fl / a,
             a * 1e3,
             fl / b,

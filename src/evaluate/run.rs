@@ -173,7 +173,12 @@ fn prepare(
             let examples: Vec<(String, String)> = stratified_sample(train, Some(*shots), req.seed)
                 .into_iter()
                 .take(*shots)
-                .map(|e| (e.text.clone(), template.completion(&e.label, &e.fields)))
+                .map(|e| {
+                    (
+                        e.text.clone(),
+                        template.completion(&e.text, &e.label, &e.fields),
+                    )
+                })
                 .collect();
             spec.model = model.display().to_string();
             spec.shots = Some(*shots as u32);
@@ -197,9 +202,15 @@ pub fn evaluate(
     on_progress: &mut dyn FnMut(usize, usize),
 ) -> Result<EvalInfo, EvalError> {
     let rows = eval_rows(store, req)?;
-    let p = prepare(store, data_dir, req)?;
+    let mut p = prepare(store, data_dir, req)?;
     let started = Instant::now();
-    let predictor = Predictor::new(&p.lm, &p.head, &p.labels, &p.fields, req.options.clone())?;
+    let predictor = Predictor::new(
+        &mut p.lm,
+        &p.head,
+        &p.labels,
+        &p.fields,
+        req.options.clone(),
+    )?;
     let tails: Vec<String> = rows
         .iter()
         .map(|e| p.template.prompt_tail(&e.text))

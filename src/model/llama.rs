@@ -8,12 +8,13 @@
 
 use super::config::Config;
 use super::lora::{DropoutRng, Linear, Lora, LoraConfig};
-use super::ops;
+use super::ops::{self, Int8Weight};
 use super::weights::Weights;
 use super::ModelError;
-use candle_core::{DType, Device, IndexOp, Result, Tensor, Var};
+use candle_core::{DType, Device, IndexOp, Result, Tensor, Var, D};
 use candle_nn::VarMap;
 use rand::RngCore;
+use std::sync::Arc;
 
 mod shared_prefix;
 pub use shared_prefix::{Prefix, RowBatch};
@@ -106,14 +107,58 @@ struct Mlp {
     gate_proj: Linear,
     up_proj: Linear,
     down_proj: Linear,
+    /// Gate and up projections as one 8-bit weight (inference; see `Model::quantize_int8`).
+    gate_up_int8: Option<Arc<Int8Weight>>,
 }
 
 impl Mlp {
     fn forward(&self, x: &Tensor, mut rng: DropoutRng) -> Result<Tensor> {
-        let gate = self.gate_proj.forward(x, rng.as_deref_mut())?;
-        let up = self.up_proj.forward(x, rng.as_deref_mut())?;
+        let [gate, up] = match fused(
+            x,
+            self.gate_up_int8.as_deref(),
+            &[&self.gate_proj, &self.up_proj],
+        )? {
+            Some([gate, up]) => [gate, up],
+            None => [
+                self.gate_proj.forward(x, rng.as_deref_mut())?,
+                self.up_proj.forward(x, rng.as_deref_mut())?,
+            ],
+        };
         self.down_proj.forward(&ops::swiglu(&gate, &up)?, rng)
     }
+}
+
+/// `x` through projections that share their input, by their fused 8-bit weight `w`: one
+/// product, split into each projection's output (plus its bias). `None` without `w` or where
+/// the kernel does not apply.
+fn fused<const N: usize>(
+    x: &Tensor,
+    w: Option<&Int8Weight>,
+    parts: &[&Linear; N],
+) -> Result<Option<[Tensor; N]>> {
+    let Some(y) = w.map(|w| ops::int8_matmul(x, w)).transpose()?.flatten() else {
+        return Ok(None);
+    };
+    let mut start = 0;
+    let mut out = Vec::with_capacity(N);
+    for part in parts {
+        let (n, _) = part.dims()?;
+        let y = y.narrow(D::Minus1, start, n)?;
+        start += n;
+        out.push(match part.bias() {
+            Some(b) => y.broadcast_add(b)?,
+            None => y,
+        });
+    }
+    Ok(out.try_into().ok())
+}
+
+/// One 8-bit weight for projections that share their input (their outputs side by side).
+fn fuse_int8(parts: &[&Linear]) -> Result<Arc<Int8Weight>> {
+    let wt = Tensor::cat(&parts.iter().map(|l| l.weight_t()).collect::<Vec<_>>(), 1)?;
+    let (k, n) = wt.dims2()?;
+    let data: Vec<f32> = wt.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
+    Ok(Arc::new(Int8Weight::new(&data, k, n)))
 }
 
 #[derive(Debug, Clone)]
@@ -125,6 +170,8 @@ struct Attention {
     num_heads: usize,
     num_kv_heads: usize,
     head_dim: usize,
+    /// q, k and v projections as one 8-bit weight (inference; see `Model::quantize_int8`).
+    qkv_int8: Option<Arc<Int8Weight>>,
 }
 
 /// What every layer of one forward pass shares.
@@ -138,6 +185,19 @@ struct Pass<'a> {
 }
 
 impl Attention {
+    /// The query, key and value projections of `x`.
+    fn project_qkv(&self, x: &Tensor, mut rng: DropoutRng) -> Result<[Tensor; 3]> {
+        let parts = [&self.q_proj, &self.k_proj, &self.v_proj];
+        match fused(x, self.qkv_int8.as_deref(), &parts)? {
+            Some(qkv) => Ok(qkv),
+            None => Ok([
+                self.q_proj.forward(x, rng.as_deref_mut())?,
+                self.k_proj.forward(x, rng.as_deref_mut())?,
+                self.v_proj.forward(x, rng)?,
+            ]),
+        }
+    }
+
     fn forward(
         &self,
         x: &Tensor,
@@ -157,15 +217,10 @@ impl Attention {
                 .transpose(1, 2)?
                 .contiguous()
         };
-        let q = heads(self.q_proj.forward(x, rng.as_deref_mut())?, self.num_heads)?;
-        let k = heads(
-            self.k_proj.forward(x, rng.as_deref_mut())?,
-            self.num_kv_heads,
-        )?;
-        let v = heads(
-            self.v_proj.forward(x, rng.as_deref_mut())?,
-            self.num_kv_heads,
-        )?;
+        let [q, k, v] = self.project_qkv(x, rng.as_deref_mut())?;
+        let q = heads(q, self.num_heads)?;
+        let k = heads(k, self.num_kv_heads)?;
+        let v = heads(v, self.num_kv_heads)?;
         let q = rotary.apply(&q, offset, kernels)?;
         let mut k = rotary.apply(&k, offset, kernels)?;
         let mut v = v;
@@ -305,11 +360,13 @@ impl Model {
                     num_heads: config.num_attention_heads,
                     num_kv_heads: config.num_key_value_heads,
                     head_dim: config.head_dim,
+                    qkv_int8: None,
                 },
                 mlp: Mlp {
                     gate_proj: linear(&format!("{p}.mlp.gate_proj"), false)?,
                     up_proj: linear(&format!("{p}.mlp.up_proj"), false)?,
                     down_proj: linear(&format!("{p}.mlp.down_proj"), false)?,
+                    gate_up_int8: None,
                 },
                 input_layernorm: norm(&format!("{p}.input_layernorm.weight"))?,
                 post_attention_layernorm: norm(&format!("{p}.post_attention_layernorm.weight"))?,
@@ -378,6 +435,7 @@ impl Model {
         rng: &mut dyn RngCore,
     ) -> Result<()> {
         let device = self.device.clone();
+        self.drop_fused_int8();
         for (name, lin) in self.linears_mut() {
             let short = name.rsplit('.').next().unwrap_or_default();
             if !cfg.target_modules.iter().any(|t| t == short) {
@@ -427,11 +485,41 @@ impl Model {
 
     /// Folds every adapter into its base weight (for fast inference).
     pub fn merge_lora(&mut self) -> Result<()> {
+        self.drop_fused_int8();
         self.linears_mut().try_for_each(|(_, l)| l.merge())
+    }
+
+    /// Keeps 8-bit copies of every projection weight, the LM head's included (adapters merged
+    /// first), that inference then uses on the CPU (`ops::int8_matmul`): q/k/v and gate/up
+    /// each as one fused weight. Returns false, changing nothing, where the CPU lacks the
+    /// kernel. Training is unaffected (it never takes the 8-bit path).
+    pub fn quantize_int8(&mut self) -> Result<bool> {
+        if !Int8Weight::supported() || !self.device.is_cpu() {
+            return Ok(false);
+        }
+        self.merge_lora()?;
+        for layer in &mut self.layers {
+            let (a, m) = (&mut layer.self_attn, &mut layer.mlp);
+            a.qkv_int8 = Some(fuse_int8(&[&a.q_proj, &a.k_proj, &a.v_proj])?);
+            a.o_proj.quantize()?;
+            m.gate_up_int8 = Some(fuse_int8(&[&m.gate_proj, &m.up_proj])?);
+            m.down_proj.quantize()?;
+        }
+        self.lm_head.quantize()?;
+        Ok(true)
+    }
+
+    /// Forgets the fused 8-bit weights (their projections are about to change).
+    fn drop_fused_int8(&mut self) {
+        for layer in &mut self.layers {
+            layer.self_attn.qkv_int8 = None;
+            layer.mlp.gate_up_int8 = None;
+        }
     }
 
     /// Takes the adapters back out of the base weights.
     pub fn unmerge_lora(&mut self) -> Result<()> {
+        self.drop_fused_int8();
         self.linears_mut().try_for_each(|(_, l)| l.unmerge())
     }
 

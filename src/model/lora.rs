@@ -4,9 +4,11 @@
 //! `B` (out×r, zeros) are `Var`s registered in a `VarMap`, so saving the adapter is saving the
 //! map. Merge folds `(α/r)·B·A` into the base weight for fast inference.
 
+use super::ops::Int8Weight;
 use candle_core::{DType, Device, Result, Tensor, Var};
 use rand::{Rng, RngCore};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// The projections LoRA can target, by their checkpoint names.
 pub const TARGET_MODULES: [&str; 7] = [
@@ -94,6 +96,9 @@ pub struct Linear {
     bias: Option<Tensor>,
     lora: Option<Lora>,
     merged: bool,
+    /// The weight (adapter merged) in 8-bit integers, for inference on CPUs that have the
+    /// kernel ([`Linear::quantize`]); dropped whenever the weight changes.
+    int8: Option<Arc<Int8Weight>>,
 }
 
 /// Randomness for training-time dropout (a seeded RNG, for reproducible runs); `None` in
@@ -108,6 +113,7 @@ impl Linear {
             bias,
             lora: None,
             merged: false,
+            int8: None,
         })
     }
 
@@ -126,6 +132,25 @@ impl Linear {
     pub fn set_lora(&mut self, lora: Lora) {
         self.lora = Some(lora);
         self.merged = false;
+        self.int8 = None;
+    }
+
+    /// Keeps an 8-bit copy of the weight (with the adapter merged in, if any) that inference
+    /// then uses on the CPU. Returns false, doing nothing, where the kernel is unavailable
+    /// (another CPU, a GPU tensor, an unmerged adapter).
+    pub fn quantize(&mut self) -> Result<bool> {
+        let unmerged = self.lora.is_some() && !self.merged;
+        if unmerged || !self.weight_t.device().is_cpu() || !Int8Weight::supported() {
+            return Ok(false);
+        }
+        let (k, n) = self.weight_t.dims2()?;
+        let wt: Vec<f32> = self
+            .weight_t
+            .to_dtype(DType::F32)?
+            .flatten_all()?
+            .to_vec1()?;
+        self.int8 = Some(Arc::new(Int8Weight::new(&wt, k, n)));
+        Ok(true)
     }
 
     /// Folds the adapter into the base weight (idempotent).
@@ -135,6 +160,7 @@ impl Linear {
             // keep the old weight alive and make every inference pass record its graph).
             self.weight_t = (&self.weight_t + l.delta()?.t()?)?.contiguous()?.detach();
             self.merged = true;
+            self.int8 = None;
         }
         Ok(())
     }
@@ -144,8 +170,14 @@ impl Linear {
         if let (Some(l), true) = (&self.lora, self.merged) {
             self.weight_t = (&self.weight_t - l.delta()?.t()?)?.contiguous()?.detach();
             self.merged = false;
+            self.int8 = None;
         }
         Ok(())
+    }
+
+    /// The bias, if any.
+    pub fn bias(&self) -> Option<&Tensor> {
+        self.bias.as_ref()
     }
 
     /// The frozen weight, transposed: (in, out), contiguous.
@@ -155,8 +187,13 @@ impl Linear {
 
     /// Applies the layer to `x` of shape (…, in). `rng` enables adapter dropout (training).
     pub fn forward(&self, x: &Tensor, rng: DropoutRng) -> Result<Tensor> {
-        let y = match (&self.lora, self.merged) {
-            (Some(l), false) => {
+        let quantized = match &self.int8 {
+            Some(q) => super::ops::int8_matmul(x, q)?,
+            None => None,
+        };
+        let y = match (quantized, &self.lora, self.merged) {
+            (Some(y), _, _) => y,
+            (None, Some(l), false) => {
                 let mask = match rng {
                     Some(rng) if l.dropout > 0.0 => {
                         Some(dropout_mask(x.elem_count(), l.dropout, rng))
@@ -166,7 +203,7 @@ impl Linear {
                 let (a, b) = (l.a.as_tensor(), l.b.as_tensor());
                 super::ops::lora_linear(x, &self.weight_t, a, b, l.scale, mask)?
             }
-            _ => super::ops::frozen_matmul(x, &self.weight_t)?,
+            (None, _, _) => super::ops::frozen_matmul(x, &self.weight_t)?,
         };
         match &self.bias {
             Some(b) => y.broadcast_add(b),

@@ -25,6 +25,9 @@ pub struct PredictOptions {
     pub batch_size: usize,
     /// Most new tokens per row.
     pub max_new_tokens: usize,
+    /// Run the decoder's projections in 8-bit integers where the CPU has the kernel
+    /// (`model::ops::int8_matmul`); false keeps every product in f32.
+    pub int8: bool,
 }
 
 impl Default for PredictOptions {
@@ -33,6 +36,7 @@ impl Default for PredictOptions {
             constrained: true,
             batch_size: 16,
             max_new_tokens: 96,
+            int8: true,
         }
     }
 }
@@ -65,14 +69,18 @@ pub struct Predictor<'a> {
 
 impl<'a> Predictor<'a> {
     /// Prepares `lm` for prompts starting with `head`, answering with one of `labels` and
-    /// fields named from `fields`.
+    /// fields named from `fields` (and quantizes it, with `opts.int8`).
     pub fn new(
-        lm: &'a LoadedModel,
+        lm: &'a mut LoadedModel,
         head: &str,
         labels: &[String],
         fields: &[String],
         opts: PredictOptions,
     ) -> Result<Predictor<'a>, ModelError> {
+        if opts.int8 {
+            lm.model.quantize_int8()?;
+        }
+        let lm: &'a LoadedModel = lm;
         let tok = &lm.tokenizer;
         let mut shared = tok.encode(head)?;
         // The head's last token may merge with the text that follows it.

@@ -29,6 +29,7 @@ fn request(target: Target, dataset: String, split: SplitChoice, o: &EvalOptions)
         options: PredictOptions {
             constrained: !o.free,
             batch_size: o.batch_size,
+            int8: !o.f32,
             ..Default::default()
         },
         seed: o.seed,

@@ -23,14 +23,15 @@ pub fn ticket_bar(json: bool) -> ProgressBar {
 
 pub fn run(ctx: &Context, args: PredictArgs) -> Result<()> {
     let mut store = ctx.store()?;
-    let rm = load_run(&mut store, &ctx.data_dir, &args.run, args.checkpoint)?;
+    let mut rm = load_run(&mut store, &ctx.data_dir, &args.run, args.checkpoint)?;
     let opts = PredictOptions {
         constrained: !args.free,
         batch_size: args.batch_size,
+        int8: !args.f32,
         ..Default::default()
     };
     let head = rm.template.prompt_head();
-    let predictor = Predictor::new(&rm.lm, &head, &rm.labels, &rm.fields, opts)?;
+    let predictor = Predictor::new(&mut rm.lm, &head, &rm.labels, &rm.fields, opts)?;
     let tail = |text: &str| rm.template.prompt_tail(text);
     if let Some(text) = &args.text {
         let p = predictor.predict(&[tail(text)], &mut |_, _| {})?.remove(0);

@@ -7,6 +7,7 @@
 //! against that formula, forward and gradient.
 
 mod frozen_matmul;
+mod int8_matmul;
 mod linear_cross_entropy;
 mod lora_linear;
 mod rms_norm;
@@ -16,6 +17,7 @@ mod softmax;
 mod swiglu;
 
 pub use frozen_matmul::frozen_matmul;
+pub use int8_matmul::{int8_matmul, Int8Weight};
 pub use linear_cross_entropy::{linear_cross_entropy, masked_nll};
 pub use lora_linear::lora_linear;
 pub use rms_norm::rms_norm;
