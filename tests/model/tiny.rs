@@ -405,6 +405,26 @@ fn shared_prefix_batches_match_one_sequence_at_a_time() {
                 let d = max_diff(&logits.get(i).unwrap(), &last_logits(&lm, seq));
                 assert!(d < 1e-4, "{arch} after retain row {i}: {d}");
             }
+            // A new row joins (its own columns padded to the batch's), then all step on.
+            let mut fresh = lm.model.row_batch(&prefix, 1);
+            lm.model
+                .forward_rows(&prefix, &mut fresh, &[vec![10, 11]])
+                .unwrap();
+            batch.append(fresh).unwrap();
+            let mut seqs = vec![seqs[0].clone(), seqs[2].clone()];
+            seqs.push(head.iter().chain(&[10, 11]).copied().collect());
+            for step in 0..3u32 {
+                let next: Vec<Vec<u32>> = (0..3).map(|r| vec![25 + step * 3 + r]).collect();
+                let logits = lm.model.forward_rows(&prefix, &mut batch, &next).unwrap();
+                for (i, seq) in seqs.iter_mut().enumerate() {
+                    seq.push(next[i][0]);
+                    let d = max_diff(&logits.get(i).unwrap(), &last_logits(&lm, seq));
+                    assert!(
+                        d < 1e-4,
+                        "{arch} after a row joined, step {step} row {i}: {d}"
+                    );
+                }
+            }
         }
     }
 }

@@ -25,11 +25,74 @@ impl Prefix {
     }
 }
 
+/// One layer's keys and values for the rows of a batch: buffers of (rows, kv_heads, capacity,
+/// head_dim) whose first `len` columns are filled. New columns are written in place; the
+/// buffers grow geometrically, so a step does not copy the whole cache.
+#[derive(Debug, Clone)]
+struct RowKv {
+    k: Tensor,
+    v: Tensor,
+    len: usize,
+}
+
+impl RowKv {
+    /// The filled columns of the keys and the values (views).
+    fn filled(&self) -> Result<(Tensor, Tensor)> {
+        Ok((
+            self.k.narrow(2, 0, self.len)?,
+            self.v.narrow(2, 0, self.len)?,
+        ))
+    }
+
+    /// Appends `k` and `v` (rows, kv_heads, t, head_dim) to `slot` as new columns.
+    fn push(slot: &mut Option<RowKv>, k: &Tensor, v: &Tensor) -> Result<()> {
+        let t = k.dim(2)?;
+        let Some(kv) = slot else {
+            *slot = Some(RowKv {
+                k: k.contiguous()?,
+                v: v.contiguous()?,
+                len: t,
+            });
+            return Ok(());
+        };
+        let capacity = kv.k.dim(2)?;
+        if kv.len + t > capacity {
+            let (b, heads, _, d) = kv.k.dims4()?;
+            let capacity = (kv.len + t).max(capacity * 2);
+            let (fk, fv) = kv.filled()?;
+            let grow = |x: &Tensor| -> Result<Tensor> {
+                let buf = Tensor::zeros((b, heads, capacity, d), x.dtype(), x.device())?;
+                buf.slice_set(&x.contiguous()?, 2, 0)?;
+                Ok(buf)
+            };
+            kv.k = grow(&fk)?;
+            kv.v = grow(&fv)?;
+        }
+        kv.k.slice_set(&k.contiguous()?, 2, kv.len)?;
+        kv.v.slice_set(&v.contiguous()?, 2, kv.len)?;
+        kv.len += t;
+        Ok(())
+    }
+
+    /// Rows `idx` (dim 0) or columns `idx` (dim 2) only, as a new exact-size buffer.
+    fn select(&self, idx: &Tensor, dim: usize) -> Result<RowKv> {
+        let (k, v) = match dim {
+            0 => (self.k.index_select(idx, 0)?, self.v.index_select(idx, 0)?),
+            _ => (
+                self.k.index_select(idx, dim)?,
+                self.v.index_select(idx, dim)?,
+            ),
+        };
+        let len = if dim == 0 { self.len } else { idx.dim(0)? };
+        Ok(RowKv { k, v, len })
+    }
+}
+
 /// The per-row state of a batch decoding after a [`Prefix`]: each row's own keys and values,
 /// which columns hold real tokens, and each row's next position.
 #[derive(Debug, Clone)]
 pub struct RowBatch {
-    layers: Vec<Option<(Tensor, Tensor)>>,
+    layers: Vec<Option<RowKv>>,
     /// (rows, columns): 1 where a column holds one of the row's tokens.
     valid: Vec<Vec<u8>>,
     positions: Vec<usize>,
@@ -51,12 +114,11 @@ impl RowBatch {
             .iter()
             .flatten()
             .next()
-            .map(|(k, _)| k.device().clone());
+            .map(|kv| kv.k.device().clone());
         if let Some(device) = device {
             let idx = Tensor::new(keep.iter().map(|&i| i as u32).collect::<Vec<_>>(), &device)?;
-            for (k, v) in self.layers.iter_mut().flatten() {
-                *k = k.index_select(&idx, 0)?;
-                *v = v.index_select(&idx, 0)?;
+            for kv in self.layers.iter_mut().flatten() {
+                *kv = kv.select(&idx, 0)?;
             }
         }
         self.valid = keep.iter().map(|&i| self.valid[i].clone()).collect();
@@ -75,11 +137,10 @@ impl RowBatch {
         if used.len() == width || self.valid.is_empty() {
             return Ok(());
         }
-        if let Some((k, _)) = self.layers.iter().flatten().next() {
-            let idx = Tensor::new(used.as_slice(), k.device())?;
-            for (k, v) in self.layers.iter_mut().flatten() {
-                *k = k.index_select(&idx, 2)?;
-                *v = v.index_select(&idx, 2)?;
+        if let Some(kv) = self.layers.iter().flatten().next() {
+            let idx = Tensor::new(used.as_slice(), kv.k.device())?;
+            for kv in self.layers.iter_mut().flatten() {
+                *kv = kv.select(&idx, 2)?;
             }
         }
         for v in &mut self.valid {
@@ -100,10 +161,14 @@ impl RowBatch {
         let width = mine.max(theirs);
         for (a, b) in self.layers.iter_mut().zip(other.layers) {
             *a = match (a.take(), b) {
-                (Some((ka, va)), Some((kb, vb))) => Some((
-                    Tensor::cat(&[pad_columns(&ka, width)?, pad_columns(&kb, width)?], 0)?,
-                    Tensor::cat(&[pad_columns(&va, width)?, pad_columns(&vb, width)?], 0)?,
-                )),
+                (Some(a), Some(b)) => {
+                    let ((ka, va), (kb, vb)) = (a.filled()?, b.filled()?);
+                    Some(RowKv {
+                        k: Tensor::cat(&[pad_columns(&ka, width)?, pad_columns(&kb, width)?], 0)?,
+                        v: Tensor::cat(&[pad_columns(&va, width)?, pad_columns(&vb, width)?], 0)?,
+                        len: width,
+                    })
+                }
                 (a, b) => a.or(b),
             };
         }
@@ -166,6 +231,9 @@ impl Model {
 
     /// Feeds each row its next tokens (at least one per row; rows may differ in length) and
     /// returns the logits after each row's last token, (rows, vocab).
+    ///
+    /// The tokens run packed, without padding, through everything but attention (the
+    /// projections and the MLP, nearly all the work); attention pads them to (rows, longest).
     pub fn forward_rows(
         &self,
         prefix: &Prefix,
@@ -177,15 +245,26 @@ impl Model {
             candle_core::bail!("forward_rows: one non-empty token list per row");
         }
         let t = tokens.iter().map(Vec::len).max().unwrap_or(1);
-        let mut ids = Vec::with_capacity(b * t);
+        let n: usize = tokens.iter().map(Vec::len).sum();
+        let mut ids = Vec::with_capacity(n);
         let mut pos = Vec::with_capacity(b * t);
+        // Padded slot → packed token (`n`, an all-zero row, for padding) and back.
+        let mut to_padded = Vec::with_capacity(b * t);
+        let mut to_packed = Vec::with_capacity(n);
+        let mut last = Vec::with_capacity(b);
         for (row, toks) in tokens.iter().enumerate() {
             for i in 0..t {
-                ids.push(toks.get(i).copied().unwrap_or(0));
                 pos.push((batch.positions[row] + i.min(toks.len() - 1)) as u32);
+                if let Some(&id) = toks.get(i) {
+                    to_padded.push(ids.len() as u32);
+                    to_packed.push((row * t + i) as u32);
+                    ids.push(id);
+                } else {
+                    to_padded.push(n as u32);
+                }
             }
+            last.push(ids.len() as u32 - 1);
         }
-        let ids = Tensor::from_vec(ids, (b, t), &self.device)?;
         let pos = Tensor::from_vec(pos, b * t, &self.device)?;
         let half = self.config.head_dim / 2;
         let cos = self
@@ -205,15 +284,24 @@ impl Model {
             batch.positions[row] += toks.len();
         }
         let bias = row_bias(&batch.valid, cached, t, &self.device)?;
+        let packing = if n < b * t {
+            Some(Packing {
+                to_padded: Tensor::new(to_padded.as_slice(), &self.device)?,
+                to_packed: Tensor::new(to_packed.as_slice(), &self.device)?,
+            })
+        } else {
+            None
+        };
         let rows = RowPass {
             cos: &cos,
             sin: &sin,
             bias: &bias,
+            b,
+            t,
+            packing: packing.as_ref(),
         };
-        let mut x = self
-            .embed_tokens
-            .index_select(&ids.flatten_all()?, 0)?
-            .reshape((b, t, self.config.hidden_size))?;
+        let ids = Tensor::from_vec(ids, n, &self.device)?;
+        let mut x = self.embed_tokens.index_select(&ids, 0)?;
         for (i, layer) in self.layers.iter().enumerate() {
             let h = layer.input_layernorm.forward(&x, Kernels::Fused)?;
             let h = layer.self_attn.forward_rows(
@@ -226,17 +314,20 @@ impl Model {
             let h = layer.post_attention_layernorm.forward(&x, Kernels::Fused)?;
             x = (&x + layer.mlp.forward(&h, None)?)?;
         }
-        let last: Vec<u32> = tokens
-            .iter()
-            .enumerate()
-            .map(|(row, toks)| (row * t + toks.len() - 1) as u32)
-            .collect();
         let last = Tensor::new(last, &self.device)?;
-        let h = x
-            .reshape((b * t, self.config.hidden_size))?
-            .index_select(&last, 0)?;
+        let h = x.index_select(&last, 0)?;
         self.logits(&self.norm.forward(&h, Kernels::Fused)?)
     }
+}
+
+/// Where the tokens of a ragged [`Model::forward_rows`] pass sit: packed (no padding) or
+/// padded to (rows, longest).
+struct Packing {
+    /// For each padded slot, its packed token (for padding: the token count, which reads an
+    /// all-zero row).
+    to_padded: Tensor,
+    /// For each packed token, its padded slot.
+    to_packed: Tensor,
 }
 
 /// What every layer of a [`Model::forward_rows`] pass shares.
@@ -245,6 +336,33 @@ struct RowPass<'a> {
     sin: &'a Tensor,
     /// (rows, 1, t, columns) additive bias over the rows' own columns.
     bias: &'a Tensor,
+    b: usize,
+    t: usize,
+    /// None when every row has `t` tokens (packed and padded are then the same).
+    packing: Option<&'a Packing>,
+}
+
+impl RowPass<'_> {
+    /// Packed (tokens, w) → padded (b, t, w), zeros in the padding.
+    fn pad(&self, y: &Tensor) -> Result<Tensor> {
+        let y = match self.packing {
+            Some(p) => {
+                let zero = Tensor::zeros((1, y.dim(1)?), y.dtype(), y.device())?;
+                Tensor::cat(&[y, &zero], 0)?.index_select(&p.to_padded, 0)?
+            }
+            None => y.clone(),
+        };
+        y.reshape((self.b, self.t, ()))
+    }
+
+    /// Padded (b, t, w) → packed (tokens, w).
+    fn pack(&self, y: &Tensor) -> Result<Tensor> {
+        let y = y.reshape((self.b * self.t, ()))?;
+        match self.packing {
+            Some(p) => y.index_select(&p.to_packed, 0),
+            None => Ok(y),
+        }
+    }
 }
 
 /// Bias over the rows' own columns for `t` new tokens after `cached` columns: a query sees
@@ -273,24 +391,23 @@ impl Attention {
         x: &Tensor,
         pass: &RowPass,
         prefix: Option<&(Tensor, Tensor)>,
-        own: &mut Option<(Tensor, Tensor)>,
+        own: &mut Option<RowKv>,
     ) -> Result<Tensor> {
-        let (b, t, _) = x.dims3()?;
+        let (b, t) = (pass.b, pass.t);
         let heads = |y: Tensor, n: usize| {
-            y.reshape((b, t, n, self.head_dim))?
+            pass.pad(&y)?
+                .reshape((b, t, n, self.head_dim))?
                 .transpose(1, 2)?
                 .contiguous()
         };
-        let q = heads(self.q_proj.forward(x, None)?, self.num_heads)?;
-        let k = heads(self.k_proj.forward(x, None)?, self.num_kv_heads)?;
-        let v = heads(self.v_proj.forward(x, None)?, self.num_kv_heads)?;
+        let [q, k, v] = self.project_qkv(x, None)?;
+        let q = heads(q, self.num_heads)?;
+        let k = heads(k, self.num_kv_heads)?;
+        let v = heads(v, self.num_kv_heads)?;
         let q = candle_nn::rotary_emb::rope(&q, pass.cos, pass.sin)?;
         let k = candle_nn::rotary_emb::rope(&k, pass.cos, pass.sin)?;
-        let (k, v) = match own.as_ref() {
-            Some((pk, pv)) => (Tensor::cat(&[pk, &k], 2)?, Tensor::cat(&[pv, &v], 2)?),
-            None => (k, v),
-        };
-        *own = Some((k.clone(), v.clone()));
+        RowKv::push(own, &k, &v)?;
+        let (k, v) = own.as_ref().expect("just pushed").filled()?;
         let kv = self.num_kv_heads;
         let rep = self.num_heads / kv;
         let d = self.head_dim;
@@ -304,9 +421,8 @@ impl Attention {
             .reshape((b, kv, rep * t, total))?;
         let Some((pk, pv)) = prefix.filter(|(pk, _)| pk.dim(1).unwrap_or(0) > 0) else {
             let probs = candle_nn::ops::softmax_last_dim(&own_scores.contiguous()?)?;
-            return self
-                .o_proj
-                .forward(&merge_heads(&probs.matmul(&v)?, b, t, self)?, None);
+            let y = pass.pack(&merge_heads(&probs.matmul(&v)?, b, t, self)?)?;
+            return self.o_proj.forward(&y, None);
         };
         // Prefix columns: every row's queries against the one prefix, (kv, b·rep·t, p).
         let p = pk.dim(1)?;
@@ -332,7 +448,8 @@ impl Attention {
             .contiguous()?
             .matmul(&v)?;
         let y = (from_prefix + from_own)?;
-        self.o_proj.forward(&merge_heads(&y, b, t, self)?, None)
+        self.o_proj
+            .forward(&pass.pack(&merge_heads(&y, b, t, self)?)?, None)
     }
 }
 
