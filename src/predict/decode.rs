@@ -82,16 +82,21 @@ impl Decoder<'_> {
                 steps.extend(new.iter().map(|_| 0));
                 active.extend(new);
             }
-            let table: Vec<Vec<f32>> = logits.take().map_or(Ok(Vec::new()), |l| l.to_vec2())?;
+            // One flat copy (rows × vocab), not a vector per row.
+            let vocab = logits.as_ref().map_or(Ok(1), |l| l.dim(1))?;
+            let flat: Vec<f32> = logits
+                .take()
+                .map_or(Ok(Vec::new()), |l| l.flatten_all()?.to_vec1())?;
+            let table: Vec<&[f32]> = flat.chunks(vocab.max(1)).collect();
             let mut next = Vec::with_capacity(active.len());
             let mut keep = Vec::with_capacity(active.len());
             for (slot, &r) in active.iter().enumerate() {
                 let token = if steps[slot] >= self.opts.max_new_tokens {
                     None
                 } else if self.opts.constrained {
-                    self.step_constrained(&mut state[r], &table[slot])
+                    self.step_constrained(&mut state[r], table[slot])
                 } else {
-                    self.step_free(&mut state[r], &table[slot])
+                    self.step_free(&mut state[r], table[slot])
                 };
                 if let Some(t) = token {
                     keep.push(slot);
