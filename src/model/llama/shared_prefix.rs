@@ -4,7 +4,8 @@
 //! together, one token per row per step (inference only: fused kernels, no gradients).
 
 use super::{Attention, Kernels, Model};
-use candle_core::{Device, Result, Tensor, D};
+use crate::model::ops;
+use candle_core::{Result, Tensor, D};
 
 /// Keys and values of a shared prompt prefix, one `(kv_heads, len, head_dim)` pair per layer.
 #[derive(Debug, Clone)]
@@ -283,7 +284,7 @@ impl Model {
             v.extend((0..t).map(|i| u8::from(i < toks.len())));
             batch.positions[row] += toks.len();
         }
-        let bias = row_bias(&batch.valid, cached, t, &self.device)?;
+        let bias = row_bias(&batch.valid, cached, t);
         let packing = if n < b * t {
             Some(Packing {
                 to_padded: Tensor::new(to_padded.as_slice(), &self.device)?,
@@ -334,8 +335,8 @@ struct Packing {
 struct RowPass<'a> {
     cos: &'a Tensor,
     sin: &'a Tensor,
-    /// (rows, 1, t, columns) additive bias over the rows' own columns.
-    bias: &'a Tensor,
+    /// (rows, t, columns) additive bias over the rows' own columns.
+    bias: &'a [f32],
     b: usize,
     t: usize,
     /// None when every row has `t` tokens (packed and padded are then the same).
@@ -367,7 +368,7 @@ impl RowPass<'_> {
 
 /// Bias over the rows' own columns for `t` new tokens after `cached` columns: a query sees
 /// the row's valid columns up to itself.
-fn row_bias(valid: &[Vec<u8>], cached: usize, t: usize, device: &Device) -> Result<Tensor> {
+fn row_bias(valid: &[Vec<u8>], cached: usize, t: usize) -> Vec<f32> {
     let total = cached + t;
     let mut v = Vec::with_capacity(valid.len() * t * total);
     for row in valid {
@@ -382,7 +383,7 @@ fn row_bias(valid: &[Vec<u8>], cached: usize, t: usize, device: &Device) -> Resu
             }));
         }
     }
-    Tensor::from_vec(v, (valid.len(), 1, t, total), device)
+    v
 }
 
 impl Attention {
@@ -407,7 +408,23 @@ impl Attention {
         let q = candle_nn::rotary_emb::rope(&q, pass.cos, pass.sin)?;
         let k = candle_nn::rotary_emb::rope(&k, pass.cos, pass.sin)?;
         RowKv::push(own, &k, &v)?;
-        let (k, v) = own.as_ref().expect("just pushed").filled()?;
+        let kvs = own.as_ref().expect("just pushed");
+        let prefix = prefix.filter(|(pk, _)| pk.dim(1).unwrap_or(0) > 0);
+        let shape = ops::RowAttention {
+            b,
+            heads: self.num_heads,
+            kv: self.num_kv_heads,
+            t,
+            d: self.head_dim,
+            scale: 1.0 / (self.head_dim as f32).sqrt(),
+        };
+        let own_kv = (&kvs.k, &kvs.v);
+        let prefix_kv = prefix.map(|(k, v)| (k, v));
+        if let Some(y) = ops::row_attention(&q, prefix_kv, own_kv, kvs.len, pass.bias, shape)? {
+            return self.o_proj.forward(&pass.pack(&y)?, None);
+        }
+        let (k, v) = kvs.filled()?;
+        let bias = Tensor::from_slice(pass.bias, (b, 1, t, kvs.len), x.device())?;
         let kv = self.num_kv_heads;
         let rep = self.num_heads / kv;
         let d = self.head_dim;
@@ -417,9 +434,9 @@ impl Attention {
         let q = q.reshape((b, kv, rep * t, d))?;
         let own_scores = (q.matmul(&k.t()?)? * scale)?
             .reshape((b, kv, rep, t, total))?
-            .broadcast_add(&pass.bias.unsqueeze(1)?)?
+            .broadcast_add(&bias.unsqueeze(1)?)?
             .reshape((b, kv, rep * t, total))?;
-        let Some((pk, pv)) = prefix.filter(|(pk, _)| pk.dim(1).unwrap_or(0) > 0) else {
+        let Some((pk, pv)) = prefix else {
             let probs = candle_nn::ops::softmax_last_dim(&own_scores.contiguous()?)?;
             let y = pass.pack(&merge_heads(&probs.matmul(&v)?, b, t, self)?)?;
             return self.o_proj.forward(&y, None);
