@@ -60,57 +60,129 @@ pub fn row_attention(
     let capacity = own.0.dim(2)?;
     let width = s.heads * s.d;
     let mut out = vec![0f32; s.b * s.t * width];
+    let parts = Parts {
+        q,
+        pk,
+        pv,
+        ok,
+        ov,
+        bias,
+        p,
+        total,
+        capacity,
+    };
     out.par_chunks_mut(s.t * width)
         .enumerate()
-        .for_each(|(row, y)| {
-            let mut scores = vec![0f32; p + total];
-            for h in 0..s.heads {
-                let g = h / (s.heads / s.kv);
-                let own_k = &ok[(row * s.kv + g) * capacity * s.d..][..total * s.d];
-                let own_v = &ov[(row * s.kv + g) * capacity * s.d..][..total * s.d];
-                let (pre_k, pre_v) = (&pk[g * p * s.d..][..p * s.d], &pv[g * p * s.d..][..p * s.d]);
-                for i in 0..s.t {
-                    let qv = &q[((row * s.heads + h) * s.t + i) * s.d..][..s.d];
-                    let mask = &bias[(row * s.t + i) * total..][..total];
-                    for (j, k) in pre_k.chunks_exact(s.d).enumerate() {
-                        scores[j] = dot(qv, k) * s.scale;
-                    }
-                    for (j, k) in own_k.chunks_exact(s.d).enumerate() {
-                        scores[p + j] = dot(qv, k) * s.scale + mask[j];
-                    }
-                    let max = scores.iter().fold(f32::NEG_INFINITY, |a, &v| a.max(v));
-                    let mut sum = 0f32;
-                    for v in &mut scores {
-                        *v = (*v - max).exp();
-                        sum += *v;
-                    }
-                    let yv = &mut y[i * width + h * s.d..][..s.d];
-                    let values = pre_v.chunks_exact(s.d).chain(own_v.chunks_exact(s.d));
-                    for (&w, v) in scores.iter().zip(values) {
-                        let w = w / sum;
-                        for (y, v) in yv.iter_mut().zip(v) {
-                            *y += w * v;
-                        }
-                    }
-                }
-            }
-        });
+        .for_each(|(row, y)| attend_row(&parts, &s, row, y));
     Ok(Some(Tensor::from_vec(out, (s.b, s.t, width), &device)?))
 }
 
+/// The inputs of a call, as slices.
+struct Parts<'a> {
+    q: &'a [f32],
+    pk: &'a [f32],
+    pv: &'a [f32],
+    ok: &'a [f32],
+    ov: &'a [f32],
+    bias: &'a [f32],
+    p: usize,
+    total: usize,
+    capacity: usize,
+}
+
+/// One row's output (t, heads · d), compiled for AVX-512 or AVX2 + FMA where the CPU has them.
+fn attend_row(x: &Parts, s: &RowAttention, row: usize, y: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has the features.
+            return unsafe { attend_row_avx512(x, s, row, y) };
+        }
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU has the features.
+            return unsafe { attend_row_avx2(x, s, row, y) };
+        }
+    }
+    attend_row_body(x, s, row, y);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn attend_row_avx512(x: &Parts, s: &RowAttention, row: usize, y: &mut [f32]) {
+    attend_row_body(x, s, row, y);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn attend_row_avx2(x: &Parts, s: &RowAttention, row: usize, y: &mut [f32]) {
+    attend_row_body(x, s, row, y);
+}
+
+/// The query heads that share a key/value head are scored and summed together, so each
+/// key and value row is read once per group rather than once per head.
+#[inline(always)]
+fn attend_row_body(x: &Parts, s: &RowAttention, row: usize, y: &mut [f32]) {
+    let (p, total, capacity, d) = (x.p, x.total, x.capacity, s.d);
+    let width = s.heads * d;
+    let rep = s.heads / s.kv;
+    let cols = p + total;
+    let mut scores = vec![0f32; rep * cols];
+    for g in 0..s.kv {
+        let own_k = &x.ok[(row * s.kv + g) * capacity * d..][..total * d];
+        let own_v = &x.ov[(row * s.kv + g) * capacity * d..][..total * d];
+        let (pre_k, pre_v) = (&x.pk[g * p * d..][..p * d], &x.pv[g * p * d..][..p * d]);
+        for i in 0..s.t {
+            let query = |r: usize| &x.q[((row * s.heads + g * rep + r) * s.t + i) * d..][..d];
+            let mask = &x.bias[(row * s.t + i) * total..][..total];
+            for (j, k) in pre_k
+                .chunks_exact(d)
+                .chain(own_k.chunks_exact(d))
+                .enumerate()
+            {
+                let m = if j < p { 0.0 } else { mask[j - p] };
+                for r in 0..rep {
+                    scores[r * cols + j] = dot(query(r), k) * s.scale + m;
+                }
+            }
+            for r in 0..rep {
+                let sc = &mut scores[r * cols..(r + 1) * cols];
+                let max = sc.iter().fold(f32::NEG_INFINITY, |a, &v| a.max(v));
+                let mut sum = 0f32;
+                for v in sc.iter_mut() {
+                    *v = (*v - max).exp();
+                    sum += *v;
+                }
+                let inv = 1.0 / sum;
+                sc.iter_mut().for_each(|v| *v *= inv);
+            }
+            let values = pre_v.chunks_exact(d).chain(own_v.chunks_exact(d));
+            for (j, v) in values.enumerate() {
+                for r in 0..rep {
+                    let w = scores[r * cols + j];
+                    let yv = &mut y[i * width + (g * rep + r) * d..][..d];
+                    for (y, v) in yv.iter_mut().zip(v) {
+                        *y += w * v;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[inline(always)]
 fn dot(a: &[f32], b: &[f32]) -> f32 {
-    // Eight partial sums, so the compiler keeps them in one vector register.
-    let mut acc = [0f32; 8];
-    for (a, b) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
-        for k in 0..8 {
+    // Sixteen partial sums, so the compiler keeps them in vector registers.
+    let mut acc = [0f32; 16];
+    for (a, b) in a.chunks_exact(16).zip(b.chunks_exact(16)) {
+        for k in 0..16 {
             acc[k] += a[k] * b[k];
         }
     }
     let tail: f32 = a
-        .chunks_exact(8)
+        .chunks_exact(16)
         .remainder()
         .iter()
-        .zip(b.chunks_exact(8).remainder())
+        .zip(b.chunks_exact(16).remainder())
         .map(|(a, b)| a * b)
         .sum();
     acc.iter().sum::<f32>() + tail
