@@ -39,7 +39,7 @@ impl Default for Template {
     fn default() -> Self {
         Template {
             instruction: DEFAULT_INSTRUCTION.to_string(),
-            field_order: FieldOrder::Text,
+            field_order: FieldOrder::Dataset,
         }
     }
 }
@@ -48,11 +48,11 @@ impl Default for Template {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum FieldOrder {
-    /// As the dataset stores them (column order on import).
+    /// As the dataset stores them (column order on import): one fixed layout.
+    #[default]
     Dataset,
     /// By where each value first appears in the ticket text (case-folded), so the model reads
     /// and writes left to right; values not in the text follow, in the dataset's order.
-    #[default]
     Text,
 }
 
@@ -314,15 +314,15 @@ mod tests {
         let text = "mail a@b.c at 10:30 about 789012";
         let c = parse_completion(&t.completion(text, "Account Management", &fields)).unwrap();
         assert_eq!(c.label, "Account Management");
+        assert_eq!(c.fields, fields);
+        let by_text = Template {
+            field_order: FieldOrder::Text,
+            ..Template::default()
+        };
+        let c = parse_completion(&by_text.completion(text, "A", &fields)).unwrap();
         let mut in_text = fields.clone();
         in_text.rotate_left(1);
         assert_eq!(c.fields, in_text);
-        let dataset = Template {
-            field_order: FieldOrder::Dataset,
-            ..Template::default()
-        };
-        let c = parse_completion(&dataset.completion(text, "A", &fields)).unwrap();
-        assert_eq!(c.fields, fields);
         let text = "He said \"hi\" twice";
         assert_eq!(ticket_from_prompt(&t.prompt(text)).unwrap(), text);
     }

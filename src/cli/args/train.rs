@@ -77,17 +77,17 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
     /// Order of the field lines the model learns to write.
-    #[arg(long, value_enum, default_value_t = FieldOrderArg::Text)]
+    #[arg(long, value_enum, default_value_t = FieldOrderArg::Dataset)]
     pub field_order: FieldOrderArg,
 }
 
 /// `--field-order`.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum FieldOrderArg {
-    /// By where each value first appears in the ticket (values not in it last).
-    Text,
     /// As the dataset stores them (column order on import).
     Dataset,
+    /// By where each value first appears in the ticket (values not in it last).
+    Text,
 }
 
 impl From<FieldOrderArg> for tunedesk::template::FieldOrder {
