@@ -137,6 +137,7 @@ fn prepare(
         shots: None,
         constrained: req.options.constrained,
         limit: req.limit,
+        int8: false,
     };
     match &req.target {
         Target::Run { name, checkpoint } => {
@@ -211,6 +212,7 @@ pub fn evaluate(
         &p.fields,
         req.options.clone(),
     )?;
+    p.spec.int8 = predictor.int8();
     let tails: Vec<String> = rows
         .iter()
         .map(|e| p.template.prompt_tail(&e.text))

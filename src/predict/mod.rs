@@ -65,6 +65,7 @@ pub struct Predictor<'a> {
     token_text: Vec<String>,
     newlines: Vec<u32>,
     opts: PredictOptions,
+    int8: bool,
 }
 
 impl<'a> Predictor<'a> {
@@ -77,9 +78,7 @@ impl<'a> Predictor<'a> {
         fields: &[String],
         opts: PredictOptions,
     ) -> Result<Predictor<'a>, ModelError> {
-        if opts.int8 {
-            lm.model.quantize_int8()?;
-        }
+        let int8 = opts.int8 && lm.model.quantize_int8()?;
         let lm: &'a LoadedModel = lm;
         let tok = &lm.tokenizer;
         let mut shared = tok.encode(head)?;
@@ -103,8 +102,14 @@ impl<'a> Predictor<'a> {
             token_text,
             newlines,
             opts,
+            int8,
             lm,
         })
+    }
+
+    /// Whether the products run in 8-bit integers (asked for, and the CPU has the kernel).
+    pub fn int8(&self) -> bool {
+        self.int8
     }
 
     /// Predicts for every tail (the prompt after the head); `on_progress(done, total)` after

@@ -37,6 +37,10 @@ CREATE TABLE eval_records (
 );
 CREATE INDEX evals_by_run ON evals (run_id);";
 
+/// Whether the products ran in 8-bit integers (evaluations stored before ran in f32).
+pub(super) const V2: &str =
+    "ALTER TABLE evals ADD COLUMN int8 INTEGER NOT NULL DEFAULT 0 CHECK (int8 IN (0, 1));";
+
 /// What was evaluated, and how: the header of a stored evaluation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EvalSpec {
@@ -56,6 +60,9 @@ pub struct EvalSpec {
     pub constrained: bool,
     /// Only the first N examples of the split were evaluated.
     pub limit: Option<usize>,
+    /// The products ran in 8-bit integers (`model::ops::int8_matmul`), not f32.
+    #[serde(default)]
+    pub int8: bool,
 }
 
 /// A stored evaluation: its header, metrics and timing.
@@ -92,7 +99,7 @@ pub struct EvalRecord {
 }
 
 const SELECT: &str = "SELECT id, run_id, run, checkpoint, model, dataset, split, shots,
-    constrained, limit_rows, metrics, seconds, created_at FROM evals";
+    constrained, limit_rows, metrics, seconds, created_at, int8 FROM evals";
 
 fn eval_from_row(r: &Row) -> rusqlite::Result<EvalInfo> {
     Ok(EvalInfo {
@@ -107,6 +114,7 @@ fn eval_from_row(r: &Row) -> rusqlite::Result<EvalInfo> {
             shots: r.get(7)?,
             constrained: r.get(8)?,
             limit: r.get::<_, Option<i64>>(9)?.map(|n| n as usize),
+            int8: r.get(13)?,
         },
         metrics: json_column(r, 10)?,
         seconds: r.get(11)?,
@@ -131,8 +139,8 @@ impl Store {
         let tx = self.conn.transaction()?;
         tx.execute(
             "INSERT INTO evals (run, run_id, model, checkpoint, dataset, split, shots, constrained,
-                limit_rows, metrics, seconds)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                limit_rows, metrics, seconds, int8)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![
                 spec.run,
                 run_id,
@@ -144,7 +152,8 @@ impl Store {
                 spec.constrained,
                 spec.limit.map(|n| n as i64),
                 serde_json::to_string(metrics).expect("metrics serialize"),
-                seconds
+                seconds,
+                spec.int8
             ],
         )?;
         let id = tx.last_insert_rowid();
@@ -220,7 +229,7 @@ impl Store {
                 &format!(
                     "{SELECT} WHERE run IS ?1 AND checkpoint IS ?2 AND model = ?3 AND dataset = ?4
                      AND split = ?5 AND shots IS ?6 AND constrained = ?7 AND limit_rows IS ?8
-                     ORDER BY id DESC LIMIT 1"
+                     AND int8 = ?9 ORDER BY id DESC LIMIT 1"
                 ),
                 params![
                     spec.run,
@@ -230,7 +239,8 @@ impl Store {
                     spec.split,
                     spec.shots,
                     spec.constrained,
-                    spec.limit.map(|n| n as i64)
+                    spec.limit.map(|n| n as i64),
+                    spec.int8
                 ],
                 eval_from_row,
             )
@@ -260,6 +270,7 @@ mod tests {
             shots,
             constrained: true,
             limit: Some(50),
+            int8: false,
         }
     }
 
@@ -322,6 +333,7 @@ mod tests {
             shots: None,
             constrained: false,
             limit: None,
+            int8: false,
             ..baseline(None)
         };
         let info = s.save_eval(&spec, &m, 12.5, &recs).unwrap();
@@ -405,6 +417,10 @@ mod tests {
             },
             EvalSpec {
                 limit: None,
+                ..baseline(Some(3))
+            },
+            EvalSpec {
+                int8: true,
                 ..baseline(Some(3))
             },
             EvalSpec {

@@ -9,6 +9,7 @@ const MIGRATIONS: &[&str] = &[
     super::runs::V1,
     super::evals::V1,
     super::models::V1,
+    super::evals::V2,
 ];
 
 /// The migration list.

@@ -59,11 +59,12 @@ fn describe(e: &EvalSpec) -> String {
         (None, None) => format!("base model {}", e.model),
     };
     format!(
-        "{what} on {} ({}{}), {} decoding",
+        "{what} on {} ({}{}), {} decoding, {} products",
         e.dataset,
         e.split,
         e.limit.map(|n| format!(", {n} rows")).unwrap_or_default(),
-        if e.constrained { "constrained" } else { "free" }
+        if e.constrained { "constrained" } else { "free" },
+        if e.int8 { "int8" } else { "f32" }
     )
 }
 
