@@ -30,8 +30,8 @@ pub struct Template {
     /// First line of every prompt.
     pub instruction: String,
     /// Order of the `Name: value` lines in a completion (runs stored before this option
-    /// existed kept the dataset's order).
-    #[serde(default = "FieldOrder::dataset")]
+    /// existed kept the dataset's order, the default).
+    #[serde(default)]
     pub field_order: FieldOrder,
 }
 
@@ -39,7 +39,7 @@ impl Default for Template {
     fn default() -> Self {
         Template {
             instruction: DEFAULT_INSTRUCTION.to_string(),
-            field_order: FieldOrder::Dataset,
+            field_order: FieldOrder::default(),
         }
     }
 }
@@ -57,10 +57,6 @@ pub enum FieldOrder {
 }
 
 impl FieldOrder {
-    fn dataset() -> FieldOrder {
-        FieldOrder::Dataset
-    }
-
     /// `fields` in this order for a ticket `text`.
     pub fn arrange<'a>(
         self,

@@ -156,9 +156,7 @@ fn fused<const N: usize>(
 /// One 8-bit weight for projections that share their input (their outputs side by side).
 fn fuse_int8(parts: &[&Linear]) -> Result<Arc<Int8Weight>> {
     let wt = Tensor::cat(&parts.iter().map(|l| l.weight_t()).collect::<Vec<_>>(), 1)?;
-    let (k, n) = wt.dims2()?;
-    let data: Vec<f32> = wt.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
-    Ok(Arc::new(Int8Weight::new(&data, k, n)))
+    Ok(Arc::new(Int8Weight::of_tensor(&wt)?))
 }
 
 #[derive(Debug, Clone)]

@@ -143,13 +143,7 @@ impl Linear {
         if unmerged || !self.weight_t.device().is_cpu() || !Int8Weight::supported() {
             return Ok(false);
         }
-        let (k, n) = self.weight_t.dims2()?;
-        let wt: Vec<f32> = self
-            .weight_t
-            .to_dtype(DType::F32)?
-            .flatten_all()?
-            .to_vec1()?;
-        self.int8 = Some(Arc::new(Int8Weight::new(&wt, k, n)));
+        self.int8 = Some(Arc::new(Int8Weight::of_tensor(&self.weight_t)?));
         Ok(true)
     }
 

@@ -25,8 +25,8 @@ pub struct PredictOptions {
     pub batch_size: usize,
     /// Most new tokens per row.
     pub max_new_tokens: usize,
-    /// Run the decoder's projections in 8-bit integers where the CPU has the kernel
-    /// (`model::ops::int8_matmul`); false keeps every product in f32.
+    /// Run the weight products (projections and LM head) in 8-bit integers where the CPU has
+    /// the kernel (`model::ops::int8_matmul`); false keeps every product in f32.
     pub int8: bool,
 }
 

@@ -75,17 +75,13 @@ impl RowKv {
         Ok(())
     }
 
-    /// Rows `idx` (dim 0) or columns `idx` (dim 2) only, as a new exact-size buffer.
+    /// Rows `idx` (dim 0, capacity kept) or columns `idx` (dim 2, as an exact-size buffer).
     fn select(&self, idx: &Tensor, dim: usize) -> Result<RowKv> {
-        let (k, v) = match dim {
-            0 => (self.k.index_select(idx, 0)?, self.v.index_select(idx, 0)?),
-            _ => (
-                self.k.index_select(idx, dim)?,
-                self.v.index_select(idx, dim)?,
-            ),
-        };
-        let len = if dim == 0 { self.len } else { idx.dim(0)? };
-        Ok(RowKv { k, v, len })
+        Ok(RowKv {
+            k: self.k.index_select(idx, dim)?,
+            v: self.v.index_select(idx, dim)?,
+            len: if dim == 0 { self.len } else { idx.dim(0)? },
+        })
     }
 }
 

@@ -98,9 +98,14 @@ impl Int8Weight {
         }
     }
 
-    /// Input and output features.
-    pub fn dims(&self) -> (usize, usize) {
-        (self.k, self.n)
+    /// Quantizes a weight held as candle's (k × n) `Wᵀ` tensor.
+    pub fn of_tensor(wt: &Tensor) -> Result<Int8Weight> {
+        let (k, n) = wt.dims2()?;
+        let data: Vec<f32> = wt
+            .to_dtype(candle_core::DType::F32)?
+            .flatten_all()?
+            .to_vec1()?;
+        Ok(Int8Weight::new(&data, k, n))
     }
 
     /// `x (m × k) · W` → (m × n), f32.
