@@ -74,7 +74,7 @@ impl Decoder<'_> {
                 let mut fresh = self.model.row_batch(prefix, new.len());
                 let ids: Vec<Vec<u32>> = new.iter().map(|&r| rows[r].clone()).collect();
                 let l = self.model.forward_rows(prefix, &mut fresh, &ids)?;
-                batch.append(fresh)?;
+                batch.append(fresh);
                 logits = Some(match logits {
                     Some(old) => Tensor::cat(&[old, l], 0)?,
                     None => l,
@@ -107,7 +107,7 @@ impl Decoder<'_> {
             if finished > 0 {
                 on_done(finished);
             }
-            batch.retain(&keep)?;
+            batch.retain(&keep);
             active = keep.iter().map(|&s| active[s]).collect();
             steps = keep.iter().map(|&s| steps[s] + 1).collect();
             if !next.is_empty() {

@@ -23,7 +23,7 @@ pub use linear_cross_entropy::{linear_cross_entropy, masked_nll};
 pub use lora_linear::lora_linear;
 pub use rms_norm::rms_norm;
 pub use rope::rope;
-pub use row_attention::{row_attention, RowAttention};
+pub use row_attention::{row_attention, RowAttention, RowKv};
 pub use softmax::{scaled_masked_softmax, softmax_last_dim};
 pub use swiglu::swiglu;
 
