@@ -67,24 +67,29 @@ impl Int8Weight {
             .zip(shift.par_chunks_mut(kb * NR))
             .enumerate()
             .for_each(|(panel, ((packed, scale), shift))| {
-                for lane in 0..NR.min(n - panel * NR) {
-                    let col = panel * NR + lane;
-                    for b in 0..kb {
-                        let rows = b * BK..((b + 1) * BK).min(k);
-                        let amax = rows
-                            .clone()
-                            .map(|r| wt[r * n + col].abs())
-                            .fold(0f32, f32::max);
-                        let s = if amax > 0.0 { amax / 127.0 } else { 1.0 };
-                        let inv = 1.0 / s;
-                        let mut sum = 0i32;
-                        for r in rows {
-                            let q = (wt[r * n + col] * inv).round_ties_even() as i8;
+                // Row by row over the panel's columns (contiguous in `wt`).
+                let (c0, lanes) = (panel * NR, NR.min(n - panel * NR));
+                for b in 0..kb {
+                    let rows = b * BK..((b + 1) * BK).min(k);
+                    let mut amax = [0f32; NR];
+                    for r in rows.clone() {
+                        let w = &wt[r * n + c0..][..lanes];
+                        amax.iter_mut().zip(w).for_each(|(a, x)| *a = a.max(x.abs()));
+                    }
+                    let s = amax.map(|a| if a > 0.0 { a / 127.0 } else { 1.0 });
+                    let inv = s.map(|s| 1.0 / s);
+                    let mut sum = [0i32; NR];
+                    for r in rows {
+                        let w = &wt[r * n + c0..][..lanes];
+                        for (lane, &x) in w.iter().enumerate() {
+                            let q = round_even(x * inv[lane]) as i8;
                             packed[((r / 4) * NR + lane) * 4 + r % 4] = q;
-                            sum += i32::from(q);
+                            sum[lane] += i32::from(q);
                         }
-                        scale[b * NR + lane] = s;
-                        shift[b * NR + lane] = s * 128.0 * sum as f32;
+                    }
+                    for lane in 0..lanes {
+                        scale[b * NR + lane] = s[lane];
+                        shift[b * NR + lane] = s[lane] * 128.0 * sum[lane] as f32;
                     }
                 }
             });
@@ -325,6 +330,15 @@ unsafe fn quantize_block_avx512(x: &[f32], q: &mut [u8], s: &mut f32) {
     }
 }
 
+/// `x` rounded to the nearest integer, ties to even, for `|x| < 2²²` (the same as
+/// `round_ties_even`, without a libm call: adding and removing 1.5·2²³ leaves the rounding to
+/// the FPU's default mode).
+#[inline(always)]
+fn round_even(x: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0;
+    (x + MAGIC) - MAGIC
+}
+
 /// The candle op over a borrowed weight (forward only).
 struct Int8Matmul<'a>(&'a Int8Weight);
 
@@ -413,5 +427,15 @@ mod tests {
             eprintln!("int8-matmul: no AVX-512 VNNI here; only the scalar path was tested");
         }
         Ok(())
+    }
+
+    #[test]
+    fn round_even_is_round_ties_even() {
+        for i in -1040..=1040 {
+            let x = i as f32 * 0.125;
+            assert_eq!(round_even(x), x.round_ties_even(), "{x}");
+        }
+        assert_eq!(round_even(2.5), 2.0);
+        assert_eq!(round_even(-3.5), -4.0);
     }
 }
