@@ -47,6 +47,9 @@ struct Row {
     label_logp: f64,
     /// Whether the label part is over (free mode).
     label_closed: bool,
+    /// Tokens of the current field line while they spell the start of a field name the
+    /// grammar knows (`None` once the line has its `:` or took another path).
+    line: Option<Vec<u32>>,
 }
 
 impl Decoder<'_> {
@@ -72,19 +75,32 @@ impl Decoder<'_> {
                 let take = (size - active.len()).min(rows.len() - queued);
                 let new = queued..queued + take;
                 queued += take;
+                // The label tokens every label starts with go in with the prompt.
+                let forced = match self.opts.constrained {
+                    true => self.grammar.forced_label(&[]),
+                    false => Vec::new(),
+                };
+                let ids: Vec<Vec<u32>> = rows[new.clone()]
+                    .iter()
+                    .map(|r| r.iter().chain(&forced).copied().collect())
+                    .collect();
                 let mut fresh = self.model.row_batch(prefix, take);
-                let l = self
-                    .model
-                    .forward_rows(prefix, &mut fresh, &rows[new.clone()])?;
+                let l = self.model.forward_rows(prefix, &mut fresh, &ids)?;
                 batch.append(fresh);
                 logits = Some(match logits {
                     Some(old) => Tensor::cat(&[old, l], 0)?,
                     None => l,
                 });
-                active.extend(new.map(|r| (r, 0, Row::default())));
+                active.extend(new.map(|r| {
+                    let row = Row {
+                        label_ids: forced.clone(),
+                        ..Row::default()
+                    };
+                    (r, forced.len(), row)
+                }));
             }
-            // Each row's next token (None: the row is done), rows in parallel.
-            let next: Vec<Option<u32>> = match logits.take() {
+            // Each row's next tokens (None: the row is done), rows in parallel.
+            let next: Vec<Option<Vec<u32>>> = match logits.take() {
                 Some(l) => with_logit_rows(&l, |table| {
                     let vocab = table.len() / active.len().max(1);
                     active
@@ -101,10 +117,10 @@ impl Decoder<'_> {
             let mut finished = 0;
             for (slot, ((r, steps, row), token)) in active.drain(..).zip(next).enumerate() {
                 match token {
-                    Some(t) => {
+                    Some(tokens) => {
                         keep.push(slot);
-                        feed.push(vec![t]);
-                        still.push((r, steps + 1, row));
+                        still.push((r, steps + tokens.len(), row));
+                        feed.push(tokens);
                     }
                     None => {
                         done[r] = Some(row);
@@ -126,8 +142,9 @@ impl Decoder<'_> {
             .collect()
     }
 
-    /// The next token for `row` after `steps` generated tokens, or `None` when it is done.
-    fn step(&self, row: &mut Row, steps: usize, logits: &[f32]) -> Option<u32> {
+    /// The next tokens for `row` after `steps` generated tokens (the model's choice and the
+    /// tokens the grammar then forces), or `None` when it is done.
+    fn step(&self, row: &mut Row, steps: usize, logits: &[f32]) -> Option<Vec<u32>> {
         if steps >= self.opts.max_new_tokens {
             None
         } else if self.opts.constrained {
@@ -137,8 +154,8 @@ impl Decoder<'_> {
         }
     }
 
-    /// Constrained step: returns the token to feed next, or `None` when the row is done.
-    fn step_constrained(&self, row: &mut Row, logits: &[f32]) -> Option<u32> {
+    /// Constrained step: returns the tokens to feed next, or `None` when the row is done.
+    fn step_constrained(&self, row: &mut Row, logits: &[f32]) -> Option<Vec<u32>> {
         match row.phase {
             Phase::Label => {
                 let children = self.grammar.labels.allowed(&row.label_ids);
@@ -153,16 +170,16 @@ impl Decoder<'_> {
                 row.label_logp += logp;
                 if children.contains(&pick) {
                     row.label_ids.push(pick);
-                    return Some(pick);
+                    let forced = self.grammar.forced_label(&row.label_ids);
+                    row.label_ids.extend(&forced);
+                    return Some([pick].into_iter().chain(forced).collect());
                 }
                 if self.eos.contains(&pick) {
                     row.phase = Phase::Done;
                     return None;
                 }
                 row.phase = Phase::Fields;
-                row.field_ids.push(pick);
-                row.field_text.push_str(&self.token_text[pick as usize]);
-                Some(pick)
+                Some(self.push_fields(row, pick))
             }
             Phase::Fields => {
                 // The model's favourite first; the ranked candidates only if it is rejected.
@@ -179,9 +196,7 @@ impl Decoder<'_> {
                     }
                     let text = format!("{}{}", row.field_text, self.token_text[c as usize]);
                     if self.grammar.check_fields(&text) != Check::Invalid {
-                        row.field_ids.push(c);
-                        row.field_text = text;
-                        return Some(c);
+                        return Some(self.push_fields(row, c));
                     }
                 }
                 row.phase = Phase::Done;
@@ -191,9 +206,50 @@ impl Decoder<'_> {
         }
     }
 
+    /// Adds the chosen field token `t` to `row`, then the tokens the grammar forces after it
+    /// (the blank line's second newline; the rest of a field name once only one name, or
+    /// names sharing their next tokens, can follow). Returns all of them, `t` first.
+    fn push_fields(&self, row: &mut Row, t: u32) -> Vec<u32> {
+        self.push_field_token(row, t);
+        let forced = if row.field_text == "\n" {
+            self.grammar.newline().into_iter().collect()
+        } else {
+            match &row.line {
+                Some(line) if !line.is_empty() => {
+                    let used: Vec<&str> = row
+                        .field_text
+                        .split('\n')
+                        .filter_map(|l| l.split_once(": ").map(|(name, _)| name))
+                        .collect();
+                    self.grammar.forced_name(line, &used)
+                }
+                _ => Vec::new(),
+            }
+        };
+        for &f in &forced {
+            self.push_field_token(row, f);
+        }
+        [t].into_iter().chain(forced).collect()
+    }
+
+    /// Appends one token to the row's field section and follows its current line.
+    fn push_field_token(&self, row: &mut Row, t: u32) {
+        let text = &self.token_text[t as usize];
+        row.field_ids.push(t);
+        row.field_text.push_str(text);
+        if text.contains('\n') {
+            row.line = text.ends_with('\n').then(Vec::new);
+        } else if let Some(line) = &mut row.line {
+            line.push(t);
+            if text.contains(':') {
+                row.line = None;
+            }
+        }
+    }
+
     /// Free (greedy) step. The label's confidence is the probability of the tokens of the
     /// first line.
-    fn step_free(&self, row: &mut Row, logits: &[f32]) -> Option<u32> {
+    fn step_free(&self, row: &mut Row, logits: &[f32]) -> Option<Vec<u32>> {
         let (pick, logp) = best_of(logits, &[])?;
         if self.eos.contains(&pick) {
             row.phase = Phase::Done;
@@ -215,7 +271,7 @@ impl Decoder<'_> {
             row.phase = Phase::Done;
             return None;
         }
-        Some(pick)
+        Some(vec![pick])
     }
 
     fn finish(&self, row: &Row) -> Result<Prediction, ModelError> {

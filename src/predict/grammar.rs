@@ -26,6 +26,10 @@ pub struct Grammar {
     by_ids: HashMap<Vec<u32>, String>,
     /// Known field names.
     pub fields: BTreeSet<String>,
+    /// Each field name with its tokens as a line starts with it (`Name:`).
+    name_ids: Vec<(String, Vec<u32>)>,
+    /// The newline token, when `\n` is one token.
+    newline: Option<u32>,
 }
 
 impl Grammar {
@@ -39,11 +43,61 @@ impl Grammar {
         for label in labels {
             by_ids.insert(tokenizer.encode_plain(&format!(" {label}"))?, label.clone());
         }
+        let name_ids = fields
+            .iter()
+            .map(|n| Ok((n.clone(), tokenizer.encode_plain(&format!("{n}:"))?)))
+            .collect::<Result<_, ModelError>>()?;
+        let newline = match tokenizer.encode_plain("\n")?.as_slice() {
+            &[id] => Some(id),
+            _ => None,
+        };
         Ok(Grammar {
             labels: TokenTrie::new(by_ids.keys().map(Vec::as_slice)),
             by_ids,
             fields: fields.iter().cloned().collect(),
+            name_ids,
+            newline,
         })
+    }
+
+    /// The label tokens that must follow `ids` (a path of the label trie): while exactly one
+    /// token continues it and it is not yet a whole label.
+    pub fn forced_label(&self, ids: &[u32]) -> Vec<u32> {
+        let mut path = ids.to_vec();
+        while !self.labels.is_complete(&path) {
+            match self.labels.allowed(&path).as_slice() {
+                &[only] => path.push(only),
+                _ => break,
+            }
+        }
+        path.split_off(ids.len())
+    }
+
+    /// The tokens that must follow a field line begun with the tokens `line` (a field name's
+    /// own tokens so far), given the names already used: the tokens every still-possible
+    /// name continues with. Empty when names diverge here or `line` is no name's beginning.
+    pub fn forced_name(&self, line: &[u32], used: &[&str]) -> Vec<u32> {
+        let open: Vec<&[u32]> = self
+            .name_ids
+            .iter()
+            .filter(|(n, ids)| {
+                ids.len() > line.len() && ids.starts_with(line) && !used.contains(&n.as_str())
+            })
+            .map(|(_, ids)| ids.as_slice())
+            .collect();
+        let Some(first) = open.first() else {
+            return Vec::new();
+        };
+        let mut pos = line.len();
+        while pos < first.len() && open.iter().all(|ids| ids.get(pos) == Some(&first[pos])) {
+            pos += 1;
+        }
+        first[line.len()..pos].to_vec()
+    }
+
+    /// The second newline after a label's first (the blank line before the fields).
+    pub fn newline(&self) -> Option<u32> {
+        self.newline
     }
 
     /// The label spelled by `ids`, if they are a whole label.
@@ -105,7 +159,30 @@ mod tests {
             labels: TokenTrie::default(),
             by_ids: HashMap::new(),
             fields: ["Email", "Customer ID"].map(String::from).into(),
+            name_ids: Vec::new(),
+            newline: None,
         }
+    }
+
+    #[test]
+    fn forced_tokens_are_those_every_open_choice_shares() {
+        let mut g = grammar();
+        // Labels 1-2-3 and 1-2-4-5; names [7 8 9] and [7 8 6], [5].
+        g.labels = TokenTrie::new([&[1u32, 2, 3][..], &[1, 2, 4, 5]]);
+        assert_eq!(g.forced_label(&[]), vec![1, 2]);
+        assert_eq!(g.forced_label(&[1, 2]), Vec::<u32>::new());
+        assert_eq!(g.forced_label(&[1, 2, 4]), vec![5]);
+        assert_eq!(g.forced_label(&[1, 2, 3]), Vec::<u32>::new());
+        g.name_ids = vec![
+            ("a".into(), vec![7, 8, 9]),
+            ("b".into(), vec![7, 8, 6]),
+            ("c".into(), vec![5]),
+        ];
+        assert_eq!(g.forced_name(&[7], &[]), vec![8]);
+        assert_eq!(g.forced_name(&[7], &["a"]), vec![8, 6]);
+        assert_eq!(g.forced_name(&[7, 8], &[]), Vec::<u32>::new());
+        assert_eq!(g.forced_name(&[3], &[]), Vec::<u32>::new());
+        assert_eq!(g.forced_name(&[], &["a", "b"]), vec![5]);
     }
 
     #[test]

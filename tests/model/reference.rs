@@ -227,3 +227,74 @@ fn int8_inference_keeps_the_f32_answers() {
         );
     }
 }
+
+/// Constrained prediction with the real tokenizer, where the grammar forces tokens (the
+/// labels' shared ` atis_` start, the blank line's second newline, the rest of a field name
+/// once it is the only one possible): only known labels and known, unique field names come
+/// out, and a batch decodes each ticket exactly as a batch of one does (rows then get
+/// different numbers of tokens per step).
+#[test]
+fn constrained_prediction_with_forced_tokens() {
+    use tunedesk::predict::{PredictOptions, Predictor};
+    let Some(lm) = model() else { return };
+    let mut lm = lm.clone();
+    let head = "Classify each ticket and extract its fields.\n\n\
+        Ticket: \"flights from boston to denver on monday\"\nClassification: atis_flight\n\n\
+        fromloc.city_name: boston\ntoloc.city_name: denver\ndepart_date.day_name: monday\n\n\
+        Ticket: \"how much is a ticket from dallas to atlanta\"\nClassification: atis_airfare\n\n\
+        fromloc.city_name: dallas\ntoloc.city_name: atlanta\n\n\
+        Ticket: \"";
+    let labels = ["atis_flight", "atis_airfare", "atis_ground_service"].map(String::from);
+    let fields = [
+        "fromloc.city_name",
+        "toloc.city_name",
+        "toloc.state_code",
+        "depart_date.day_name",
+    ]
+    .map(String::from);
+    let tails: Vec<String> = [
+        "show me flights from pittsburgh to san francisco on friday",
+        "what is the cheapest fare from miami to chicago",
+        "ground transportation in denver",
+        "i need a flight to boston",
+        "flights from seattle to salt lake city on tuesday morning",
+    ]
+    .iter()
+    .map(|t| format!("{t}\"\nClassification:"))
+    .collect();
+    let run = |lm: &mut LoadedModel, batch_size: usize| {
+        let opts = PredictOptions {
+            batch_size,
+            int8: false,
+            max_new_tokens: 40,
+            ..PredictOptions::default()
+        };
+        let p = Predictor::new(lm, head, &labels, &fields, opts).unwrap();
+        p.predict(&tails, &mut |_, _| {}).unwrap()
+    };
+    let batched = run(&mut lm, 8);
+    let mut with_fields = 0;
+    for p in &batched {
+        let label = p.label.as_deref().expect("a label");
+        assert!(labels.iter().any(|l| l == label), "{p:?}");
+        assert!(p.output.starts_with(&format!(" {label}")), "{p:?}");
+        let names: Vec<&str> = p.fields.iter().map(|(n, _)| n.as_str()).collect();
+        for (i, n) in names.iter().enumerate() {
+            assert!(fields.iter().any(|f| f == n), "{p:?}");
+            assert!(!names[..i].contains(n), "a field twice: {p:?}");
+        }
+        with_fields += usize::from(!p.fields.is_empty());
+    }
+    assert!(
+        with_fields >= 3,
+        "the few-shot prompt yields fields: {batched:?}"
+    );
+    for (a, b) in batched.iter().zip(run(&mut lm, 1)) {
+        assert_eq!(
+            (&a.label, &a.fields, &a.output),
+            (&b.label, &b.fields, &b.output)
+        );
+        let (ca, cb) = (a.confidence.unwrap(), b.confidence.unwrap());
+        assert!((ca - cb).abs() < 1e-5, "{ca} vs {cb}");
+    }
+}

@@ -74,7 +74,9 @@ impl Int8Weight {
                     let mut amax = [0f32; NR];
                     for r in rows.clone() {
                         let w = &wt[r * n + c0..][..lanes];
-                        amax.iter_mut().zip(w).for_each(|(a, x)| *a = a.max(x.abs()));
+                        amax.iter_mut()
+                            .zip(w)
+                            .for_each(|(a, x)| *a = a.max(x.abs()));
                     }
                     let s = amax.map(|a| if a > 0.0 { a / 127.0 } else { 1.0 });
                     let inv = s.map(|s| 1.0 / s);
