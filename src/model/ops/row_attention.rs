@@ -326,6 +326,18 @@ mod avx512 {
 
     const D: usize = 64;
 
+    /// `f::<h>(args)` for a head count `h` of 1 to 4.
+    macro_rules! for_heads {
+        ($h:expr, $f:ident($($arg:expr),*)) => {
+            match $h {
+                4 => $f::<4>($($arg),*),
+                3 => $f::<3>($($arg),*),
+                2 => $f::<2>($($arg),*),
+                _ => $f::<1>($($arg),*),
+            }
+        };
+    }
+
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn attend_row(
         pre: &Prefix,
@@ -351,23 +363,12 @@ mod avx512 {
             out_cols: usize,
         ) {
             debug_assert_eq!(d, D);
-            let heads = q.len() / D;
-            let mut r = 0;
-            while r < heads {
-                let h = (heads - r).min(4);
+            in_chunks(q.len() / D, |r, h| {
                 let (q, out) = (&q[r * D..], &mut out[r * out_cols..]);
                 // SAFETY: called only from `attend_row` (AVX-512F present); every load and
                 // store is masked to `cols` columns within the slices' bounds.
-                unsafe {
-                    match h {
-                        4 => scores_h::<4>(q, kt, stride, cols, out, out_cols),
-                        3 => scores_h::<3>(q, kt, stride, cols, out, out_cols),
-                        2 => scores_h::<2>(q, kt, stride, cols, out, out_cols),
-                        _ => scores_h::<1>(q, kt, stride, cols, out, out_cols),
-                    }
-                }
-                r += h;
-            }
+                unsafe { for_heads!(h, scores_h(q, kt, stride, cols, out, out_cols)) }
+            });
         }
 
         #[inline(always)]
@@ -381,22 +382,23 @@ mod avx512 {
             y: &mut [f32],
         ) {
             debug_assert_eq!(d, D);
-            let heads = y.len() / D;
-            let mut r = 0;
-            while r < heads {
-                let h = (heads - r).min(4);
+            in_chunks(y.len() / D, |r, h| {
                 let (w, y) = (&w[r * w_cols..], &mut y[r * D..]);
                 // SAFETY: as in `scores`; value rows are read whole (`D` floats each).
-                unsafe {
-                    match h {
-                        4 => values_h::<4>(w, w_cols, v, stride, cols, y),
-                        3 => values_h::<3>(w, w_cols, v, stride, cols, y),
-                        2 => values_h::<2>(w, w_cols, v, stride, cols, y),
-                        _ => values_h::<1>(w, w_cols, v, stride, cols, y),
-                    }
-                }
-                r += h;
-            }
+                unsafe { for_heads!(h, values_h(w, w_cols, v, stride, cols, y)) }
+            });
+        }
+    }
+
+    /// `f(first, count)` over `heads` in chunks of at most four (the accumulators of four
+    /// heads fit in the registers).
+    #[inline(always)]
+    fn in_chunks(heads: usize, mut f: impl FnMut(usize, usize)) {
+        let mut r = 0;
+        while r < heads {
+            let h = (heads - r).min(4);
+            f(r, h);
+            r += h;
         }
     }
 
