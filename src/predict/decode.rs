@@ -70,16 +70,16 @@ impl Decoder<'_> {
         let mut active: Vec<(usize, usize, Row)> = Vec::new();
         let mut logits: Option<Tensor> = None;
         let mut queued = 0;
+        // The label tokens every label starts with go in with the prompt.
+        let forced = match self.opts.constrained {
+            true => self.grammar.forced_label(&[]),
+            false => Vec::new(),
+        };
         while queued < rows.len() || !active.is_empty() {
             if active.len() <= size / 2 && queued < rows.len() {
                 let take = (size - active.len()).min(rows.len() - queued);
                 let new = queued..queued + take;
                 queued += take;
-                // The label tokens every label starts with go in with the prompt.
-                let forced = match self.opts.constrained {
-                    true => self.grammar.forced_label(&[]),
-                    false => Vec::new(),
-                };
                 let ids: Vec<Vec<u32>> = rows[new.clone()]
                     .iter()
                     .map(|r| r.iter().chain(&forced).copied().collect())
@@ -111,10 +111,10 @@ impl Decoder<'_> {
                 })?,
                 None => Vec::new(),
             };
-            let mut keep = Vec::with_capacity(active.len());
-            let mut feed = Vec::with_capacity(active.len());
-            let mut still = Vec::with_capacity(active.len());
-            let mut finished = 0;
+            let in_flight = active.len();
+            let mut keep = Vec::with_capacity(in_flight);
+            let mut feed = Vec::with_capacity(in_flight);
+            let mut still = Vec::with_capacity(in_flight);
             for (slot, ((r, steps, row), token)) in active.drain(..).zip(next).enumerate() {
                 match token {
                     Some(tokens) => {
@@ -122,14 +122,11 @@ impl Decoder<'_> {
                         still.push((r, steps + tokens.len(), row));
                         feed.push(tokens);
                     }
-                    None => {
-                        done[r] = Some(row);
-                        finished += 1;
-                    }
+                    None => done[r] = Some(row),
                 }
             }
-            if finished > 0 {
-                on_done(finished);
+            if keep.len() < in_flight {
+                on_done(in_flight - keep.len());
             }
             active = still;
             batch.retain(&keep);

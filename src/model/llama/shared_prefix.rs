@@ -134,15 +134,15 @@ impl Model {
         let (cos, sin) = (table(&self.rotary.cos)?, table(&self.rotary.sin)?);
         let ids = Tensor::from_vec(ids, n, &self.device)?;
         let mut x = self.embed_tokens.index_select(&ids, 0)?;
+        let rows = RowPass {
+            cos: &cos,
+            sin: &sin,
+            counts: &counts,
+        };
         for (i, layer) in self.layers.iter().enumerate() {
             let h = layer.input_layernorm.forward(&x, Kernels::Fused)?;
             let mut caches: Vec<&mut RowKv> =
                 batch.rows.iter_mut().map(|r| &mut r.layers[i]).collect();
-            let rows = RowPass {
-                cos: &cos,
-                sin: &sin,
-                counts: &counts,
-            };
             let h =
                 layer
                     .self_attn
