@@ -405,6 +405,14 @@ fn shared_prefix_batches_match_one_sequence_at_a_time() {
                 let d = max_diff(&logits.get(i).unwrap(), &last_logits(&lm, seq));
                 assert!(d < 1e-4, "{arch} after retain row {i}: {d}");
             }
+            // A wrong token list is refused before anything is appended.
+            for bad in [vec![vec![1u32]], vec![vec![1], vec![]]] {
+                let err = lm
+                    .model
+                    .forward_rows(&prefix, &mut batch, &bad)
+                    .unwrap_err();
+                assert!(err.to_string().contains("one non-empty token list per row"));
+            }
             // A new row joins, then all step on.
             let mut fresh = lm.model.row_batch(&prefix, 1);
             lm.model

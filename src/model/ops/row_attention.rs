@@ -610,6 +610,33 @@ mod tests {
     }
 
     #[test]
+    fn token_counts_must_cover_the_rows() -> Result<()> {
+        let dev = Device::Cpu;
+        let s = RowAttention {
+            heads: 2,
+            kv: 1,
+            d: 16,
+            scale: 0.25,
+        };
+        let q = Tensor::zeros((3, 2, 16), candle_core::DType::F32, &dev)?;
+        let kv = Tensor::zeros((3, 1, 16), candle_core::DType::F32, &dev)?;
+        let mut caches = vec![RowKv::Empty; 2];
+        // Two rows, three tokens: too few, one count for two rows, too many.
+        for counts in [&[1, 1][..], &[3], &[2, 2]] {
+            let mut refs: Vec<&mut RowKv> = caches.iter_mut().collect();
+            let err = row_attention(&q, &kv, &kv, None, &mut refs, counts, s).unwrap_err();
+            assert!(err
+                .to_string()
+                .contains("one cache and one token count per row"));
+        }
+        assert!(
+            caches.iter().all(|c| matches!(c, RowKv::Empty)),
+            "nothing appended"
+        );
+        Ok(())
+    }
+
+    #[test]
     fn fast_exp_is_exp_to_float_precision() {
         for i in 0..=17_400 {
             let x = -(i as f32) * 0.005;
