@@ -34,3 +34,39 @@ pub enum Error {
 
 /// Result with the engine's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The message of `err` and of its causes, joined by `: `, leaving out a cause whose message
+/// the text already holds (most engine errors quote their cause, so a plain chain would print
+/// "Is a directory (os error 21): Is a directory (os error 21)").
+pub fn report(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn report_names_each_cause_once() {
+        let io = std::io::Error::from_raw_os_error(21);
+        let err = crate::import::ImportError::Io {
+            file: "dir".into(),
+            source: io,
+        };
+        let text = super::report(&err);
+        assert_eq!(text.matches("os error 21").count(), 1, "{text}");
+        assert!(text.starts_with("cannot read dir: "), "{text}");
+        let wrapped = anyhow::Error::new(err).context("importing");
+        let text = super::report(wrapped.as_ref());
+        assert_eq!(text.matches("os error 21").count(), 1, "{text}");
+        assert!(text.starts_with("importing: cannot read dir"), "{text}");
+    }
+}

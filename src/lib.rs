@@ -34,12 +34,14 @@ pub mod evaluate;
 pub mod hub;
 pub mod import;
 pub mod model;
+pub mod name;
 pub mod paths;
 pub mod predict;
 pub mod quality;
 pub mod registry;
 pub mod store;
 pub mod template;
+pub mod text;
 pub mod train;
 
-pub use error::{Error, Result};
+pub use error::{report, Error, Result};

@@ -106,7 +106,7 @@ pub enum LayoutError {
     #[error("completion has no label on its first line")]
     NoLabel,
     /// A line after the label is not `Name: value`.
-    #[error("completion line {line} is not 'Name: value': {text:?}")]
+    #[error("completion line {line} is not 'Name: value': {}", crate::text::Shown(.text))]
     NotAField {
         /// 1-based line within the completion.
         line: usize,
@@ -114,7 +114,7 @@ pub enum LayoutError {
         text: String,
     },
     /// A field line with no value.
-    #[error("completion line {line}: field '{name}' has no value")]
+    #[error("completion line {line}: field '{}' has no value", crate::text::clip(.name))]
     EmptyValue {
         /// 1-based line within the completion.
         line: usize,
@@ -122,7 +122,7 @@ pub enum LayoutError {
         name: String,
     },
     /// The same field twice.
-    #[error("completion line {line}: field '{name}' appears twice")]
+    #[error("completion line {line}: field '{}' appears twice", crate::text::clip(.name))]
     DuplicateField {
         /// 1-based line within the completion.
         line: usize,
@@ -132,6 +132,43 @@ pub enum LayoutError {
     /// A prompt without the `Ticket: "…"` part.
     #[error("prompt has no 'Ticket: \"…\"' part to take the ticket text from")]
     NoTicket,
+    /// A label with a line break: the completion holds the label on its first line.
+    #[error("label {} contains a line break; a completion holds the label on one line", crate::text::Shown(.0))]
+    LabelLineBreak(String),
+    /// A field with an empty name.
+    #[error("a field has an empty name")]
+    EmptyFieldName,
+    /// A field name that a completion line cannot hold: with `:`, a line break, or spaces
+    /// around it.
+    #[error("field name {} cannot be written as a 'Name: value' line (no ':', line breaks, or spaces around the name): rename it", crate::text::Shown(.0))]
+    BadFieldName(String),
+    /// A field value with a line break: a completion holds one field per line.
+    #[error("value of field '{}' contains a line break; a completion holds one field per line", crate::text::clip(.0))]
+    ValueLineBreak(String),
+}
+
+/// Whether `label` can be written in a completion and read back unchanged (up to the spaces
+/// around it): no line breaks.
+pub fn check_label(label: &str) -> Result<(), LayoutError> {
+    if label.contains(['\n', '\r']) {
+        return Err(LayoutError::LabelLineBreak(label.to_string()));
+    }
+    Ok(())
+}
+
+/// Whether a field can be written as a `Name: value` line and read back unchanged: a
+/// non-empty name without `:`, line breaks or surrounding spaces, a value without line breaks.
+pub fn check_field(name: &str, value: &str) -> Result<(), LayoutError> {
+    if name.is_empty() {
+        return Err(LayoutError::EmptyFieldName);
+    }
+    if name.contains([':', '\n', '\r']) || name.trim() != name {
+        return Err(LayoutError::BadFieldName(name.to_string()));
+    }
+    if value.contains(['\n', '\r']) {
+        return Err(LayoutError::ValueLineBreak(name.to_string()));
+    }
+    Ok(())
 }
 
 impl Template {
@@ -365,6 +402,29 @@ mod tests {
         assert_eq!(
             ticket_from_prompt("Classify: hello"),
             Err(LayoutError::NoTicket)
+        );
+    }
+
+    #[test]
+    fn what_cannot_round_trip_is_refused() {
+        check_label("Technical Issue").unwrap();
+        check_field("Customer ID", "10:30 on a@b.c").unwrap();
+        assert!(check_label("Billing\nRefund").is_err());
+        assert_eq!(check_field("", "1"), Err(LayoutError::EmptyFieldName));
+        for bad in ["Customer: ID", " Email", "a\nb"] {
+            assert_eq!(
+                check_field(bad, "1"),
+                Err(LayoutError::BadFieldName(bad.into()))
+            );
+        }
+        assert!(check_field("Address", "1 Main St\nSpringfield").is_err());
+        // Everything the checks accept survives the layout.
+        let t = Template::default();
+        let fields = f(&[("Customer ID", "10:30 on a@b.c"), ("x.y", "\"q\"")]);
+        let back = parse_completion(&t.completion("", "Technical Issue", &fields)).unwrap();
+        assert_eq!(
+            (back.label.as_str(), back.fields),
+            ("Technical Issue", fields)
         );
     }
 }

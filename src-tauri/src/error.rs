@@ -14,7 +14,7 @@ impl<E: Into<anyhow::Error>> From<E> for CommandError {
 
 impl Serialize for CommandError {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&format_args!("{:#}", self.0))
+        s.collect_str(&tunedesk::report(self.0.as_ref()))
     }
 }
 

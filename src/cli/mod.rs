@@ -1,9 +1,10 @@
 //! The CLI: clap definitions in [`args`], behaviour in [`command`], one file per command.
 //! `run` maps the outcome to an exit code: 0 success, 1 failure, 2 usage error (clap).
 
+#[macro_use]
+mod output;
 mod args;
 mod command;
-mod output;
 
 use clap::Parser;
 use std::process::ExitCode;

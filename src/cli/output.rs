@@ -1,6 +1,19 @@
-//! Printing results: JSON for scripts, aligned tables for people.
+//! Printing results: JSON for scripts, aligned tables for people. Everything printed goes
+//! through [`tunedesk::text::for_terminal`]: labels, names and values come from the user's
+//! files, and their control characters must not reach the terminal.
 
 use serde::Serialize;
+
+/// `println!` for the CLI's output (control characters from files escaped).
+macro_rules! outln {
+    () => { println!() };
+    ($($arg:tt)*) => { println!("{}", tunedesk::text::for_terminal(&format!($($arg)*))) };
+}
+
+/// `print!` for the CLI's output (control characters from files escaped).
+macro_rules! out {
+    ($($arg:tt)*) => { print!("{}", tunedesk::text::for_terminal(&format!($($arg)*))) };
+}
 
 /// Prints `value` as pretty JSON on stdout.
 pub fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
@@ -10,11 +23,11 @@ pub fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
 
 /// Prints an error: to stderr, and as `{"error": …}` on stdout too in JSON mode.
 pub fn error(err: &anyhow::Error, json: bool) {
-    let message = format!("{err:#}");
+    let message = tunedesk::report(err.as_ref());
     if json {
         println!("{}", serde_json::json!({ "error": message }));
     }
-    eprintln!("error: {message}");
+    eprintln!("error: {}", tunedesk::text::for_terminal(&message));
 }
 
 /// Prints rows as left-aligned columns under a header.
@@ -31,7 +44,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) {
             .zip(&widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
-        println!("{}", parts.join("  ").trim_end());
+        outln!("{}", parts.join("  ").trim_end());
     };
     line(header.to_vec());
     for row in rows {

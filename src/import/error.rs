@@ -5,6 +5,8 @@ use std::fmt;
 
 /// At most this many row problems are listed; the rest are only counted.
 pub const MAX_LISTED_PROBLEMS: usize = 50;
+/// At most this many column names are listed in a message.
+const LISTED_COLUMNS: usize = 40;
 
 /// Why an import failed. Whatever the error, nothing was stored.
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +19,41 @@ pub enum ImportError {
         file: String,
         /// Underlying error.
         source: std::io::Error,
+    },
+    /// The path is not a regular file (a folder, a named pipe, a device).
+    #[error("{file}: not a regular file ({what}); give the path of a CSV or JSONL file")]
+    NotAFile {
+        /// File name.
+        file: String,
+        /// What it is instead.
+        what: &'static str,
+    },
+    /// The file is larger than the importer reads.
+    #[error("{file}: file is {} MiB; the importer reads files of at most {} MiB", .bytes >> 20, super::MAX_FILE_BYTES >> 20)]
+    TooLarge {
+        /// File name.
+        file: String,
+        /// Its size.
+        bytes: u64,
+    },
+    /// NUL bytes: a binary file, not text.
+    #[error("{file}:{line}: NUL bytes: this is a binary file, not CSV or JSONL text")]
+    Binary {
+        /// File name.
+        file: String,
+        /// Line of the first NUL byte.
+        line: u64,
+    },
+    /// More columns than any table of tickets has.
+    #[error(
+        "{file}:1: header has {columns} columns; at most {} are read (is the delimiter right?)",
+        super::MAX_COLUMNS
+    )]
+    TooManyColumns {
+        /// File name.
+        file: String,
+        /// Columns found.
+        columns: usize,
     },
     /// The file has no content.
     #[error("{file}: file is empty")]
@@ -37,7 +74,7 @@ pub enum ImportError {
         file: String,
     },
     /// Two header cells with the same name.
-    #[error("{file}:1: header has column '{column}' twice (columns {first} and {second})")]
+    #[error("{file}:1: header has column '{}' twice (columns {first} and {second})", crate::text::clip(.column))]
     DuplicateHeader {
         /// File name.
         file: String,
@@ -65,7 +102,7 @@ pub enum ImportError {
         line: u64,
     },
     /// A mapped column is not in the file.
-    #[error("{file}: column '{column}' not found; columns are: {}", .available.join(", "))]
+    #[error("{file}: column '{}' not found; columns are: {}", crate::text::clip(.column), crate::text::list(.available, LISTED_COLUMNS))]
     MissingColumn {
         /// File name.
         file: String,
@@ -75,7 +112,7 @@ pub enum ImportError {
         available: Vec<String>,
     },
     /// A column was mapped to two roles.
-    #[error("column '{column}' is mapped as both {first} and {second}")]
+    #[error("column '{}' is mapped as both {first} and {second}", crate::text::clip(.column))]
     ColumnMappedTwice {
         /// Column name.
         column: String,
@@ -85,7 +122,7 @@ pub enum ImportError {
         second: &'static str,
     },
     /// A CSV import without `--text` or `--label`.
-    #[error("{file}: say which column holds the {role} (--{role} COL); columns are: {}", .available.join(", "))]
+    #[error("{file}: say which column holds the {role} (--{role} COL); columns are: {}", crate::text::list(.available, LISTED_COLUMNS))]
     MappingRequired {
         /// File name.
         file: String,
@@ -95,8 +132,8 @@ pub enum ImportError {
         available: Vec<String>,
     },
     /// The dataset name is not usable.
-    #[error("invalid dataset name {0:?}: use 1-100 characters without leading or trailing spaces")]
-    InvalidName(String),
+    #[error(transparent)]
+    InvalidName(#[from] crate::name::NameError),
     /// One or more rows are invalid.
     #[error("{}", RowsDisplay { file, problems, total: *total })]
     Rows {
@@ -168,13 +205,13 @@ pub enum ProblemKind {
         found: &'static str,
     },
     /// A required key is missing from a JSONL record.
-    #[error("missing key '{key}' (records need \"{key}\", or \"prompt\" and \"completion\")")]
+    #[error("missing key '{}' (records need \"{}\", or \"prompt\" and \"completion\")", crate::text::clip(.key), crate::text::clip(.key))]
     MissingKey {
         /// The key.
         key: String,
     },
     /// A JSONL value of the wrong type.
-    #[error("'{key}' must be {expected}, found {found}")]
+    #[error("'{}' must be {expected}, found {found}", crate::text::clip(.key))]
     WrongType {
         /// The key.
         key: String,
@@ -182,6 +219,12 @@ pub enum ProblemKind {
         expected: &'static str,
         /// The type found.
         found: &'static str,
+    },
+    /// A field given twice in one JSONL record (in `fields` and as a key of its own).
+    #[error("field '{}' is given twice (in \"fields\" and as a key of its own)", crate::text::clip(.name))]
+    FieldTwice {
+        /// The field name.
+        name: String,
     },
     /// A completion or prompt that does not follow the task layout.
     #[error("{0}")]
@@ -207,7 +250,7 @@ impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.line, self.kind)?;
         if let Some(c) = &self.column {
-            write!(f, " in column '{c}'")?;
+            write!(f, " in column '{}'", crate::text::clip(c))?;
         }
         Ok(())
     }

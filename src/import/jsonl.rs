@@ -1,52 +1,111 @@
 //! Reading JSONL: `{"text", "label", "fields": {…}}` records, or the product's
 //! `{"prompt", "completion"}` records whose completion is parsed by [`crate::template`].
+//! Values are kept as written: a number is its source text (`2.50`, a 24-digit id), never a
+//! float printed back.
 
 use super::error::{ImportError, Problem, ProblemKind, Problems};
 use super::mapping::join_text;
 use super::{Format, ImportSpec, Parsed};
 use crate::dataset::{Example, Split};
 use crate::template;
-use serde_json::{Map, Value};
-use std::collections::BTreeMap;
+use indexmap::IndexMap;
+use serde_json::value::RawValue;
+use std::collections::{BTreeMap, HashSet};
 
 const FIELDS_KEY: &str = "fields";
 const SPLIT_KEY: &str = "split";
 
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+/// A JSON value as written in the file.
+#[derive(Debug)]
+enum Json<'a> {
+    Null,
+    Bool(bool),
+    /// The number's source text.
+    Number(&'a str),
+    String(String),
+    /// The items, and the array's source text.
+    Array(Vec<Json<'a>>, &'a str),
+    /// The members in order (a repeated key keeps its first place and its last value), and
+    /// the object's source text.
+    Object(IndexMap<String, Json<'a>>, &'a str),
+}
+
+impl<'a> Json<'a> {
+    /// Parses one line; the error is the parser's message.
+    fn parse(text: &'a str) -> Result<Json<'a>, String> {
+        let raw: &RawValue = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        Ok(Json::tree(raw))
+    }
+
+    /// The tree under a value already checked to be valid JSON.
+    fn tree(raw: &'a RawValue) -> Json<'a> {
+        let s = raw.get();
+        let valid = "checked JSON parses";
+        match s.as_bytes().first() {
+            Some(b'{') => {
+                let members: IndexMap<String, &RawValue> = serde_json::from_str(s).expect(valid);
+                let members = members
+                    .into_iter()
+                    .map(|(k, v)| (k, Json::tree(v)))
+                    .collect();
+                Json::Object(members, s)
+            }
+            Some(b'[') => {
+                let items: Vec<&RawValue> = serde_json::from_str(s).expect(valid);
+                Json::Array(items.into_iter().map(Json::tree).collect(), s)
+            }
+            Some(b'"') => Json::String(serde_json::from_str(s).expect(valid)),
+            Some(b't') => Json::Bool(true),
+            Some(b'f') => Json::Bool(false),
+            Some(b'n') => Json::Null,
+            _ => Json::Number(s),
+        }
+    }
+
+    fn type_name(&self) -> &'static str {
+        match self {
+            Json::Null => "null",
+            Json::Bool(_) => "a boolean",
+            Json::Number(_) => "a number",
+            Json::String(_) => "a string",
+            Json::Array(..) => "an array",
+            Json::Object(..) => "an object",
+        }
+    }
+
+    /// The value as text, as written: a string's contents, anything else its source.
+    fn text(&self) -> String {
+        match self {
+            Json::Null => "null".into(),
+            Json::Bool(b) => b.to_string(),
+            Json::Number(s) | Json::Array(_, s) | Json::Object(_, s) => s.to_string(),
+            Json::String(s) => s.clone(),
+        }
     }
 }
 
-/// A scalar as text: strings as-is, numbers and booleans printed, arrays of scalars joined by
-/// `; ` (the datasets' convention for repeated values). `Ok(None)` for null.
-fn scalar_text(key: &str, v: &Value) -> Result<Option<String>, ProblemKind> {
-    let wrong = |v: &Value| ProblemKind::WrongType {
+/// A scalar as text: strings as-is, numbers and booleans as written, arrays of scalars joined
+/// by `; ` (the datasets' convention for repeated values). `Ok(None)` for null.
+fn scalar_text(key: &str, v: &Json) -> Result<Option<String>, ProblemKind> {
+    let wrong = |v: &Json| ProblemKind::WrongType {
         key: key.to_string(),
         expected: "a string, number or list of them",
-        found: type_name(v),
+        found: v.type_name(),
     };
     Ok(match v {
-        Value::Null => None,
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Array(items) => {
+        Json::Null => None,
+        Json::String(_) | Json::Number(_) | Json::Bool(_) => Some(v.text()),
+        Json::Array(items, _) => {
             let parts = items
                 .iter()
                 .map(|i| match i {
-                    Value::Array(_) | Value::Object(_) => Err(wrong(v)),
+                    Json::Array(..) | Json::Object(..) => Err(wrong(v)),
                     other => Ok(scalar_text(key, other)?.unwrap_or_default()),
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             Some(parts.join("; "))
         }
-        Value::Object(_) => return Err(wrong(v)),
+        Json::Object(..) => return Err(wrong(v)),
     })
 }
 
@@ -90,15 +149,14 @@ pub(super) fn read(
             problems.push(Problem::new(line, None, ProblemKind::InvalidUtf8));
             continue;
         };
-        let obj = match serde_json::from_str::<Value>(text) {
-            Ok(Value::Object(obj)) => obj,
+        let obj = match Json::parse(text) {
+            Ok(Json::Object(obj, _)) => obj,
             Ok(other) => {
-                let found = type_name(&other);
+                let found = other.type_name();
                 problems.push(Problem::new(line, None, ProblemKind::NotObject { found }));
                 continue;
             }
-            Err(e) => {
-                let message = e.to_string();
+            Err(message) => {
                 problems.push(Problem::new(line, None, ProblemKind::Json { message }));
                 continue;
             }
@@ -154,20 +212,18 @@ pub(super) fn read(
 
 type RecordResult = Result<Example, (Option<String>, ProblemKind)>;
 
-fn string_key(
-    obj: &Map<String, Value>,
-    key: &str,
-) -> Result<String, (Option<String>, ProblemKind)> {
+type Members<'a> = IndexMap<String, Json<'a>>;
+
+fn string_key(obj: &Members, key: &str) -> Result<String, (Option<String>, ProblemKind)> {
     match obj.get(key) {
         None => Err((None, ProblemKind::MissingKey { key: key.into() })),
-        Some(Value::String(s)) => Ok(s.clone()),
-        Some(v @ (Value::Number(_) | Value::Bool(_))) => Ok(v.to_string()),
+        Some(v @ (Json::String(_) | Json::Number(_) | Json::Bool(_))) => Ok(v.text()),
         Some(v) => Err((
             None,
             ProblemKind::WrongType {
                 key: key.into(),
                 expected: "a string",
-                found: type_name(v),
+                found: v.type_name(),
             },
         )),
     }
@@ -186,15 +242,12 @@ fn new_example(text: String, label: String, fields: Vec<(String, String)>) -> Ex
 }
 
 /// Keeps keys not otherwise used: `split` sets the split when it names one.
-fn keep_rest(e: &mut Example, obj: &Map<String, Value>, used: &[&str]) {
+fn keep_rest(e: &mut Example, obj: &Members, used: &HashSet<&str>) {
     for (k, v) in obj {
-        if used.contains(&k.as_str()) {
+        if used.contains(k.as_str()) {
             continue;
         }
-        let text = match v {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
+        let text = v.text();
         if k == SPLIT_KEY {
             if let Some(s) = Split::parse(&text) {
                 e.split = Some(s);
@@ -205,7 +258,7 @@ fn keep_rest(e: &mut Example, obj: &Map<String, Value>, used: &[&str]) {
     }
 }
 
-fn prompt_record(obj: &Map<String, Value>) -> RecordResult {
+fn prompt_record(obj: &Members) -> RecordResult {
     let prompt = string_key(obj, "prompt")?;
     let completion = string_key(obj, "completion")?;
     let layout = |e| (None, ProblemKind::Layout(e));
@@ -215,11 +268,11 @@ fn prompt_record(obj: &Map<String, Value>) -> RecordResult {
     }
     let parsed = template::parse_completion(&completion).map_err(layout)?;
     let mut e = new_example(text.trim().to_string(), parsed.label, parsed.fields);
-    keep_rest(&mut e, obj, &["prompt", "completion"]);
+    keep_rest(&mut e, obj, &HashSet::from(["prompt", "completion"]));
     Ok(e)
 }
 
-fn plain_record(obj: &Map<String, Value>, keys: &Keys) -> RecordResult {
+fn plain_record(obj: &Members, keys: &Keys) -> RecordResult {
     let mut parts = Vec::with_capacity(keys.text.len());
     for k in &keys.text {
         parts.push(string_key(obj, k)?);
@@ -233,19 +286,24 @@ fn plain_record(obj: &Map<String, Value>, keys: &Keys) -> RecordResult {
         return Err((Some(keys.label.into()), ProblemKind::EmptyLabel));
     }
     let mut fields: Vec<(String, String)> = Vec::new();
-    let mut push = |name: &str, v: &Value| -> Result<(), (Option<String>, ProblemKind)> {
+    let mut names: HashSet<String> = HashSet::new();
+    let mut push = |name: &str, v: &Json| -> Result<(), (Option<String>, ProblemKind)> {
         let value = scalar_text(name, v).map_err(|k| (None, k))?;
         if let Some(value) = value
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty())
         {
+            if !names.insert(name.to_string()) {
+                let name = name.to_string();
+                return Err((None, ProblemKind::FieldTwice { name }));
+            }
             fields.push((name.to_string(), value));
         }
         Ok(())
     };
     match obj.get(FIELDS_KEY) {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(map)) => {
+        None | Some(Json::Null) => {}
+        Some(Json::Object(map, _)) => {
             for (name, v) in map {
                 push(name, v)?;
             }
@@ -256,24 +314,24 @@ fn plain_record(obj: &Map<String, Value>, keys: &Keys) -> RecordResult {
                 ProblemKind::WrongType {
                     key: FIELDS_KEY.into(),
                     expected: "an object of name → value",
-                    found: type_name(v),
+                    found: v.type_name(),
                 },
             ))
         }
     }
-    let mut used: Vec<&str> = keys.text.clone();
+    let mut used: HashSet<&str> = keys.text.iter().copied().collect();
     used.extend([keys.label, FIELDS_KEY]);
     for name in keys.fields {
         if let Some(v) = obj.get(name) {
             push(name, v)?;
         }
-        used.push(name);
+        used.insert(name.as_str());
     }
     if keys.fields_rest {
         for (name, v) in obj {
-            if !used.contains(&name.as_str()) && name != SPLIT_KEY {
+            if !used.contains(name.as_str()) && name != SPLIT_KEY {
                 push(name, v)?;
-                used.push(name);
+                used.insert(name.as_str());
             }
         }
     }

@@ -65,8 +65,10 @@ fn resolve(file: &str, table: &Table, spec: &ImportSpec) -> Result<Roles, Import
         .collect::<Result<Vec<_>, _>>()?;
     if spec.fields_rest {
         // Unnamed columns (e.g. a spreadsheet's index column) are never fields.
+        let unnamed: std::collections::HashSet<usize> = table.unnamed.iter().copied().collect();
+        let given: std::collections::HashSet<usize> = fields.iter().copied().collect();
         fields = (0..table.header.len())
-            .filter(|i| fields.contains(i) || (roles[*i].is_none() && !table.unnamed.contains(i)))
+            .filter(|i| given.contains(i) || (roles[*i].is_none() && !unnamed.contains(i)))
             .collect();
         for &i in &fields {
             roles[i].get_or_insert("field");

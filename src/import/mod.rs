@@ -148,10 +148,7 @@ pub fn import_file(
     spec: &ImportSpec,
     on_event: &mut dyn FnMut(ImportEvent),
 ) -> Result<ImportSummary, ImportError> {
-    let name = spec.name.as_str();
-    if name.is_empty() || name.trim() != name || name.chars().count() > 100 {
-        return Err(ImportError::InvalidName(spec.name.clone()));
-    }
+    crate::name::check("dataset", &spec.name)?;
     let parsed = parse_file(path, spec)?;
     let total = parsed.examples.len() as u64;
     on_event(ImportEvent::Parsed { rows: total });
@@ -175,23 +172,69 @@ pub fn import_file(
     })
 }
 
-/// Reads an input file: its display name and bytes (refusing an empty file).
+/// The largest input file read.
+pub const MAX_FILE_BYTES: u64 = 2 << 30;
+/// The most columns a CSV file may have (Excel's limit).
+pub const MAX_COLUMNS: usize = 16_384;
+
+/// Reads an input file: its display name and its text as bytes, ready for the CSV or JSONL
+/// reader: a regular file of at most [`MAX_FILE_BYTES`], not empty, not UTF-16 and not
+/// binary, the UTF-8 BOM stripped, and old Mac line endings (CR alone) read as line feeds so
+/// that line numbers count.
 pub(crate) fn read_input(path: &Path) -> Result<(String, Vec<u8>), ImportError> {
     let file = path.display().to_string();
-    let data = std::fs::read(path).map_err(|source| ImportError::Io {
+    let io = |source| ImportError::Io {
         file: file.clone(),
         source,
-    })?;
+    };
+    // Look before opening: opening a named pipe would wait for a writer forever.
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_file() {
+        let what = if meta.is_dir() {
+            "a folder"
+        } else if is_fifo(&meta) {
+            "a named pipe"
+        } else {
+            "a device or socket"
+        };
+        return Err(ImportError::NotAFile { file, what });
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(ImportError::TooLarge {
+            file,
+            bytes: meta.len(),
+        });
+    }
+    let mut data = std::fs::read(path).map_err(io)?;
     if data.is_empty() {
         return Err(ImportError::EmptyFile { file });
     }
+    table::check_text(&file, &data)?;
+    if data.starts_with(b"\xEF\xBB\xBF") {
+        data.drain(..3);
+    }
+    if !data.contains(&b'\n') {
+        for b in data.iter_mut().filter(|b| **b == b'\r') {
+            *b = b'\n';
+        }
+    }
     Ok((file, data))
+}
+
+#[cfg(unix)]
+fn is_fifo(meta: &std::fs::Metadata) -> bool {
+    std::os::unix::fs::FileTypeExt::is_fifo(&meta.file_type())
+}
+
+#[cfg(not(unix))]
+fn is_fifo(_: &std::fs::Metadata) -> bool {
+    false
 }
 
 /// Reads and validates a file without storing it.
 pub(crate) fn parse_file(path: &Path, spec: &ImportSpec) -> Result<Parsed, ImportError> {
     let (file, bytes) = read_input(path)?;
-    let data = table::strip_bom(&file, &bytes)?;
+    let data = bytes.as_slice();
     let file = file.as_str();
     let mut problems = Problems::default();
     let parsed = match spec.format.unwrap_or_else(|| Format::from_path(path)) {
@@ -201,6 +244,28 @@ pub(crate) fn parse_file(path: &Path, spec: &ImportSpec) -> Result<Parsed, Impor
         }
         Format::Jsonl => jsonl::read(file, data, spec, &mut problems)?,
     };
+    check_layout(&parsed, &mut problems);
     problems.into_result(file)?;
     Ok(parsed)
+}
+
+/// Checks that each label and field can go through the task layout and come back unchanged
+/// (the template decides what can); a bad field name is reported once, where it first occurs.
+fn check_layout(parsed: &Parsed, problems: &mut Problems) {
+    let mut bad_names: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    for e in &parsed.examples {
+        if let Err(err) = crate::template::check_label(&e.label) {
+            let column = Some(parsed.label_column.as_str());
+            problems.push(Problem::new(e.line, column, ProblemKind::Layout(err)));
+        }
+        for (name, value) in &e.fields {
+            if let Err(err) = crate::template::check_field(name, value) {
+                let value_problem = matches!(err, crate::template::LayoutError::ValueLineBreak(_));
+                if value_problem || bad_names.insert(name) {
+                    let kind = ProblemKind::Layout(err);
+                    problems.push(Problem::new(e.line, Some(name), kind));
+                }
+            }
+        }
+    }
 }

@@ -76,7 +76,7 @@ pub fn preview(
     delimiter: Option<u8>,
 ) -> Result<Preview, ImportError> {
     let (file, bytes) = super::read_input(path)?;
-    let data = table::strip_bom(&file, &bytes)?;
+    let data = bytes.as_slice();
     let format = format.unwrap_or_else(|| Format::from_path(path));
     let suggested_name = path
         .file_stem()

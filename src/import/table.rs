@@ -21,15 +21,43 @@ pub struct Table {
     pub records: Vec<(u64, Vec<String>)>,
 }
 
-/// Strips a UTF-8 BOM; refuses UTF-16 (which Excel writes as "Unicode text").
-pub(crate) fn strip_bom<'a>(file: &str, data: &'a [u8]) -> Result<&'a [u8], ImportError> {
-    if data.starts_with(&[0xFF, 0xFE]) || data.starts_with(&[0xFE, 0xFF]) {
+/// Refuses what is not UTF-8 text: UTF-16 with or without its byte-order mark (Excel's
+/// "Unicode text"), and binary files (NUL bytes, which no text file has).
+pub(crate) fn check_text(file: &str, data: &[u8]) -> Result<(), ImportError> {
+    if data.starts_with(&[0xFF, 0xFE]) || data.starts_with(&[0xFE, 0xFF]) || looks_utf16(data) {
         return Err(ImportError::Utf16 { file: file.into() });
     }
-    Ok(data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data))
+    if let Some(at) = data.iter().position(|&b| b == 0) {
+        let line = data[..at].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+        return Err(ImportError::Binary {
+            file: file.into(),
+            line,
+        });
+    }
+    Ok(())
 }
 
-/// Parses CSV `data` (BOM already stripped). Row-level problems go to `problems`; file-level
+/// UTF-16 without a byte-order mark: in its first kilobyte, most bytes on one parity are NUL
+/// (the high bytes of ASCII characters) and almost none on the other.
+fn looks_utf16(data: &[u8]) -> bool {
+    let head = &data[..data.len().min(1024) & !1];
+    if head.len() < 4 {
+        return false;
+    }
+    let zeros = |parity: usize| {
+        head.iter()
+            .skip(parity)
+            .step_by(2)
+            .filter(|&&b| b == 0)
+            .count()
+    };
+    let (even, odd, half) = (zeros(0), zeros(1), head.len() / 2);
+    let mostly = |n: usize| n * 10 >= half * 6;
+    let hardly = |n: usize| n * 10 <= half;
+    (mostly(odd) && hardly(even)) || (mostly(even) && hardly(odd))
+}
+
+/// Parses CSV `data` (as [`super::read_input`] returns it). Row-level problems go to `problems`; file-level
 /// ones are returned as errors.
 pub(crate) fn read(
     file: &str,
@@ -128,7 +156,14 @@ fn read_header(
     file: &str,
     header: &csv::ByteRecord,
 ) -> Result<(Vec<String>, Vec<usize>), ImportError> {
+    if header.len() > super::MAX_COLUMNS {
+        return Err(ImportError::TooManyColumns {
+            file: file.into(),
+            columns: header.len(),
+        });
+    }
     let mut names: Vec<String> = Vec::with_capacity(header.len());
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let mut unnamed = Vec::new();
     for (i, cell) in header.iter().enumerate() {
         let name = std::str::from_utf8(cell)
@@ -140,7 +175,7 @@ fn read_header(
         } else {
             name.to_string()
         };
-        if let Some(first) = names.iter().position(|n| *n == name) {
+        if let Some(first) = seen.insert(name.clone(), i) {
             return Err(ImportError::DuplicateHeader {
                 file: file.into(),
                 column: name,

@@ -79,7 +79,7 @@ pub fn predict_table(
     on_progress: &mut dyn FnMut(usize, usize),
 ) -> Result<TableSummary, TableError> {
     let (file, data) = import::read_input(&job.input)?;
-    let data = table::strip_bom(&file, &data)?;
+    let data = data.as_slice();
     let mut problems = Problems::default();
     let t = table::read(&file, data, None, &mut problems)?;
     let columns: Vec<usize> = job
@@ -92,7 +92,7 @@ pub fn predict_table(
                 .ok_or_else(|| TableError::NoColumn {
                     file: file.clone(),
                     column: c.clone(),
-                    columns: t.header.join(", "),
+                    columns: crate::text::list(&t.header, 40),
                 })
         })
         .collect::<Result<_, _>>()?;

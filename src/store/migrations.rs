@@ -1,7 +1,10 @@
 //! Versioned schema migrations, applied in order on open (tracked in `user_version`).
 //! Never edit a migration that has shipped: append a new one.
 
+use super::StoreError;
+use rusqlite::Connection;
 use rusqlite_migration::{Migrations, M};
+use std::path::Path;
 
 const MIGRATIONS: &[&str] = &[
     super::datasets::V1,
@@ -15,6 +18,29 @@ const MIGRATIONS: &[&str] = &[
 /// The migration list.
 pub(super) fn migrations() -> Migrations<'static> {
     Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect())
+}
+
+/// Whether the database's schema is older than this build's.
+pub(super) fn behind(conn: &Connection) -> Result<bool, StoreError> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    Ok(version < MIGRATIONS.len() as i64)
+}
+
+/// An exclusive lock, held while migrating, on `<db>-migrate.lock` beside the database:
+/// `rusqlite_migration` reads the schema version before its transaction begins, so two
+/// processes migrating one new file at once would both apply the first migration.
+pub(super) fn lock(db: &Path) -> Result<std::fs::File, StoreError> {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-migrate.lock");
+    let path = std::path::PathBuf::from(name);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .and_then(|f| f.lock().map(|()| f))
+        .map_err(|source| StoreError::Lock { path, source })?;
+    Ok(file)
 }
 
 #[cfg(test)]

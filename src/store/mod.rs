@@ -16,8 +16,14 @@ pub use evals::{EvalInfo, EvalRecord, EvalSpec};
 pub use models::{ModelInfo, ModelKind, NewModel};
 pub use runs::{RunInfo, RunMetrics, RunStatus, StepRecord};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long a writer waits for another one (another process's import, a training run's
+/// metrics) before giving up with "database is locked". Every write transaction begins
+/// IMMEDIATE, so a writer either gets the lock or waits here; it never fails at once.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Why the store failed or refused an operation.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +33,14 @@ pub enum StoreError {
     #[error("cannot create data directory {path}: {source}")]
     CreateDir {
         /// Directory that could not be created.
+        path: PathBuf,
+        /// Underlying I/O error.
+        source: std::io::Error,
+    },
+    /// The lock file that serializes migrations could not be taken.
+    #[error("cannot lock {path}: {source}")]
+    Lock {
+        /// The lock file.
         path: PathBuf,
         /// Underlying I/O error.
         source: std::io::Error,
@@ -108,22 +122,39 @@ impl Store {
                 source,
             })?;
         }
-        let conn = Connection::open(path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        Self::init(conn, Some(path.to_path_buf()))
+        let mut conn = Self::configure(Connection::open(path)?)?;
+        let wal = |c: &Connection| -> Result<bool, StoreError> {
+            let mode: String = c.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
+            Ok(mode.eq_ignore_ascii_case("wal"))
+        };
+        if !wal(&conn)? || migrations::behind(&conn)? {
+            // First open or an upgrade: one process at a time switches the file to WAL and
+            // migrates; the others wait here, then find the work done.
+            let _lock = migrations::lock(path)?;
+            if !wal(&conn)? {
+                conn.pragma_update(None, "journal_mode", "WAL")?;
+            }
+            migrations::migrations().to_latest(&mut conn)?;
+        }
+        Ok(Store {
+            conn,
+            path: Some(path.to_path_buf()),
+        })
     }
 
     /// An in-memory database (tests, previews).
     pub fn open_in_memory() -> Result<Store, StoreError> {
-        Self::init(Connection::open_in_memory()?, None)
+        let mut conn = Self::configure(Connection::open_in_memory()?)?;
+        migrations::migrations().to_latest(&mut conn)?;
+        Ok(Store { conn, path: None })
     }
 
-    fn init(mut conn: Connection, path: Option<PathBuf>) -> Result<Store, StoreError> {
+    fn configure(mut conn: Connection) -> Result<Connection, StoreError> {
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.set_transaction_behavior(TransactionBehavior::Immediate);
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        migrations::migrations().to_latest(&mut conn)?;
-        Ok(Store { conn, path })
+        Ok(conn)
     }
 
     /// The database file, or `None` for an in-memory store.
@@ -164,5 +195,82 @@ mod tests {
         drop(store);
         // Reopening an up-to-date database is a no-op.
         Store::open(dir.path().join("sub/tunedesk.db")).unwrap();
+    }
+
+    #[test]
+    fn first_opens_at_once_all_succeed() {
+        // Eight connections opening one new file at the same moment: one migrates, the others
+        // wait and find the schema in place ("table datasets already exists" before).
+        for _ in 0..5 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("new/tunedesk.db");
+            let start = std::sync::Barrier::new(8);
+            std::thread::scope(|s| {
+                let handles: Vec<_> = (0..8)
+                    .map(|_| {
+                        s.spawn(|| {
+                            start.wait();
+                            Store::open(&path).map(|s| s.schema_version().unwrap())
+                        })
+                    })
+                    .collect();
+                for h in handles {
+                    assert_eq!(h.join().unwrap().unwrap(), migrations::migrations_len());
+                }
+            });
+        }
+    }
+
+    #[test]
+    fn a_writer_waits_for_another_instead_of_failing() {
+        use crate::dataset::Example;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tunedesk.db");
+        let rows: Vec<Example> = (1..=20_000)
+            .map(|row| Example {
+                row,
+                line: row + 1,
+                text: format!("ticket {row}"),
+                label: format!("l{}", row % 7),
+                fields: vec![("Customer ID".into(), row.to_string())],
+                split: None,
+                extra: Default::default(),
+            })
+            .collect();
+        let new = |name: &str| NewDataset {
+            name: name.into(),
+            source: "t.csv".into(),
+            format: "csv".into(),
+            text_columns: vec!["text".into()],
+            label_column: "label".into(),
+            fields: vec!["Customer ID".into()],
+        };
+        Store::open(&path).unwrap();
+        let start = std::sync::Barrier::new(4);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = ["a", "b", "c", "a"]
+                .into_iter()
+                .map(|name| {
+                    let (start, path, rows, new) = (&start, &path, &rows, &new);
+                    s.spawn(move || {
+                        let mut store = Store::open(path).unwrap();
+                        start.wait();
+                        store
+                            .create_dataset(&new(name), rows, false, &mut |_| {})
+                            .map(|d| d.rows)
+                    })
+                })
+                .collect();
+            let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+            let ok = results.iter().filter(|r| matches!(r, Ok(20_000))).count();
+            assert_eq!(ok, 3, "{results:?}");
+            // The second import of 'a' waited, then saw the name taken (not "locked").
+            assert!(
+                results
+                    .iter()
+                    .any(|r| matches!(r, Err(StoreError::DatasetExists(n)) if n == "a")),
+                "{results:?}"
+            );
+        });
     }
 }

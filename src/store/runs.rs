@@ -168,13 +168,18 @@ impl Store {
         config: &serde_json::Value,
         template: &serde_json::Value,
     ) -> Result<RunInfo, StoreError> {
-        if self.run_opt(name)?.is_some() {
+        let tx = self.conn.transaction()?;
+        let exists: Option<i64> = tx
+            .query_row("SELECT id FROM runs WHERE name = ?1", [name], |r| r.get(0))
+            .optional()?;
+        if exists.is_some() {
             return Err(StoreError::RunExists(name.to_string()));
         }
-        self.conn.execute(
+        tx.execute(
             "INSERT INTO runs (name, dataset, model, config, template, status) VALUES (?1, ?2, ?3, ?4, ?5, 'queued')",
             params![name, dataset, model, config.to_string(), template.to_string()],
         )?;
+        tx.commit()?;
         self.run(name)
     }
 

@@ -90,6 +90,10 @@ pub enum TrainEvent {
         val_examples: usize,
         /// Examples whose prompt was cut to fit `max_len`.
         truncated: usize,
+        /// The step of the checkpoint a resumed run continues from (`None` for a new run).
+        /// Events restart there: a run killed after this step printed steps that the resumed
+        /// run computes and prints again (the store keeps each step once).
+        resumed_from: Option<usize>,
     },
     /// One optimizer step.
     Step {
@@ -373,6 +377,7 @@ pub fn train(
         },
     )?;
     let mut state = TrainState::default();
+    let resumed_from = resume.as_ref().map(|(saved, _)| saved.step);
     if let Some((saved, tensors)) = resume {
         let get = |k: &str| {
             tensors
@@ -409,6 +414,7 @@ pub fn train(
             .chain(val_set)
             .filter(|e| e.truncated > 0)
             .count(),
+        resumed_from,
     });
     let var_list: Vec<candle_core::Var> = vars.iter().map(|(_, v)| v.clone()).collect();
     let mut lp = Loop {

@@ -32,6 +32,9 @@ pub enum TrainError {
     /// A checkpoint could not be written or read.
     #[error("checkpoint: {0}")]
     Checkpoint(#[from] std::io::Error),
+    /// The run name is not usable.
+    #[error(transparent)]
+    Name(#[from] crate::name::NameError),
     /// The dataset has nothing to train on.
     #[error("dataset '{0}' has no training rows")]
     NoTrainingData(String),
@@ -154,6 +157,7 @@ pub fn start(
     cancel: &AtomicBool,
     on_event: &mut dyn FnMut(&TrainEvent),
 ) -> Result<RunInfo, TrainError> {
+    crate::name::check("run", name)?;
     let run = store.create_run(
         name,
         &spec.dataset,
@@ -204,6 +208,8 @@ fn execute(
 ) -> Result<RunInfo, TrainError> {
     let dir = run_dir(data_dir, &run.name);
     let last = dir.join("last");
+    checkpoint::recover(&last)?;
+    checkpoint::recover(&dir.join("best"))?;
     let resume = if resuming && last.exists() {
         let (state, tensors) = checkpoint::load(&last)?;
         store.truncate_run(&run, state.step as i64)?;

@@ -4,6 +4,9 @@
 #[path = "../common/tiny_model.rs"]
 mod tiny_model;
 
+mod concurrency;
+mod hostile;
+
 use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;
@@ -522,6 +525,77 @@ fn ctrl_c_saves_a_checkpoint_and_the_run_resumes() {
         .exists());
 
     resumes_like_the_uninterrupted_run(home.path(), "stopped");
+}
+
+#[test]
+fn a_crash_between_the_checkpoint_renames_resumes_to_the_same_adapter() {
+    let home = tempfile::tempdir().unwrap();
+    let model = uninterrupted_run(home.path());
+
+    // Abort at the first replacement of `last`: moved aside, the new one not yet in place.
+    let status = std::process::Command::new(assert_cmd::cargo::cargo_bin("tunedesk"))
+        .env("TUNEDESK_HOME", home.path())
+        .env("TUNEDESK_FAULT", "checkpoint-swap:1")
+        .args(slow_run_args(&model, "cut"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!status.success());
+    let run = home.path().join("runs/cut");
+    assert!(
+        !run.join("last").exists(),
+        "the crash fell between the renames"
+    );
+    assert!(run.join(".last.old").exists() && run.join(".last.tmp").exists());
+
+    // The resume continues from the checkpoint the crash was putting in place, not from
+    // scratch.
+    let state = std::fs::read(run.join(".last.tmp/state.json")).unwrap();
+    let new_step = serde_json::from_slice::<Value>(&state).unwrap()["step"].clone();
+    assert!(new_step.as_u64().unwrap() > 0);
+    let out = tunedesk(home.path())
+        .args(["train", "--resume", "cut", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let started: Value = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|e| e["event"] == "started")
+        .unwrap();
+    assert_eq!(started["resumed_from"], new_step);
+    assert_same_run(home.path(), "whole", "cut");
+    assert!(!run.join(".last.old").exists() && !run.join(".last.tmp").exists());
+}
+
+#[test]
+fn resumed_runs_say_where_their_events_restart() {
+    let home = tempfile::tempdir().unwrap();
+    let model = tiny_model_and_dataset(home.path());
+    let (mut child, _output) = spawn_until(home.path(), &slow_run_args(&model, "k"), |e| {
+        e["event"] == "step" && e["step"] == 10
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (mut child, _output) = spawn_until(
+        home.path(),
+        &[
+            "train".into(),
+            "--resume".into(),
+            "k".into(),
+            "--json".into(),
+        ],
+        |e| {
+            e["event"] == "started"
+                && e["resumed_from"]
+                    .as_u64()
+                    .is_some_and(|s| s > 0 && s % 4 == 0)
+        },
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
 
 #[test]

@@ -6,7 +6,7 @@ use tunedesk::import::ImportSpec;
 
 /// Imports `content` as `file` into a store that already holds a dataset `keep`, expects an
 /// error whose message contains every `expected` fragment, and checks nothing changed.
-fn fails(file: &str, content: impl AsRef<[u8]>, spec: &ImportSpec, expected: &[&str]) {
+pub(crate) fn fails(file: &str, content: impl AsRef<[u8]>, spec: &ImportSpec, expected: &[&str]) {
     let mut env = Env::new();
     env.import(
         "keep.csv",

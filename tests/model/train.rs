@@ -95,7 +95,8 @@ fn training_lowers_the_loss_and_is_reproducible() {
                 total_steps: 24,
                 train_examples: 12,
                 val_examples: 4,
-                truncated: 0
+                truncated: 0,
+                resumed_from: None,
             }
         ),
         "{:?}",

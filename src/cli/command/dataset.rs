@@ -22,7 +22,7 @@ pub fn run(ctx: &Context, cmd: DatasetCommand) -> Result<()> {
             if ctx.json {
                 return output::json(&p);
             }
-            println!(
+            outln!(
                 "{}: {} rows, format {}{}",
                 args.file.display(),
                 p.total_rows,
@@ -31,8 +31,8 @@ pub fn run(ctx: &Context, cmd: DatasetCommand) -> Result<()> {
                     .map(|d| format!(", delimiter {d:?}"))
                     .unwrap_or_default()
             );
-            println!("columns: {}", p.columns.join(", "));
-            println!(
+            outln!("columns: {}", p.columns.join(", "));
+            outln!(
                 "suggested: --text {} --label {}",
                 p.suggestion.text.join(" --text "),
                 p.suggestion.label.as_deref().unwrap_or("?")
@@ -46,7 +46,7 @@ pub fn run(ctx: &Context, cmd: DatasetCommand) -> Result<()> {
                 return output::json(&list);
             }
             if list.is_empty() {
-                println!("no datasets yet; import one with `tunedesk dataset import FILE --name NAME --text COL --label COL`");
+                outln!("no datasets yet; import one with `tunedesk dataset import FILE --name NAME --text COL --label COL`");
                 return Ok(());
             }
             let rows: Vec<Vec<String>> = list
@@ -74,17 +74,20 @@ pub fn run(ctx: &Context, cmd: DatasetCommand) -> Result<()> {
                 return output::json(&stats);
             }
             let i = &stats.info;
-            println!(
+            outln!(
                 "{} — {} rows from {} ({})",
-                i.name, i.rows, i.source, i.format
+                i.name,
+                i.rows,
+                i.source,
+                i.format
             );
-            println!(
+            outln!(
                 "text: {}   label: {}",
                 i.text_columns.join(" + "),
                 i.label_column
             );
             print_splits(&stats.split_counts);
-            println!("\n{} labels:", stats.label_counts.len());
+            outln!("\n{} labels:", stats.label_counts.len());
             let rows: Vec<Vec<String>> = stats
                 .label_counts
                 .iter()
@@ -98,7 +101,7 @@ pub fn run(ctx: &Context, cmd: DatasetCommand) -> Result<()> {
                 .collect();
             output::table(&["LABEL", "ROWS", "SHARE"], &rows);
             if !stats.field_fill.is_empty() {
-                println!("\n{} fields:", stats.field_fill.len());
+                outln!("\n{} fields:", stats.field_fill.len());
                 let rows: Vec<Vec<String>> = stats
                     .field_fill
                     .iter()
@@ -129,7 +132,7 @@ pub fn run(ctx: &Context, cmd: DatasetCommand) -> Result<()> {
                     "dataset": name, "rows": examples.len(), "out": out, "format": format
                 }));
             }
-            println!(
+            outln!(
                 "wrote {} rows of '{name}' to {}",
                 examples.len(),
                 out.display()
@@ -141,7 +144,7 @@ pub fn run(ctx: &Context, cmd: DatasetCommand) -> Result<()> {
             if ctx.json {
                 return output::json(&serde_json::json!({ "deleted": info }));
             }
-            println!("deleted dataset '{}' ({} rows)", info.name, info.rows);
+            outln!("deleted dataset '{}' ({} rows)", info.name, info.rows);
             Ok(())
         }
         DatasetCommand::Split(args) => split_cmd(ctx, args),
@@ -165,9 +168,12 @@ fn export_format(f: ExportFormatArg) -> ExportFormat {
 }
 
 fn print_splits(c: &SplitCounts) {
-    println!(
+    outln!(
         "splits: train {}  val {}  test {}  unassigned {}",
-        c.train, c.val, c.test, c.unassigned
+        c.train,
+        c.val,
+        c.test,
+        c.unassigned
     );
 }
 
@@ -213,19 +219,19 @@ fn import_cmd(ctx: &Context, args: ImportArgs) -> Result<()> {
     }
     let d = &summary.dataset;
     let labels = dataset::stats(&store, &d.name)?.label_counts.len();
-    println!(
+    outln!(
         "imported {} rows into dataset '{}': {labels} labels, {} fields",
         summary.rows,
         d.name,
         d.fields.len()
     );
     if !summary.unmapped_columns.is_empty() {
-        println!(
+        outln!(
             "kept unmapped columns: {}",
             summary.unmapped_columns.join(", ")
         );
     }
-    println!("next: `tunedesk dataset quality {}`", d.name);
+    outln!("next: `tunedesk dataset quality {}`", d.name);
     Ok(())
 }
 
@@ -256,12 +262,13 @@ fn quality_cmd(ctx: &Context, args: QualityArgs) -> Result<()> {
     if ctx.json {
         return output::json(&report);
     }
-    println!(
+    outln!(
         "Quality report for '{}' ({} rows)",
-        report.dataset, report.rows
+        report.dataset,
+        report.rows
     );
     if report.findings.is_empty() {
-        println!("no problems found");
+        outln!("no problems found");
         return Ok(());
     }
     let rows: Vec<Vec<String>> = report
@@ -270,7 +277,7 @@ fn quality_cmd(ctx: &Context, args: QualityArgs) -> Result<()> {
         .map(|(c, n)| vec![c.as_str().to_string(), n.to_string()])
         .collect();
     output::table(&["CHECK", "FINDINGS"], &rows);
-    println!();
+    outln!();
     let mut shown: Vec<(quality::Check, usize)> = Vec::new();
     for f in &report.findings {
         let n = match shown.iter_mut().find(|(c, _)| *c == f.check) {
@@ -284,10 +291,10 @@ fn quality_cmd(ctx: &Context, args: QualityArgs) -> Result<()> {
         if *n > args.show_findings {
             continue;
         }
-        println!("[{}] {}", f.severity.as_str(), f.message);
+        outln!("[{}] {}", f.severity.as_str(), f.message);
     }
     for (check, n) in shown.into_iter().filter(|(_, n)| *n > args.show_findings) {
-        println!(
+        outln!(
             "… and {} more {} findings (--show-findings N or --json to see them)",
             n - args.show_findings,
             check.as_str()

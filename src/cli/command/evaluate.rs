@@ -92,16 +92,16 @@ pub fn eval(ctx: &Context, args: EvalArgs) -> Result<()> {
         );
         return Ok(());
     }
-    println!("{}", describe(&info.spec));
-    println!(
+    outln!("{}", describe(&info.spec));
+    outln!(
         "{} tickets in {:.1} s ({:.1} tickets/s); stored as evaluation #{}",
         info.metrics.examples,
         info.seconds,
         info.metrics.examples as f64 / info.seconds.max(1e-9),
         info.id
     );
-    println!();
-    print!("{}", render_table(&info.metrics));
+    outln!();
+    out!("{}", render_table(&info.metrics));
     Ok(())
 }
 
@@ -197,24 +197,24 @@ pub fn compare(ctx: &Context, args: CompareArgs) -> Result<()> {
         );
         return Ok(());
     }
-    println!("{}", describe(&tuned.spec));
-    print!("{:<20}", "");
+    outln!("{}", describe(&tuned.spec));
+    out!("{:<20}", "");
     for (name, _) in &columns {
-        print!("{name:>16}");
+        out!("{name:>16}");
     }
-    println!();
+    outln!();
     for (i, (metric, _)) in rows(&tuned).iter().enumerate() {
-        print!("{metric:<20}");
+        out!("{metric:<20}");
         for (_, e) in &columns {
             match rows(e)[i].1 {
-                Some(v) => print!("{:>15.1}%", 100.0 * v),
-                None => print!("{:>16}", "-"),
+                Some(v) => out!("{:>15.1}%", 100.0 * v),
+                None => out!("{:>16}", "-"),
             }
         }
-        println!();
+        outln!();
     }
     if let Some(v) = verdict {
-        println!("\n{v}");
+        outln!("\n{v}");
     }
     Ok(())
 }

@@ -35,7 +35,7 @@ pub fn run(ctx: &Context, args: GenerateArgs) -> Result<()> {
             if let Ok(text) = lm.tokenizer.decode(&so_far) {
                 // Print only whole characters: wait while the tail is an incomplete UTF-8 byte run.
                 if text.len() > shown.len() && !text.ends_with('\u{FFFD}') {
-                    print!("{}", &text[shown.len()..]);
+                    out!("{}", &text[shown.len()..]);
                     let _ = std::io::stdout().flush();
                     shown = text;
                 }
@@ -54,11 +54,11 @@ pub fn run(ctx: &Context, args: GenerateArgs) -> Result<()> {
     }
     if stream {
         if generation.text.len() > shown.len() {
-            print!("{}", &generation.text[shown.len()..]);
+            out!("{}", &generation.text[shown.len()..]);
         }
-        println!();
+        outln!();
     } else {
-        println!("{}", generation.text);
+        outln!("{}", generation.text);
     }
     Ok(())
 }

@@ -21,7 +21,7 @@ pub fn run(ctx: &Context, cmd: ModelCommand) -> Result<()> {
             if ctx.json {
                 return output::json(&m);
             }
-            println!(
+            outln!(
                 "added '{}': {}, {} parameters, {} ({})",
                 m.name,
                 m.architecture,
@@ -69,9 +69,10 @@ pub fn run(ctx: &Context, cmd: ModelCommand) -> Result<()> {
             if ctx.json {
                 return output::json(&serde_json::json!({ "removed": m }));
             }
-            println!(
+            outln!(
                 "removed '{}' from the registry; its files stay at {}",
-                m.name, m.path
+                m.name,
+                m.path
             );
             Ok(())
         }
@@ -89,20 +90,20 @@ fn params(n: u64) -> String {
 }
 
 fn show(m: &ModelInfo, present: bool) {
-    println!("{} ({})", m.name, m.kind.as_str());
-    println!("source:        {}", m.source);
+    outln!("{} ({})", m.name, m.kind.as_str());
+    outln!("source:        {}", m.source);
     if let Some(r) = &m.revision {
-        println!("revision:      {r}");
+        outln!("revision:      {r}");
     }
-    println!(
+    outln!(
         "path:          {}{}",
         m.path,
         if present { "" } else { "  (missing!)" }
     );
-    println!("architecture:  {}", m.architecture);
-    println!("parameters:    {} ({})", m.params, params(m.params));
-    println!("size:          {}", HumanBytes(m.size_bytes));
-    println!("registered:    {}", m.created_at);
+    outln!("architecture:  {}", m.architecture);
+    outln!("parameters:    {} ({})", m.params, params(m.params));
+    outln!("size:          {}", HumanBytes(m.size_bytes));
+    outln!("registered:    {}", m.created_at);
 }
 
 fn show_catalog(ctx: &Context) -> Result<()> {
@@ -138,7 +139,7 @@ fn show_catalog(ctx: &Context) -> Result<()> {
         ],
         &table,
     );
-    println!("\nTRAIN RAM: LoRA at the defaults (batch 8 × 256 tokens, rank 8), an upper bound.");
+    outln!("\nTRAIN RAM: LoRA at the defaults (batch 8 × 256 tokens, rank 8), an upper bound.");
     Ok(())
 }
 
@@ -160,9 +161,9 @@ fn pull(ctx: &Context, repo: &str, revision: &str) -> Result<()> {
         let mut v = serde_json::to_value(&pulled)?;
         v["event"] = "pulled".into();
         v["name"] = entry.name.into();
-        println!("{v}");
+        outln!("{v}");
     } else {
-        println!(
+        outln!(
             "{} @ {} is in {}\nuse it as --model {}",
             pulled.repo,
             short(&pulled.commit),
@@ -200,7 +201,7 @@ fn discover_models(ctx: &Context, add: bool) -> Result<()> {
         return output::json(&serde_json::json!({"found": found, "added": added}));
     }
     if found.is_empty() {
-        println!("no GGUF models from Ollama or LM Studio found");
+        outln!("no GGUF models from Ollama or LM Studio found");
         return Ok(());
     }
     let rows: Vec<Vec<String>> = found
@@ -218,12 +219,10 @@ fn discover_models(ctx: &Context, add: bool) -> Result<()> {
         .collect();
     output::table(&["APP", "NAME", "ARCH", "SUPPORTED", "SIZE", "PATH"], &rows);
     for m in &added {
-        println!("added '{}'", m.name);
+        outln!("added '{}'", m.name);
     }
     if !add {
-        println!(
-            "\nregister them with: tunedesk model discover --add (or tunedesk model add PATH)"
-        );
+        outln!("\nregister them with: tunedesk model discover --add (or tunedesk model add PATH)");
     }
     Ok(())
 }
@@ -299,7 +298,7 @@ impl PullBars {
             if to_stderr {
                 eprintln!("{text}");
             } else {
-                println!("{text}");
+                outln!("{text}");
             }
         });
     }

@@ -38,15 +38,15 @@ pub fn run(ctx: &Context, args: PredictArgs) -> Result<()> {
         if ctx.json {
             println!("{}", serde_json::to_string(&p)?);
         } else {
-            println!(
+            outln!(
                 "label:      {}",
                 p.label.as_deref().unwrap_or("(unparseable)")
             );
             if let Some(c) = p.confidence {
-                println!("confidence: {c:.3}");
+                outln!("confidence: {c:.3}");
             }
             for (name, value) in &p.fields {
-                println!("{name}: {value}");
+                outln!("{name}: {value}");
             }
         }
         return Ok(());
@@ -66,7 +66,7 @@ pub fn run(ctx: &Context, args: PredictArgs) -> Result<()> {
     if ctx.json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {
-        println!(
+        outln!(
             "{} tickets predicted ({} abstained) → {}",
             summary.predicted,
             summary.abstained,

@@ -41,22 +41,25 @@ pub fn run(ctx: &Context, cmd: RunCommand) -> Result<()> {
                     &serde_json::json!({"run": run, "metrics": metrics, "checkpoint_steps": kept}),
                 );
             }
-            println!(
+            outln!(
                 "{} — {}, dataset '{}', model {}",
                 run.name,
                 run.status.as_str(),
                 run.dataset,
                 run.model
             );
-            println!("config: {}", run.config["config"]);
-            println!("template: {}", run.template);
+            outln!("config: {}", run.config["config"]);
+            outln!("template: {}", run.template);
             if let Some(err) = &run.error {
-                println!("error: {err}");
+                outln!("error: {err}");
             }
             if let (Some(first), Some(last)) = (metrics.steps.first(), metrics.steps.last()) {
-                println!(
+                outln!(
                     "train loss: {:.4} (step {}) → {:.4} (step {})",
-                    first.loss, first.step, last.loss, last.step
+                    first.loss,
+                    first.step,
+                    last.loss,
+                    last.step
                 );
             }
             for (step, val) in &metrics.evals {
@@ -65,14 +68,14 @@ pub fn run(ctx: &Context, cmd: RunCommand) -> Result<()> {
                 } else {
                     ""
                 };
-                println!("  step {step:>5}: validation loss {val:.4}{best}");
+                outln!("  step {step:>5}: validation loss {val:.4}{best}");
             }
             for (step, w) in &metrics.warnings {
-                println!("warning at step {step}: {w}");
+                outln!("warning at step {step}: {w}");
             }
             if !kept.is_empty() {
                 let steps: Vec<String> = kept.iter().map(|s| s.to_string()).collect();
-                println!("checkpoints: best, last, steps {}", steps.join(", "));
+                outln!("checkpoints: best, last, steps {}", steps.join(", "));
             }
         }
         RunCommand::Delete { name } => {
@@ -84,7 +87,7 @@ pub fn run(ctx: &Context, cmd: RunCommand) -> Result<()> {
             if ctx.json {
                 return output::json(&serde_json::json!({"deleted": run.name}));
             }
-            println!("deleted run '{}'", run.name);
+            outln!("deleted run '{}'", run.name);
         }
     }
     Ok(())
@@ -117,6 +120,6 @@ pub fn chart(ctx: &Context, name: &str, out: &std::path::Path, confusion: bool) 
     if ctx.json {
         return output::json(&serde_json::json!({"run": run.name, "out": out}));
     }
-    println!("wrote {}", out.display());
+    outln!("wrote {}", out.display());
     Ok(())
 }

@@ -145,14 +145,14 @@ pub fn run(ctx: &Context, args: TrainArgs) -> Result<()> {
             serde_json::json!({"event": "run", "name": run.name, "status": run.status, "steps": run.steps, "best_step": run.best_step})
         );
     } else {
-        println!(
+        outln!(
             "run '{}' {} after {} steps; best checkpoint at step {}",
             run.name,
             run.status.as_str(),
             run.steps,
             run.best_step.map_or("-".into(), |s| s.to_string())
         );
-        println!(
+        outln!(
             "checkpoints in {}",
             train_run::run_dir(&ctx.data_dir, &run.name).display()
         );
