@@ -65,13 +65,7 @@ fn apply(mut data: Vec<u8>, edits: &[Edit]) -> Vec<u8> {
 fn import_is_safe(data: Vec<u8>, format: Format) -> Result<(), TestCaseError> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let mut env = Env::new();
-        env.import(
-            "keep.csv",
-            "text,label\nhello,greeting\n",
-            &ImportSpec::csv("keep", ["text"], "label"),
-        )
-        .unwrap();
+        let mut env = Env::with_kept_dataset();
         let before = env.store.list_datasets().unwrap();
         let spec = ImportSpec {
             name: "fuzzed".into(),
@@ -84,8 +78,7 @@ fn import_is_safe(data: Vec<u8>, format: Format) -> Result<(), TestCaseError> {
         let path = env.file("in.dat", &data);
         let result = import::import_file(&mut env.store, &path, &spec, &mut |_| {});
         let after = env.store.list_datasets().unwrap();
-        let keep = env.store.dataset("keep").unwrap();
-        let kept_rows = env.store.examples(&keep).unwrap().len();
+        let kept_rows = env.kept_rows();
         tx.send((result.map(|s| s.rows), before, after, kept_rows))
             .ok();
     });

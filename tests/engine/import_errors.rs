@@ -7,13 +7,7 @@ use tunedesk::import::ImportSpec;
 /// Imports `content` as `file` into a store that already holds a dataset `keep`, expects an
 /// error whose message contains every `expected` fragment, and checks nothing changed.
 pub(crate) fn fails(file: &str, content: impl AsRef<[u8]>, spec: &ImportSpec, expected: &[&str]) {
-    let mut env = Env::new();
-    env.import(
-        "keep.csv",
-        "text,label\nhello,greeting\n",
-        &ImportSpec::csv("keep", ["text"], "label"),
-    )
-    .unwrap();
+    let mut env = Env::with_kept_dataset();
     let before = env.store.list_datasets().unwrap();
     let err = env.import(file, content, spec).unwrap_err().to_string();
     for fragment in expected {
@@ -28,8 +22,7 @@ pub(crate) fn fails(file: &str, content: impl AsRef<[u8]>, spec: &ImportSpec, ex
         before,
         "{file}: the store changed"
     );
-    let keep = env.store.dataset("keep").unwrap();
-    assert_eq!(env.store.examples(&keep).unwrap().len(), 1);
+    assert_eq!(env.kept_rows(), 1);
 }
 
 #[test]

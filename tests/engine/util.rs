@@ -16,6 +16,25 @@ impl Env {
         Env { dir, store }
     }
 
+    /// A store that already holds a one-row dataset `keep`, to check that failed imports
+    /// leave what was there untouched.
+    pub fn with_kept_dataset() -> Env {
+        let mut env = Env::new();
+        env.import(
+            "keep.csv",
+            "text,label\nhello,greeting\n",
+            &ImportSpec::csv("keep", ["text"], "label"),
+        )
+        .unwrap();
+        env
+    }
+
+    /// Rows of dataset `keep` (see [`Env::with_kept_dataset`]).
+    pub fn kept_rows(&self) -> usize {
+        let keep = self.store.dataset("keep").unwrap();
+        self.store.examples(&keep).unwrap().len()
+    }
+
     /// Writes `content` to `name` in the temp dir.
     pub fn file(&self, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
         let path = self.dir.path().join(name);
