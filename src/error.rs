@@ -54,6 +54,11 @@ pub fn report(err: &(dyn std::error::Error + 'static)) -> String {
 
 #[cfg(test)]
 mod tests {
+    /// An error that quotes its cause in its message, as most engine errors do.
+    #[derive(Debug, thiserror::Error)]
+    #[error("importing: {0}")]
+    struct Quoting(#[source] crate::import::ImportError);
+
     #[test]
     fn report_names_each_cause_once() {
         let io = std::io::Error::from_raw_os_error(21);
@@ -64,8 +69,7 @@ mod tests {
         let text = super::report(&err);
         assert_eq!(text.matches("os error 21").count(), 1, "{text}");
         assert!(text.starts_with("cannot read dir: "), "{text}");
-        let wrapped = anyhow::Error::new(err).context("importing");
-        let text = super::report(wrapped.as_ref());
+        let text = super::report(&Quoting(err));
         assert_eq!(text.matches("os error 21").count(), 1, "{text}");
         assert!(text.starts_with("importing: cannot read dir"), "{text}");
     }

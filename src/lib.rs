@@ -27,12 +27,15 @@
 //! # Ok::<(), tunedesk::Error>(())
 //! ```
 
+pub mod adapter;
 pub mod chart;
 pub mod dataset;
 mod error;
 pub mod evaluate;
+pub mod example;
 pub mod hub;
 pub mod import;
+pub mod metrics;
 pub mod model;
 pub mod name;
 pub mod paths;

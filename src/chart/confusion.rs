@@ -3,7 +3,7 @@
 //! printed with its count. Outputs with no parseable label get a separate red column.
 
 use super::{draw_err, render, ChartError, Figure};
-use crate::evaluate::metrics::Confusion;
+use crate::metrics::Confusion;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};

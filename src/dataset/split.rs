@@ -40,7 +40,11 @@ pub enum SplitMethod {
 
 /// Assigns the splits of the stored dataset `name` (replacing earlier ones) and returns the
 /// new counts.
-pub fn apply(store: &mut Store, name: &str, method: &SplitMethod) -> crate::Result<SplitCounts> {
+pub fn apply(
+    store: &mut Store,
+    name: &str,
+    method: &SplitMethod,
+) -> Result<SplitCounts, DatasetError> {
     let info = store.dataset(name)?;
     let mut examples = store.examples(&info)?;
     let splits = match method {
@@ -53,6 +57,69 @@ pub fn apply(store: &mut Store, name: &str, method: &SplitMethod) -> crate::Resu
         e.split = by_row.get(&e.row).copied();
     }
     Ok(SplitCounts::of(&examples))
+}
+
+/// The train and validation examples a run uses: the dataset's train and val splits (split
+/// first, stratified with the default plan, if it has none), each cut to a stratified sample
+/// of at most `train_limit` / `val_limit` rows.
+pub fn run_examples(
+    store: &mut Store,
+    dataset: &str,
+    train_limit: Option<usize>,
+    val_limit: Option<usize>,
+    seed: u64,
+) -> Result<(Vec<Example>, Vec<Example>), DatasetError> {
+    let info = store.dataset(dataset)?;
+    let mut examples = store.examples(&info)?;
+    if examples.iter().all(|e| e.split.is_none()) {
+        let splits = stratified(&examples, SplitPlan::default())?;
+        store.set_splits(&info, &splits)?;
+        examples = store.examples(&info)?;
+    }
+    let pick = |s: Split| {
+        examples
+            .iter()
+            .filter(|e| e.split == Some(s))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let train = stratified_sample(pick(Split::Train), train_limit, seed);
+    let val = stratified_sample(pick(Split::Val), val_limit, seed);
+    Ok((train, val))
+}
+
+/// A stratified sample of at most `n` examples (same seed, same sample).
+pub fn stratified_sample(mut examples: Vec<Example>, n: Option<usize>, seed: u64) -> Vec<Example> {
+    let Some(n) = n.filter(|&n| n < examples.len()) else {
+        return examples;
+    };
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let total = examples.len();
+    examples.shuffle(&mut rng);
+    let mut by_label: BTreeMap<String, Vec<Example>> = BTreeMap::new();
+    for e in examples {
+        by_label.entry(e.label.clone()).or_default().push(e);
+    }
+    // Largest-remainder allocation, at least one row per label while room remains.
+    let mut quotas: Vec<(String, usize, f64)> = by_label
+        .iter()
+        .map(|(l, v)| {
+            let exact = v.len() as f64 * n as f64 / total as f64;
+            (l.clone(), exact.floor() as usize, exact - exact.floor())
+        })
+        .collect();
+    let given: usize = quotas.iter().map(|q| q.1).sum();
+    quotas.sort_by(|a, b| b.2.total_cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+    let missing = n.saturating_sub(given);
+    for q in quotas.iter_mut().take(missing) {
+        q.1 += 1;
+    }
+    let mut out: Vec<Example> = quotas
+        .into_iter()
+        .flat_map(|(l, k, _)| by_label.remove(&l).unwrap_or_default().into_iter().take(k))
+        .collect();
+    out.sort_by_key(|e| e.row);
+    out
 }
 
 /// Splits `examples` per label: within each label the rows are shuffled with a seeded RNG
@@ -215,5 +282,26 @@ mod tests {
         assert!(err.contains("row 2 (line 3): 'later'"), "{err}");
         let err = by_column(&d, "nope").unwrap_err().to_string();
         assert!(err.contains("available: part"), "{err}");
+    }
+
+    #[test]
+    fn stratified_sample_keeps_proportions() {
+        let ex = |row: u64, label: &str| Example {
+            row,
+            line: row,
+            text: format!("t{row}"),
+            label: label.into(),
+            fields: vec![],
+            split: None,
+            extra: Default::default(),
+        };
+        let all: Vec<Example> = (0..100)
+            .map(|i| ex(i, if i % 10 < 7 { "a" } else { "b" }))
+            .collect();
+        let s = stratified_sample(all.clone(), Some(10), 1);
+        assert_eq!(s.len(), 10);
+        assert_eq!(s.iter().filter(|e| e.label == "a").count(), 7);
+        assert_eq!(s, stratified_sample(all.clone(), Some(10), 1));
+        assert_eq!(stratified_sample(all.clone(), None, 1).len(), 100);
     }
 }

@@ -1,9 +1,9 @@
 //! Evaluation: how well a model's answers match the gold labels and fields.
 //!
-//! Input: `(gold, predicted)` pairs, already decoded from the model's output. Output: typed
-//! [`metrics::Metrics`] (serialisable, stored by the store) and a plain-text report.
-//! `metrics` is pure (no store, files or model); `run` drives an evaluation end to end
-//! (examples from the store → predictions → metrics → stored with per-example records).
+//! `run` drives an evaluation end to end (examples from the store → predictions → metrics →
+//! stored with per-example records). The scores themselves are pure functions over
+//! `(gold, predicted)` pairs in [`crate::metrics`] (re-exported here as `metrics`), on the
+//! bottom floor so that the store and the charts can use their types.
 
-pub mod metrics;
+pub use crate::metrics;
 pub mod run;

@@ -1,15 +1,16 @@
 //! Running an evaluation end to end: examples of a dataset split → a fine-tuned run or a base
 //! model prompted zero/K-shot → predictions → metrics → stored with every per-example record.
 
-use super::metrics::{self, Gold, Predicted};
-use crate::dataset::{Example, Split};
+use crate::dataset::split::stratified_sample;
+use crate::example::label_and_field_sets;
+use crate::example::{Example, Split};
+use crate::metrics::{self, Gold, Predicted};
 use crate::model::{default_device, LoadedModel, ModelError};
 use crate::paths::DataDir;
-use crate::predict::from_run::{label_and_field_sets, load_run, Checkpoint, LoadRunError};
+use crate::predict::from_run::{load_run, Checkpoint, LoadRunError};
 use crate::predict::{PredictOptions, Predictor};
 use crate::store::{EvalInfo, EvalRecord, EvalSpec, Store, StoreError};
 use crate::template::Template;
-use crate::train::run::stratified_sample;
 use std::path::PathBuf;
 use std::time::Instant;
 

@@ -6,7 +6,7 @@
 use super::error::{ImportError, Problem, ProblemKind, Problems};
 use super::mapping::join_text;
 use super::{Format, ImportSpec, Parsed};
-use crate::dataset::{Example, Split};
+use crate::example::{Example, Split};
 use crate::template;
 use indexmap::IndexMap;
 use serde_json::value::RawValue;

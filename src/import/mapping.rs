@@ -4,7 +4,7 @@
 use super::error::{ImportError, Problem, ProblemKind, Problems};
 use super::table::Table;
 use super::{Format, ImportSpec, Parsed};
-use crate::dataset::Example;
+use crate::example::Example;
 use std::collections::BTreeMap;
 
 /// Column indices of each role.

@@ -16,7 +16,7 @@ pub use error::{ImportError, Problem, ProblemKind, MAX_LISTED_PROBLEMS};
 pub use preview::{preview, Preview, Suggestion};
 pub use table::{MAX_CELL_BYTES, SNIFFED_DELIMITERS};
 
-use crate::dataset::{DatasetInfo, Example};
+use crate::example::{DatasetInfo, Example};
 use crate::store::{NewDataset, Store};
 use error::Problems;
 use serde::{Deserialize, Serialize};

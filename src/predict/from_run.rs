@@ -1,15 +1,18 @@
 //! A fine-tuned run loaded for prediction: its base model with the adapter of the chosen
-//! checkpoint folded in, its template, and the labels and fields it was trained on.
+//! checkpoint folded in, its template, and the labels and fields it was trained on — all read
+//! from the checkpoint's own description ([`AdapterInfo`]).
 
-use crate::dataset::Example;
+pub use crate::adapter::Checkpoint;
+use crate::adapter::{AdapterInfo, RunDir};
+use crate::dataset::{split, DatasetError};
+use crate::example::label_and_field_sets;
+use crate::model::lora::LoraConfig;
 use crate::model::{default_device, LoadedModel, ModelError};
 use crate::paths::DataDir;
 use crate::store::{RunInfo, Store, StoreError};
 use crate::template::Template;
-use crate::train::checkpoint::{ADAPTER_FILE, STEPS_DIR};
-use crate::train::run::{kept_steps, run_data, run_dir, RunSpec, TrainError};
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use serde::Deserialize;
+use std::path::PathBuf;
 
 /// Why a run could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -23,7 +26,10 @@ pub enum LoadRunError {
     Model(#[from] ModelError),
     /// The run's data could not be read.
     #[error(transparent)]
-    Train(#[from] TrainError),
+    Dataset(#[from] DatasetError),
+    /// The checkpoint's description could not be read.
+    #[error("run '{0}': {1}")]
+    Info(String, std::io::Error),
     /// The checkpoint does not exist (yet).
     #[error("run '{run}' has no '{checkpoint}' checkpoint yet (kept: {kept})")]
     NoCheckpoint {
@@ -39,61 +45,11 @@ pub enum LoadRunError {
     BadRun(String, String),
 }
 
-/// Which checkpoint of a run to use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Checkpoint {
-    /// Lowest validation loss.
-    Best,
-    /// The most recent.
-    Last,
-    /// The one written at this optimizer step (at an evaluation or a cancel).
-    Step(usize),
-}
-
-impl Checkpoint {
-    /// Its folder under the run's folder.
-    fn dir(self) -> PathBuf {
-        match self {
-            Checkpoint::Best => PathBuf::from("best"),
-            Checkpoint::Last => PathBuf::from("last"),
-            Checkpoint::Step(n) => Path::new(STEPS_DIR).join(n.to_string()),
-        }
-    }
-}
-
-impl std::fmt::Display for Checkpoint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Checkpoint::Best => f.write_str("best"),
-            Checkpoint::Last => f.write_str("last"),
-            Checkpoint::Step(n) => write!(f, "{n}"),
-        }
-    }
-}
-
-impl std::str::FromStr for Checkpoint {
-    type Err = String;
-
-    /// `best`, `last` or a step number.
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "best" => Ok(Checkpoint::Best),
-            "last" => Ok(Checkpoint::Last),
-            _ => s
-                .parse()
-                .map(Checkpoint::Step)
-                .map_err(|_| format!("'{s}' is not best, last or a step number")),
-        }
-    }
-}
-
 /// A run ready to predict.
 #[derive(Debug)]
 pub struct RunModel {
     /// The run.
     pub run: RunInfo,
-    /// Its training settings.
-    pub spec: RunSpec,
     /// Base model with the adapter merged in.
     pub lm: LoadedModel,
     /// The run's prompt template.
@@ -106,19 +62,6 @@ pub struct RunModel {
     pub checkpoint: Checkpoint,
 }
 
-/// Labels and field names of `examples`, sorted.
-pub fn label_and_field_sets(examples: &[Example]) -> (Vec<String>, Vec<String>) {
-    let labels: BTreeSet<&str> = examples.iter().map(|e| e.label.as_str()).collect();
-    let fields: BTreeSet<&str> = examples
-        .iter()
-        .flat_map(|e| e.fields.iter().map(|(n, _)| n.as_str()))
-        .collect();
-    (
-        labels.into_iter().map(String::from).collect(),
-        fields.into_iter().map(String::from).collect(),
-    )
-}
-
 /// Loads run `name` at `checkpoint`.
 pub fn load_run(
     store: &mut Store,
@@ -127,43 +70,63 @@ pub fn load_run(
     checkpoint: Checkpoint,
 ) -> Result<RunModel, LoadRunError> {
     let run = store.run(name)?;
-    let bad = |e: serde_json::Error| LoadRunError::BadRun(name.to_string(), e.to_string());
-    let spec: RunSpec = serde_json::from_value(run.config.clone()).map_err(bad)?;
-    let template: Template = serde_json::from_value(run.template.clone()).map_err(bad)?;
-    let dir = run_dir(data_dir, name);
-    let adapter = dir.join(checkpoint.dir()).join(ADAPTER_FILE);
+    let dir = RunDir::new(data_dir, name);
+    let adapter = dir.adapter(checkpoint);
     if !adapter.exists() {
-        let mut kept: Vec<String> = [Checkpoint::Best, Checkpoint::Last]
-            .iter()
-            .filter(|c| dir.join(c.dir()).join(ADAPTER_FILE).exists())
-            .map(|c| c.to_string())
-            .collect();
-        let steps = kept_steps(data_dir, name);
-        if !steps.is_empty() {
-            let steps: Vec<String> = steps.iter().map(|s| s.to_string()).collect();
-            kept.push(format!("steps {}", steps.join(", ")));
-        }
+        let kept = dir.kept();
         return Err(LoadRunError::NoCheckpoint {
             run: name.to_string(),
             checkpoint: checkpoint.to_string(),
-            kept: if kept.is_empty() {
+            kept: if kept == "none" {
                 "none; train it first".to_string()
             } else {
-                kept.join("; ")
+                kept
             },
         });
     }
-    let (train, _) = run_data(store, &spec)?;
-    let (labels, fields) = label_and_field_sets(&train);
-    let mut lm = LoadedModel::load(&spec.model, &default_device())?;
-    lm.apply_adapter(&adapter, &spec.config.lora)?;
+    let info = match AdapterInfo::read(&dir.checkpoint(checkpoint)) {
+        Ok(Some(info)) => info,
+        Ok(None) => described_by_the_store(store, &run)?,
+        Err(e) => return Err(LoadRunError::Info(name.to_string(), e)),
+    };
+    let mut lm = LoadedModel::load(&info.base_model, &default_device())?;
+    lm.apply_adapter(&adapter, &info.lora)?;
     Ok(RunModel {
         run,
-        spec,
         lm,
+        template: info.template,
+        labels: info.labels,
+        fields: info.fields,
+        checkpoint,
+    })
+}
+
+/// The description of a checkpoint written before checkpoints described themselves
+/// (`adapter.json`): from the run's stored settings (the keys such runs stored) and the
+/// examples it trained on.
+fn described_by_the_store(store: &mut Store, run: &RunInfo) -> Result<AdapterInfo, LoadRunError> {
+    #[derive(Deserialize)]
+    struct Stored {
+        dataset: String,
+        model: PathBuf,
+        config: StoredConfig,
+        train_limit: Option<usize>,
+    }
+    #[derive(Deserialize)]
+    struct StoredConfig {
+        lora: LoraConfig,
+        seed: u64,
+    }
+    let bad = |e: serde_json::Error| LoadRunError::BadRun(run.name.clone(), e.to_string());
+    let s: Stored = serde_json::from_value(run.config.clone()).map_err(bad)?;
+    let template: Template = serde_json::from_value(run.template.clone()).map_err(bad)?;
+    let (train, _) = split::run_examples(store, &s.dataset, s.train_limit, None, s.config.seed)?;
+    let (labels, fields) = label_and_field_sets(&train);
+    Ok(AdapterInfo {
+        base_model: s.model,
+        lora: s.config.lora,
         template,
         labels,
         fields,
-        checkpoint,
     })
 }

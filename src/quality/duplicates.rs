@@ -2,7 +2,7 @@
 //! equal (exactly or after normalisation).
 
 use super::{normalize, rows_text, snippet, Check, Finding, Severity};
-use crate::dataset::Example;
+use crate::example::Example;
 use std::collections::{BTreeSet, HashMap};
 
 /// Groups of row indices with the same key, in first-row order, only groups of 2+.
@@ -113,7 +113,7 @@ fn described(groups: &[(&str, Vec<u64>)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataset::Split;
+    use crate::example::Split;
     use crate::quality::tests::ex;
 
     #[test]

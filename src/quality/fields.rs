@@ -2,7 +2,7 @@
 //! field-name variants, and values that do not occur in the ticket text.
 
 use super::{count, normalize, rows_text, snippet, Check, Finding, QualityOptions, Severity};
-use crate::dataset::Example;
+use crate::example::Example;
 use std::collections::BTreeMap;
 
 pub(super) fn check(

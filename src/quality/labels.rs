@@ -1,7 +1,7 @@
 //! Label checks: variants of one label, class imbalance and classes too small to learn.
 
 use super::{count, normalize, rows_text, Check, Finding, QualityOptions, Severity};
-use crate::dataset::Example;
+use crate::example::Example;
 use std::collections::BTreeMap;
 
 pub(super) fn check(examples: &[Example], opts: &QualityOptions) -> Vec<Finding> {

@@ -1,7 +1,7 @@
 //! Over-long texts: estimated token counts against the training length.
 
 use super::{rows_text, Check, Finding, QualityOptions, Severity};
-use crate::dataset::Example;
+use crate::example::Example;
 use crate::template::Template;
 
 /// How tokens are estimated until a model's tokenizer is chosen.

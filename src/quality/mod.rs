@@ -14,7 +14,7 @@ mod labels;
 mod length;
 mod normalize;
 
-use crate::dataset::{DatasetInfo, Example};
+use crate::example::{DatasetInfo, Example};
 use serde::{Deserialize, Serialize};
 
 /// Thresholds of the checks.
@@ -144,17 +144,6 @@ pub struct Report {
     pub findings: Vec<Finding>,
 }
 
-/// Runs every check on the stored dataset `name`.
-pub fn report(
-    store: &crate::store::Store,
-    name: &str,
-    options: &QualityOptions,
-) -> crate::Result<Report> {
-    let info = store.dataset(name)?;
-    let examples = store.examples(&info)?;
-    Ok(check(&info, &examples, options))
-}
-
 /// Runs every check on `examples`.
 pub fn check(info: &DatasetInfo, examples: &[Example], options: &QualityOptions) -> Report {
     let mut findings = Vec::new();
@@ -215,7 +204,7 @@ pub(crate) fn count(n: usize, noun: &str) -> String {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use crate::dataset::{DatasetInfo, Example, Split};
+    use crate::example::{DatasetInfo, Example, Split};
 
     /// A test example.
     pub(crate) fn ex(row: u64, text: &str, label: &str, fields: &[(&str, &str)]) -> Example {

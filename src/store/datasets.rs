@@ -1,7 +1,7 @@
 //! The `datasets` table: one row per imported dataset.
 
 use super::{json_column, Store, StoreError};
-use crate::dataset::{DatasetInfo, Example, Split};
+use crate::example::{DatasetInfo, Example, Split};
 use rusqlite::{params, OptionalExtension, Row};
 
 pub(super) const V1: &str = "

@@ -3,7 +3,7 @@
 //! raw model output.
 
 use super::{json_column, Store, StoreError};
-use crate::evaluate::metrics::{Gold, Metrics, Predicted};
+use crate::metrics::{Gold, Metrics, Predicted};
 use rusqlite::{params, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 
@@ -258,7 +258,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::evaluate::metrics::compute;
+    use crate::metrics::compute;
 
     fn baseline(shots: Option<u32>) -> EvalSpec {
         EvalSpec {

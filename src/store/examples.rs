@@ -1,7 +1,7 @@
 //! The `examples` and `example_fields` tables: the rows of a dataset and their fields.
 
 use super::StoreError;
-use crate::dataset::{Example, Split};
+use crate::example::{Example, Split};
 use rusqlite::{params, Connection, Transaction};
 use std::collections::BTreeMap;
 

@@ -223,7 +223,7 @@ mod tests {
 
     #[test]
     fn a_writer_waits_for_another_instead_of_failing() {
-        use crate::dataset::Example;
+        use crate::example::Example;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("tunedesk.db");
         let rows: Vec<Example> = (1..=20_000)

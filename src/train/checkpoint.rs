@@ -6,15 +6,12 @@
 //! [`save`] and a resume call first.
 
 use super::{Checkpoint, Restored, TrainState};
+use crate::adapter::{AdapterInfo, ADAPTER_FILE};
 use candle_core::Tensor;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// File of the adapter weights.
-pub const ADAPTER_FILE: &str = "adapter.safetensors";
-/// Folder (in a run's folder) of the adapters kept at each checkpointed step: `<step>/`.
-pub const STEPS_DIR: &str = "steps";
 const OPTIMIZER_FILE: &str = "optimizer.safetensors";
 const STATE_FILE: &str = "state.json";
 
@@ -85,8 +82,8 @@ fn fault_point(n: usize) {
     }
 }
 
-/// Writes `ck` to `dir` atomically (replacing what was there).
-pub fn save(dir: &Path, ck: &Checkpoint) -> std::io::Result<()> {
+/// Writes `ck` and the adapter's description to `dir` atomically (replacing what was there).
+pub fn save(dir: &Path, ck: &Checkpoint, info: &AdapterInfo) -> std::io::Result<()> {
     static SWAPS: AtomicUsize = AtomicUsize::new(0);
     let parent = dir.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent)?;
@@ -110,6 +107,7 @@ pub fn save(dir: &Path, ck: &Checkpoint) -> std::io::Result<()> {
     candle_core::safetensors::save(&moments, tmp.join(OPTIMIZER_FILE)).map_err(|e| io(&tmp, e))?;
     let state = serde_json::to_vec_pretty(ck.state).map_err(|e| io(&tmp, e))?;
     std::fs::write(tmp.join(STATE_FILE), state)?;
+    info.write(&tmp)?;
     // Make the files durable before the rename publishes them.
     for f in [ADAPTER_FILE, OPTIMIZER_FILE, STATE_FILE] {
         std::fs::File::open(tmp.join(f))?.sync_all()?;
@@ -130,10 +128,11 @@ pub fn save(dir: &Path, ck: &Checkpoint) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Writes only the adapter of `ck` to `dir/adapter.safetensors`, atomically (a step
-/// checkpoint: enough to evaluate or predict, not to resume).
-pub fn save_adapter(dir: &Path, ck: &Checkpoint) -> std::io::Result<()> {
+/// Writes only the adapter of `ck` and its description to `dir`, each file atomically (a step
+/// checkpoint: enough to evaluate, predict or export, not to resume).
+pub fn save_adapter(dir: &Path, ck: &Checkpoint, info: &AdapterInfo) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
+    info.write(dir)?;
     let adapter: HashMap<String, Tensor> = ck
         .lora
         .iter()

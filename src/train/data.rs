@@ -2,7 +2,7 @@
 //! on the completion (and EOS) only, truncation that keeps the completion, and length-bucketed
 //! batches in a reproducible order.
 
-use crate::dataset::Example;
+use crate::example::Example;
 use crate::model::Tokenizer;
 use crate::template::Template;
 use rand::seq::SliceRandom;

@@ -11,7 +11,7 @@ pub mod loss;
 pub mod optim;
 pub mod run;
 
-use crate::dataset::Example;
+use crate::example::Example;
 use crate::model::lora::LoraConfig;
 use crate::model::{LoadedModel, ModelError};
 use crate::template::Template;

@@ -3,16 +3,15 @@
 //! killed or cancelled continues with [`resume`].
 
 use super::{checkpoint, encode_all, Hooks, TrainConfig, TrainEvent};
-use crate::dataset::split::{self, SplitPlan};
-use crate::dataset::{Example, Split};
+use crate::adapter::{AdapterInfo, Checkpoint, RunDir};
+use crate::dataset::split;
+use crate::example::label_and_field_sets;
+use crate::example::Example;
 use crate::model::{default_device, LoadedModel, ModelError};
 use crate::paths::DataDir;
 use crate::store::{RunInfo, RunStatus, StepRecord, Store, StoreError};
 use crate::template::Template;
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
@@ -63,84 +62,18 @@ pub struct RunSpec {
     pub val_limit: Option<usize>,
 }
 
-/// Where a run's checkpoints live.
-pub fn run_dir(data_dir: &DataDir, name: &str) -> PathBuf {
-    data_dir.path().join("runs").join(name)
-}
-
-/// Steps of the step checkpoints run `name` keeps, ascending.
-pub fn kept_steps(data_dir: &DataDir, name: &str) -> Vec<usize> {
-    let dir = run_dir(data_dir, name).join(checkpoint::STEPS_DIR);
-    let mut steps: Vec<usize> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.path().join(checkpoint::ADAPTER_FILE).exists())
-        .filter_map(|e| e.file_name().to_str()?.parse().ok())
-        .collect();
-    steps.sort_unstable();
-    steps
-}
-
-/// A stratified sample of at most `n` examples (same seed, same sample).
-pub(crate) fn stratified_sample(
-    mut examples: Vec<Example>,
-    n: Option<usize>,
-    seed: u64,
-) -> Vec<Example> {
-    let Some(n) = n.filter(|&n| n < examples.len()) else {
-        return examples;
-    };
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let total = examples.len();
-    examples.shuffle(&mut rng);
-    let mut by_label: BTreeMap<String, Vec<Example>> = BTreeMap::new();
-    for e in examples {
-        by_label.entry(e.label.clone()).or_default().push(e);
-    }
-    // Largest-remainder allocation, at least one row per label while room remains.
-    let mut quotas: Vec<(String, usize, f64)> = by_label
-        .iter()
-        .map(|(l, v)| {
-            let exact = v.len() as f64 * n as f64 / total as f64;
-            (l.clone(), exact.floor() as usize, exact - exact.floor())
-        })
-        .collect();
-    let given: usize = quotas.iter().map(|q| q.1).sum();
-    quotas.sort_by(|a, b| b.2.total_cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
-    let missing = n.saturating_sub(given);
-    for q in quotas.iter_mut().take(missing) {
-        q.1 += 1;
-    }
-    let mut out: Vec<Example> = quotas
-        .into_iter()
-        .flat_map(|(l, k, _)| by_label.remove(&l).unwrap_or_default().into_iter().take(k))
-        .collect();
-    out.sort_by_key(|e| e.row);
-    out
-}
-
 /// The train and validation examples of a run (splitting the dataset first if it has none).
 pub(crate) fn run_data(
     store: &mut Store,
     spec: &RunSpec,
 ) -> Result<(Vec<Example>, Vec<Example>), TrainError> {
-    let info = store.dataset(&spec.dataset)?;
-    let mut examples = store.examples(&info)?;
-    if examples.iter().all(|e| e.split.is_none()) {
-        let splits = split::stratified(&examples, SplitPlan::default())?;
-        store.set_splits(&info, &splits)?;
-        examples = store.examples(&info)?;
-    }
-    let pick = |s: Split| {
-        examples
-            .iter()
-            .filter(|e| e.split == Some(s))
-            .cloned()
-            .collect::<Vec<_>>()
-    };
-    let train = stratified_sample(pick(Split::Train), spec.train_limit, spec.config.seed);
-    let val = stratified_sample(pick(Split::Val), spec.val_limit, spec.config.seed);
+    let (train, val) = split::run_examples(
+        store,
+        &spec.dataset,
+        spec.train_limit,
+        spec.val_limit,
+        spec.config.seed,
+    )?;
     if train.is_empty() {
         return Err(TrainError::NoTrainingData(spec.dataset.clone()));
     }
@@ -206,10 +139,10 @@ fn execute(
     cancel: &AtomicBool,
     on_event: &mut dyn FnMut(&TrainEvent),
 ) -> Result<RunInfo, TrainError> {
-    let dir = run_dir(data_dir, &run.name);
-    let last = dir.join("last");
+    let dir = RunDir::new(data_dir, &run.name);
+    let last = dir.checkpoint(Checkpoint::Last);
     checkpoint::recover(&last)?;
-    checkpoint::recover(&dir.join("best"))?;
+    checkpoint::recover(&dir.checkpoint(Checkpoint::Best))?;
     let resume = if resuming && last.exists() {
         let (state, tensors) = checkpoint::load(&last)?;
         store.truncate_run(&run, state.step as i64)?;
@@ -237,7 +170,7 @@ fn execute(
 #[allow(clippy::too_many_arguments)]
 fn train_and_record(
     store: &mut Store,
-    dir: &Path,
+    dir: &RunDir,
     run: &RunInfo,
     spec: &RunSpec,
     template: &Template,
@@ -299,20 +232,26 @@ fn train_and_record(
         }
         on_event(&e);
     };
+    let (labels, fields) = label_and_field_sets(&train_rows);
+    let info = AdapterInfo {
+        base_model: spec.model.clone(),
+        lora: cfg.lora.clone(),
+        template: template.clone(),
+        labels,
+        fields,
+    };
     let mut save = |ck: super::Checkpoint<'_>| -> Result<(), ModelError> {
         let failed = |d: &Path, e: std::io::Error| {
             ModelError::Config(format!("checkpoint {}: {e}", d.display()))
         };
-        let write = |d: &Path| checkpoint::save(d, &ck).map_err(|e| failed(d, e));
-        write(&dir.join("last"))?;
+        let write = |d: &Path| checkpoint::save(d, &ck, &info).map_err(|e| failed(d, e));
+        write(&dir.checkpoint(Checkpoint::Last))?;
         if ck.is_best {
-            write(&dir.join("best"))?;
+            write(&dir.checkpoint(Checkpoint::Best))?;
         }
         // Every checkpointed step keeps its adapter, for `--checkpoint STEP`.
-        let step = dir
-            .join(checkpoint::STEPS_DIR)
-            .join(ck.state.step.to_string());
-        checkpoint::save_adapter(&step, &ck).map_err(|e| failed(&step, e))
+        let step = dir.checkpoint(Checkpoint::Step(ck.state.step));
+        checkpoint::save_adapter(&step, &ck, &info).map_err(|e| failed(&step, e))
     };
     let mut hooks = Hooks {
         on_event: &mut record,
@@ -324,30 +263,4 @@ fn train_and_record(
         return Err(err.into());
     }
     Ok(cancelled)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stratified_sample_keeps_proportions() {
-        let ex = |row: u64, label: &str| Example {
-            row,
-            line: row,
-            text: format!("t{row}"),
-            label: label.into(),
-            fields: vec![],
-            split: None,
-            extra: Default::default(),
-        };
-        let all: Vec<Example> = (0..100)
-            .map(|i| ex(i, if i % 10 < 7 { "a" } else { "b" }))
-            .collect();
-        let s = stratified_sample(all.clone(), Some(10), 1);
-        assert_eq!(s.len(), 10);
-        assert_eq!(s.iter().filter(|e| e.label == "a").count(), 7);
-        assert_eq!(s, stratified_sample(all.clone(), Some(10), 1));
-        assert_eq!(stratified_sample(all.clone(), None, 1).len(), 100);
-    }
 }

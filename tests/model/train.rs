@@ -191,7 +191,8 @@ fn a_cancelled_or_killed_run_resumes_exactly() {
         "the base model is evaluated at step 0"
     );
     assert!(done.best_step.is_some());
-    assert!(train_run::run_dir(&data_dir, "whole")
+    assert!(tunedesk::adapter::RunDir::new(&data_dir, "whole")
+        .path()
         .join("best/adapter.safetensors")
         .exists());
 

@@ -258,7 +258,8 @@ fn quality_cmd(ctx: &Context, args: QualityArgs) -> Result<()> {
         min_class_rows: args.min_class_rows,
         ..QualityOptions::default()
     };
-    let report = quality::report(&ctx.store()?, &args.name, &options)?;
+    let (info, examples) = dataset::load(&ctx.store()?, &args.name)?;
+    let report = quality::check(&info, &examples, &options);
     if ctx.json {
         return output::json(&report);
     }

@@ -4,7 +4,7 @@ use super::Context;
 use crate::cli::args::RunCommand;
 use crate::cli::output;
 use anyhow::Result;
-use tunedesk::train::run::{kept_steps, run_dir};
+use tunedesk::adapter::RunDir;
 
 pub fn run(ctx: &Context, cmd: RunCommand) -> Result<()> {
     let mut store = ctx.store()?;
@@ -35,7 +35,7 @@ pub fn run(ctx: &Context, cmd: RunCommand) -> Result<()> {
         RunCommand::Show { name } => {
             let run = store.run(&name)?;
             let metrics = store.run_metrics(&run)?;
-            let kept = kept_steps(&ctx.data_dir, &run.name);
+            let kept = RunDir::new(&ctx.data_dir, &run.name).kept_steps();
             if ctx.json {
                 return output::json(
                     &serde_json::json!({"run": run, "metrics": metrics, "checkpoint_steps": kept}),
@@ -80,9 +80,9 @@ pub fn run(ctx: &Context, cmd: RunCommand) -> Result<()> {
         }
         RunCommand::Delete { name } => {
             let run = store.delete_run(&name)?;
-            let dir = run_dir(&ctx.data_dir, &run.name);
-            if dir.exists() {
-                std::fs::remove_dir_all(&dir)?;
+            let dir = RunDir::new(&ctx.data_dir, &run.name);
+            if dir.path().exists() {
+                std::fs::remove_dir_all(dir.path())?;
             }
             if ctx.json {
                 return output::json(&serde_json::json!({"deleted": run.name}));

@@ -6,6 +6,7 @@ use super::{cancel_flag, Context};
 use crate::cli::args::{SchedulerArg, TrainArgs};
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
+use tunedesk::adapter::RunDir;
 use tunedesk::model::lora::LoraConfig;
 use tunedesk::template::Template;
 use tunedesk::train::optim::Scheduler;
@@ -154,7 +155,7 @@ pub fn run(ctx: &Context, args: TrainArgs) -> Result<()> {
         );
         outln!(
             "checkpoints in {}",
-            train_run::run_dir(&ctx.data_dir, &run.name).display()
+            RunDir::new(&ctx.data_dir, &run.name).path().display()
         );
     }
     Ok(())
