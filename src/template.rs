@@ -23,6 +23,10 @@ pub const DEFAULT_INSTRUCTION: &str =
 
 const TICKET_OPEN: &str = "Ticket: \"";
 const CLASSIFICATION: &str = "Classification:";
+/// What separates the label line of a completion from its field lines: a blank line.
+pub const FIELDS_START: &str = "\n\n";
+/// What separates a field's name from its value on a field line.
+const NAME_VALUE: &str = ": ";
 
 /// A prompt/completion template for classification + extraction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -226,18 +230,73 @@ impl Template {
     /// line and one `Name: value` line per field (when there are fields), in the template's
     /// [`FieldOrder`].
     pub fn completion(&self, text: &str, label: &str, fields: &[(String, String)]) -> String {
-        let mut out = format!(" {label}");
+        let mut out = label_text(label);
         if !fields.is_empty() {
             out.push('\n');
             for (name, value) in self.field_order.arrange(text, fields) {
                 out.push('\n');
                 out.push_str(name);
-                out.push_str(": ");
+                out.push_str(NAME_VALUE);
                 out.push_str(value);
             }
         }
         out
     }
+}
+
+/// A label as a completion begins with it, after `Classification:`: ` label`.
+pub fn label_text(label: &str) -> String {
+    format!(" {label}")
+}
+
+/// The start of field `name`'s line up to its colon: `Name:`.
+pub fn field_name_text(name: &str) -> String {
+    format!("{name}:")
+}
+
+/// Whether `partial`, the beginning of a line, can still become the start of field `name`'s
+/// line (`Name: `).
+pub fn could_start_field(partial: &str, name: &str) -> bool {
+    format!("{name}{NAME_VALUE}").starts_with(partial)
+}
+
+/// A field line as the model writes it, split into name and value: `Name: value`.
+pub fn field_line(line: &str) -> Option<(&str, &str)> {
+    line.split_once(NAME_VALUE)
+}
+
+/// The names of the fields in a field section (the text after the label), in order.
+pub fn field_names(section: &str) -> Vec<&str> {
+    section
+        .split('\n')
+        .filter_map(|l| field_line(l).map(|(name, _)| name))
+        .collect()
+}
+
+/// The fields of a field section (the text after the label); none if it does not parse.
+pub fn parse_fields(section: &str) -> Vec<(String, String)> {
+    parse_completion(&format!("x{section}"))
+        .map(|c| c.fields)
+        .unwrap_or_default()
+}
+
+/// The first answer in free text: the label line and the field block right after it. What
+/// follows a second blank line is the model moving on to something else.
+pub fn first_answer(output: &str) -> &str {
+    match output.find(FIELDS_START) {
+        Some(i) => match output[i + FIELDS_START.len()..].find(FIELDS_START) {
+            Some(j) => &output[..i + FIELDS_START.len() + j],
+            None => output,
+        },
+        None => output,
+    }
+}
+
+/// Whether free text after the label has finished its answer: a second blank line after
+/// the fields.
+pub fn answer_ended(after_label: &str) -> bool {
+    let body = after_label.trim_start_matches(|c: char| c != '\n');
+    body.trim_start_matches('\n').contains(FIELDS_START)
 }
 
 /// Recovers the ticket text from a prompt in the product's layout: the text between
@@ -403,6 +462,24 @@ mod tests {
             ticket_from_prompt("Classify: hello"),
             Err(LayoutError::NoTicket)
         );
+    }
+
+    #[test]
+    fn decoding_helpers_read_the_layout() {
+        assert_eq!(label_text("Billing"), " Billing");
+        assert_eq!(field_name_text("Customer ID"), "Customer ID:");
+        assert!(could_start_field("Cust", "Customer ID"));
+        assert!(could_start_field("Customer ID: ", "Customer ID"));
+        assert!(!could_start_field("Customer ID:1", "Customer ID"));
+        assert_eq!(field_line("Time: 10:30"), Some(("Time", "10:30")));
+        assert_eq!(field_names("\n\nA: 1\nB: 2\nC"), ["A", "B"]);
+        assert_eq!(parse_fields("\n\nA: 1\nB: x"), f(&[("A", "1"), ("B", "x")]));
+        assert!(parse_fields("\n\nnot a field").is_empty());
+        let out = " Billing\n\nA: 1\n\nTicket: \"next\"";
+        assert_eq!(first_answer(out), " Billing\n\nA: 1");
+        assert_eq!(first_answer(" Billing"), " Billing");
+        assert!(answer_ended("\n\nA: 1\n\n"));
+        assert!(!answer_ended("\n\nA: 1\n"));
     }
 
     #[test]

@@ -17,12 +17,14 @@ pub struct TrainShape {
 }
 
 impl Default for TrainShape {
-    /// `tunedesk train`'s defaults: batch 8, up to 256 tokens, rank 8.
+    /// The default training shape, which `train::TrainConfig::default` (batch size, longest
+    /// sequence) and the quality report's over-long texts take from here: batch 8, up to 256
+    /// tokens, and `LoraConfig`'s default rank.
     fn default() -> Self {
         TrainShape {
             batch: 8,
             seq: 256,
-            rank: 8,
+            rank: super::lora::LoraConfig::default().rank,
         }
     }
 }

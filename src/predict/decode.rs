@@ -213,11 +213,7 @@ impl Decoder<'_> {
         } else {
             match &row.line {
                 Some(line) if !line.is_empty() => {
-                    let used: Vec<&str> = row
-                        .field_text
-                        .split('\n')
-                        .filter_map(|l| l.split_once(": ").map(|(name, _)| name))
-                        .collect();
+                    let used = template::field_names(&row.field_text);
                     self.grammar.forced_name(line, &used)
                 }
                 _ => Vec::new(),
@@ -262,9 +258,7 @@ impl Decoder<'_> {
         }
         row.field_ids.push(pick);
         row.field_text.push_str(text);
-        // A second blank line after the fields: the model has moved on to something else.
-        let body = row.field_text.trim_start_matches(|c: char| c != '\n');
-        if body.trim_start_matches('\n').contains("\n\n") {
+        if template::answer_ended(&row.field_text) {
             row.phase = Phase::Done;
             return None;
         }
@@ -276,28 +270,22 @@ impl Decoder<'_> {
         ids.extend(&row.field_ids);
         let output = self.tokenizer.decode(&ids)?;
         if !self.opts.constrained {
-            let text = match output.find("\n\n") {
-                // Keep the label line and the field block right after it.
-                Some(i) => match output[i + 2..].find("\n\n") {
-                    Some(j) => &output[..i + 2 + j],
-                    None => &output[..],
+            return Ok(
+                match template::parse_completion(template::first_answer(&output)) {
+                    Ok(c) => Prediction {
+                        label: Some(c.label),
+                        fields: c.fields,
+                        confidence: Some(row.label_logp.exp()),
+                        output,
+                    },
+                    Err(_) => Prediction {
+                        label: None,
+                        fields: Vec::new(),
+                        confidence: None,
+                        output,
+                    },
                 },
-                None => &output[..],
-            };
-            return Ok(match template::parse_completion(text) {
-                Ok(c) => Prediction {
-                    label: Some(c.label),
-                    fields: c.fields,
-                    confidence: Some(row.label_logp.exp()),
-                    output,
-                },
-                Err(_) => Prediction {
-                    label: None,
-                    fields: Vec::new(),
-                    confidence: None,
-                    output,
-                },
-            });
+            );
         }
         let Some(label) = self.grammar.label(&row.label_ids) else {
             return Ok(Prediction {
@@ -312,9 +300,7 @@ impl Decoder<'_> {
         if self.grammar.check_fields(fields_text) != Check::Complete {
             fields_text = fields_text.rfind('\n').map_or("", |i| &fields_text[..i]);
         }
-        let fields = template::parse_completion(&format!("x{fields_text}"))
-            .map(|c| c.fields)
-            .unwrap_or_default();
+        let fields = template::parse_fields(fields_text);
         Ok(Prediction {
             label: Some(label.to_string()),
             fields,

@@ -5,6 +5,7 @@
 
 use crate::model::generate::TokenTrie;
 use crate::model::{ModelError, Tokenizer};
+use crate::template;
 use std::collections::{BTreeSet, HashMap};
 
 /// How far a field section is from being valid.
@@ -41,11 +42,19 @@ impl Grammar {
     ) -> Result<Grammar, ModelError> {
         let mut by_ids = HashMap::new();
         for label in labels {
-            by_ids.insert(tokenizer.encode_plain(&format!(" {label}"))?, label.clone());
+            by_ids.insert(
+                tokenizer.encode_plain(&template::label_text(label))?,
+                label.clone(),
+            );
         }
         let name_ids = fields
             .iter()
-            .map(|n| Ok((n.clone(), tokenizer.encode_plain(&format!("{n}:"))?)))
+            .map(|n| {
+                Ok((
+                    n.clone(),
+                    tokenizer.encode_plain(&template::field_name_text(n))?,
+                ))
+            })
             .collect::<Result<_, ModelError>>()?;
         let newline = match tokenizer.encode_plain("\n")?.as_slice() {
             &[id] => Some(id),
@@ -110,8 +119,8 @@ impl Grammar {
         if text.is_empty() {
             return Check::Complete;
         }
-        let Some(body) = text.strip_prefix("\n\n") else {
-            return if "\n\n".starts_with(text) && !self.fields.is_empty() {
+        let Some(body) = text.strip_prefix(template::FIELDS_START) else {
+            return if template::FIELDS_START.starts_with(text) && !self.fields.is_empty() {
                 Check::Partial
             } else {
                 Check::Invalid
@@ -121,7 +130,7 @@ impl Grammar {
         let mut seen = BTreeSet::new();
         for (i, line) in lines.iter().enumerate() {
             let last = i + 1 == lines.len();
-            match line.split_once(": ") {
+            match template::field_line(line) {
                 Some((name, value)) => {
                     if !self.fields.contains(name) || !seen.insert(name) {
                         return Check::Invalid;
@@ -134,10 +143,9 @@ impl Grammar {
                     }
                 }
                 None => {
-                    let open = self
-                        .fields
-                        .iter()
-                        .any(|n| !seen.contains(n.as_str()) && format!("{n}: ").starts_with(line));
+                    let open = self.fields.iter().any(|n| {
+                        !seen.contains(n.as_str()) && template::could_start_field(line, n)
+                    });
                     return if last && open {
                         Check::Partial
                     } else {

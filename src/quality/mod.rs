@@ -35,7 +35,7 @@ pub struct QualityOptions {
 impl Default for QualityOptions {
     fn default() -> Self {
         QualityOptions {
-            max_tokens: 256,
+            max_tokens: crate::model::estimate::TrainShape::default().seq,
             min_class_rows: 10,
             layout_majority: 0.8,
             layout_min_rows: 5,

@@ -12,6 +12,7 @@ pub mod optim;
 pub mod run;
 
 use crate::example::Example;
+use crate::model::estimate::TrainShape;
 use crate::model::lora::LoraConfig;
 use crate::model::{LoadedModel, ModelError};
 use crate::template::Template;
@@ -61,13 +62,13 @@ impl Default for TrainConfig {
         TrainConfig {
             epochs: 3,
             lr: 1e-4,
-            batch_size: 8,
+            batch_size: TrainShape::default().batch,
             grad_accum: 1,
             weight_decay: 0.01,
             warmup_ratio: 0.05,
             scheduler: Scheduler::Cosine,
             lora: LoraConfig::default(),
-            max_len: 256,
+            max_len: TrainShape::default().seq,
             eval_every: None,
             patience: None,
             max_steps: None,

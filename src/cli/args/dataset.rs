@@ -2,6 +2,8 @@
 
 use clap::{Args, Subcommand, ValueEnum};
 use std::path::PathBuf;
+use tunedesk::dataset::split::SplitPlan;
+use tunedesk::quality::QualityOptions;
 
 /// `tunedesk dataset` subcommands.
 #[derive(Debug, Subcommand)]
@@ -89,13 +91,13 @@ pub struct SplitArgs {
     /// Dataset name.
     pub name: String,
     /// Fraction of each label's rows for validation.
-    #[arg(long, default_value_t = 0.1, conflicts_with = "by_column")]
+    #[arg(long, default_value_t = SplitPlan::default().val, conflicts_with = "by_column")]
     pub val: f64,
     /// Fraction of each label's rows for test.
-    #[arg(long, default_value_t = 0.1, conflicts_with = "by_column")]
+    #[arg(long, default_value_t = SplitPlan::default().test, conflicts_with = "by_column")]
     pub test: f64,
     /// Random seed (same seed, same split).
-    #[arg(long, default_value_t = 42, conflicts_with = "by_column")]
+    #[arg(long, default_value_t = SplitPlan::default().seed, conflicts_with = "by_column")]
     pub seed: u64,
     /// Take the split from this (unmapped) column of the imported file.
     #[arg(long, value_name = "COL")]
@@ -108,10 +110,10 @@ pub struct QualityArgs {
     /// Dataset name.
     pub name: String,
     /// Report texts estimated longer than this many tokens.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = QualityOptions::default().max_tokens)]
     pub max_tokens: usize,
     /// Report classes with fewer rows than this.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = QualityOptions::default().min_class_rows)]
     pub min_class_rows: usize,
     /// Findings shown per check in the text output (JSON lists all).
     #[arg(long, default_value_t = 10)]

@@ -1,7 +1,7 @@
 //! `tunedesk eval` and `tunedesk compare` arguments.
 
+use super::{CheckpointArg, DecodeArgs};
 use clap::{Args, ValueEnum};
-use tunedesk::predict::from_run::Checkpoint;
 
 /// Rows to evaluate on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -20,16 +20,9 @@ pub struct EvalOptions {
     /// At most this many rows (a stratified sample).
     #[arg(long)]
     pub limit: Option<usize>,
-    /// Free text decoding, parsed afterwards (default: constrained to known labels and fields).
-    #[arg(long)]
-    pub free: bool,
-    /// Tickets decoded together.
-    #[arg(long, default_value_t = 16)]
-    pub batch_size: usize,
-    /// Keep every product in f32 (default: 8-bit integer products where the CPU has AVX-512
-    /// VNNI, several times faster).
-    #[arg(long)]
-    pub f32: bool,
+    /// Decoding.
+    #[command(flatten)]
+    pub decode: DecodeArgs,
     /// Seed of the row sample and of the few-shot examples.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -41,10 +34,9 @@ pub struct EvalArgs {
     /// A fine-tuned run to evaluate.
     #[arg(long, conflicts_with_all = ["model", "shots"], required_unless_present = "model")]
     pub run: Option<String>,
-    /// Which checkpoint of the run: best (lowest validation loss), last, or a step number
-    /// (every evaluation step keeps its adapter; `tunedesk run show` lists them).
-    #[arg(long, default_value = "best")]
-    pub checkpoint: Checkpoint,
+    /// The checkpoint of the run.
+    #[command(flatten)]
+    pub checkpoint: CheckpointArg,
     /// A base model to evaluate without fine-tuning (registered name, Hugging Face repo id,
     /// folder or .gguf), prompted with the label list and --shots examples.
     #[arg(long, requires = "shots")]

@@ -1,15 +1,17 @@
 //! Command-line definitions (clap derive). Behaviour lives in `cli::command`.
 
+mod bench;
 mod dataset;
 mod evaluate;
-mod model;
+mod generate;
 mod models;
 mod predict;
 mod train;
 
+pub use bench::*;
 pub use dataset::*;
 pub use evaluate::*;
-pub use model::*;
+pub use generate::*;
 pub use models::*;
 pub use predict::*;
 pub use train::*;

@@ -1,8 +1,45 @@
-//! `tunedesk predict` arguments.
+//! `tunedesk predict` arguments, and the decoding flags `eval` and `compare` share.
 
 use clap::Args;
 use std::path::PathBuf;
 use tunedesk::predict::from_run::Checkpoint;
+use tunedesk::predict::PredictOptions;
+
+/// How tickets are decoded (`predict`, `eval`, `compare`).
+#[derive(Debug, Args)]
+pub struct DecodeArgs {
+    /// Free text decoding, parsed afterwards (default: constrained to known labels and fields).
+    #[arg(long)]
+    pub free: bool,
+    /// Tickets decoded together.
+    #[arg(long, default_value_t = PredictOptions::default().batch_size)]
+    pub batch_size: usize,
+    /// Keep every product in f32 (default: 8-bit integer products where the CPU has AVX-512
+    /// VNNI, several times faster).
+    #[arg(long)]
+    pub f32: bool,
+}
+
+impl DecodeArgs {
+    /// The engine's options for these flags.
+    pub fn options(&self) -> PredictOptions {
+        PredictOptions {
+            constrained: !self.free,
+            batch_size: self.batch_size,
+            int8: !self.f32,
+            ..PredictOptions::default()
+        }
+    }
+}
+
+/// Which checkpoint of a run (`predict`, `eval`).
+#[derive(Debug, Args)]
+pub struct CheckpointArg {
+    /// Which checkpoint of the run: best (lowest validation loss), last, or a step number
+    /// (every evaluation step keeps its adapter; `tunedesk run show` lists them).
+    #[arg(long, default_value = "best")]
+    pub checkpoint: Checkpoint,
+}
 
 /// `tunedesk predict`.
 #[derive(Debug, Args)]
@@ -10,10 +47,9 @@ pub struct PredictArgs {
     /// The fine-tuned run.
     #[arg(long)]
     pub run: String,
-    /// Which checkpoint of the run: best (lowest validation loss), last, or a step number
-    /// (every evaluation step keeps its adapter; `tunedesk run show` lists them).
-    #[arg(long, default_value = "best")]
-    pub checkpoint: Checkpoint,
+    /// The checkpoint.
+    #[command(flatten)]
+    pub checkpoint: CheckpointArg,
     /// One ticket text.
     #[arg(long, conflicts_with = "input", required_unless_present = "input")]
     pub text: Option<String>,
@@ -29,14 +65,7 @@ pub struct PredictArgs {
     /// Leave the label empty (abstained = true) below this confidence.
     #[arg(long)]
     pub abstain_below: Option<f64>,
-    /// Free text decoding, parsed afterwards (default: constrained to known labels and fields).
-    #[arg(long)]
-    pub free: bool,
-    /// Tickets decoded together.
-    #[arg(long, default_value_t = 16)]
-    pub batch_size: usize,
-    /// Keep every product in f32 (default: 8-bit integer products where the CPU has AVX-512
-    /// VNNI, several times faster).
-    #[arg(long)]
-    pub f32: bool,
+    /// Decoding.
+    #[command(flatten)]
+    pub decode: DecodeArgs,
 }

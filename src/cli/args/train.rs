@@ -1,6 +1,13 @@
 //! `tunedesk train` and `tunedesk run …` arguments.
 
 use clap::{Args, Subcommand, ValueEnum};
+use tunedesk::train::optim::Scheduler;
+use tunedesk::train::TrainConfig;
+
+/// The engine's defaults, which the flags show and use.
+fn defaults() -> TrainConfig {
+    TrainConfig::default()
+}
 
 /// `tunedesk train`.
 #[derive(Debug, Args)]
@@ -19,44 +26,40 @@ pub struct TrainArgs {
     #[arg(long, required_unless_present = "resume")]
     pub name: Option<String>,
     /// Passes over the training data.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = defaults().epochs)]
     pub epochs: usize,
     /// Peak learning rate.
-    #[arg(long, default_value_t = 1e-4)]
+    #[arg(long, default_value_t = defaults().lr)]
     pub lr: f64,
     /// Examples per batch.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = defaults().batch_size)]
     pub batch_size: usize,
     /// Batches per optimizer step.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = defaults().grad_accum)]
     pub grad_accum: usize,
     /// Decoupled weight decay.
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = defaults().weight_decay)]
     pub weight_decay: f64,
     /// Fraction of steps for linear warmup.
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = defaults().warmup_ratio)]
     pub warmup_ratio: f64,
     /// Learning-rate schedule after warmup.
-    #[arg(long, value_enum, default_value_t = SchedulerArg::Cosine)]
+    #[arg(long, value_enum, default_value_t = defaults().scheduler.into())]
     pub scheduler: SchedulerArg,
     /// LoRA rank.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = defaults().lora.rank)]
     pub lora_rank: usize,
     /// LoRA alpha (the update is scaled by alpha / rank).
-    #[arg(long, default_value_t = 16.0)]
+    #[arg(long, default_value_t = defaults().lora.alpha)]
     pub lora_alpha: f64,
     /// Dropout on the LoRA input.
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = defaults().lora.dropout)]
     pub lora_dropout: f64,
     /// Projections that get adapters (comma-separated).
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj"
-    )]
+    #[arg(long, value_delimiter = ',', default_values_t = defaults().lora.target_modules)]
     pub target_modules: Vec<String>,
     /// Longest sequence in tokens (prompt + completion; longer prompts are cut).
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = defaults().max_len)]
     pub max_len: usize,
     /// Validate every this many steps (and at each epoch end).
     #[arg(long)]
@@ -74,7 +77,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 200)]
     pub val_limit: usize,
     /// Seed of adapter init, data order and dropout.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = defaults().seed)]
     pub seed: u64,
     /// Order of the field lines the model learns to write.
     #[arg(long, value_enum, default_value_t = FieldOrderArg::Dataset)]
@@ -108,6 +111,26 @@ pub enum SchedulerArg {
     Linear,
     /// Constant.
     Constant,
+}
+
+impl From<Scheduler> for SchedulerArg {
+    fn from(s: Scheduler) -> Self {
+        match s {
+            Scheduler::Cosine => SchedulerArg::Cosine,
+            Scheduler::Linear => SchedulerArg::Linear,
+            Scheduler::Constant => SchedulerArg::Constant,
+        }
+    }
+}
+
+impl From<SchedulerArg> for Scheduler {
+    fn from(s: SchedulerArg) -> Self {
+        match s {
+            SchedulerArg::Cosine => Scheduler::Cosine,
+            SchedulerArg::Linear => Scheduler::Linear,
+            SchedulerArg::Constant => Scheduler::Constant,
+        }
+    }
 }
 
 /// `tunedesk run` subcommands.

@@ -9,7 +9,6 @@ use tunedesk::dataset::Split;
 use tunedesk::evaluate::metrics::render_table;
 use tunedesk::evaluate::run::{evaluate, EvalRequest, SplitChoice, Target};
 use tunedesk::predict::from_run::Checkpoint;
-use tunedesk::predict::PredictOptions;
 use tunedesk::store::{EvalInfo, EvalSpec};
 
 fn split(arg: SplitArg) -> SplitChoice {
@@ -26,12 +25,7 @@ fn request(target: Target, dataset: String, split: SplitChoice, o: &EvalOptions)
         dataset,
         split,
         limit: o.limit,
-        options: PredictOptions {
-            constrained: !o.free,
-            batch_size: o.batch_size,
-            int8: !o.f32,
-            ..Default::default()
-        },
+        options: o.decode.options(),
         seed: o.seed,
     }
 }
@@ -72,7 +66,7 @@ pub fn eval(ctx: &Context, args: EvalArgs) -> Result<()> {
     let target = match (&args.run, &args.model) {
         (Some(name), _) => Target::Run {
             name: name.clone(),
-            checkpoint: args.checkpoint,
+            checkpoint: args.checkpoint.checkpoint,
         },
         (None, Some(model)) => Target::Base {
             model: resolve_model(ctx, model)?,

@@ -6,7 +6,7 @@ use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use tunedesk::predict::from_run::load_run;
 use tunedesk::predict::table::{predict_table, TableJob};
-use tunedesk::predict::{PredictOptions, Predictor};
+use tunedesk::predict::Predictor;
 
 /// A progress bar over `total` tickets (hidden with `--json`).
 pub fn ticket_bar(json: bool) -> ProgressBar {
@@ -23,13 +23,13 @@ pub fn ticket_bar(json: bool) -> ProgressBar {
 
 pub fn run(ctx: &Context, args: PredictArgs) -> Result<()> {
     let mut store = ctx.store()?;
-    let mut rm = load_run(&mut store, &ctx.data_dir, &args.run, args.checkpoint)?;
-    let opts = PredictOptions {
-        constrained: !args.free,
-        batch_size: args.batch_size,
-        int8: !args.f32,
-        ..Default::default()
-    };
+    let mut rm = load_run(
+        &mut store,
+        &ctx.data_dir,
+        &args.run,
+        args.checkpoint.checkpoint,
+    )?;
+    let opts = args.decode.options();
     let head = rm.template.prompt_head();
     let predictor = Predictor::new(&mut rm.lm, &head, &rm.labels, &rm.fields, opts)?;
     let tail = |text: &str| rm.template.prompt_tail(text);

@@ -3,13 +3,12 @@
 
 use super::models::resolve_model;
 use super::{cancel_flag, Context};
-use crate::cli::args::{SchedulerArg, TrainArgs};
+use crate::cli::args::TrainArgs;
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use tunedesk::adapter::RunDir;
 use tunedesk::model::lora::LoraConfig;
 use tunedesk::template::Template;
-use tunedesk::train::optim::Scheduler;
 use tunedesk::train::run::{self as train_run, RunSpec};
 use tunedesk::train::{TrainConfig, TrainEvent};
 
@@ -26,11 +25,7 @@ fn spec(args: &TrainArgs, model: std::path::PathBuf) -> RunSpec {
             grad_accum: args.grad_accum,
             weight_decay: args.weight_decay,
             warmup_ratio: args.warmup_ratio,
-            scheduler: match args.scheduler {
-                SchedulerArg::Cosine => Scheduler::Cosine,
-                SchedulerArg::Linear => Scheduler::Linear,
-                SchedulerArg::Constant => Scheduler::Constant,
-            },
+            scheduler: args.scheduler.into(),
             lora: LoraConfig {
                 rank: args.lora_rank,
                 alpha: args.lora_alpha,
