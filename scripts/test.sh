@@ -12,6 +12,8 @@ if [ -z "${TUNEDESK_TEST_GGUF:-}" ] && [ -f "$GGUF" ]; then
   export TUNEDESK_TEST_GGUF="$GGUF"
 fi
 
+echo "== architecture (layers and invariants of ARCHITECTURE.md)"
+python3 scripts/check-architecture.py
 echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy"
