@@ -14,13 +14,20 @@ fn read(path: &str) -> String {
 /// The text between `start` and the next `end` after it.
 fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
     let from = text.find(start).unwrap_or_else(|| panic!("no {start:?}")) + start.len();
-    let to = text[from..].find(end).unwrap_or_else(|| panic!("no {end:?}")) + from;
+    let to = text[from..]
+        .find(end)
+        .unwrap_or_else(|| panic!("no {end:?}"))
+        + from;
     &text[from..to]
 }
 
 /// Every `"…"`- or `'…'`-quoted string in `text`.
 fn quoted(text: &str, quote: char) -> Vec<String> {
-    text.split(quote).skip(1).step_by(2).map(String::from).collect()
+    text.split(quote)
+        .skip(1)
+        .step_by(2)
+        .map(String::from)
+        .collect()
 }
 
 fn build_script() -> BTreeSet<String> {
