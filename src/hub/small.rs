@@ -6,7 +6,7 @@
 use super::cache::RepoCache;
 use super::events::{Meter, PullEvent};
 use super::http::{FileMeta, Http};
-use super::transfer::mismatch;
+use super::transfer::{mismatch, Verifier};
 use super::{HubConfig, HubError, RepoId};
 use hf_hub::progress::{DownloadEvent, ProgressEvent, ProgressHandler};
 use hf_hub::{HFClient, HFError};
@@ -88,7 +88,7 @@ impl Small {
         emit: &mut dyn FnMut(PullEvent),
     ) -> Result<PathBuf, HubError> {
         let blob = cache.blob(&meta.etag);
-        let mut refetched = false;
+        let mut verifier = Verifier::default();
         loop {
             let cached = blob.exists();
             if cached && mismatch(&blob, meta)?.is_some() {
@@ -105,32 +105,16 @@ impl Small {
             let path = self
                 .download(repo, commit, file, meta, meter, cancel, emit)
                 .await?;
-            match mismatch(&path, meta)? {
-                None => {
-                    meter.add(meta.size, !cached);
-                    if let Some(ev) = meter.progress(file, meta.size, meta.size, true) {
-                        emit(ev);
-                    }
-                    emit(PullEvent::FileDone {
-                        file: file.to_string(),
-                        size: meta.size,
-                    });
-                    return Ok(path);
+            if verifier.verified(&path, &blob, file, meta, emit)? {
+                meter.add(meta.size, !cached);
+                if let Some(ev) = meter.progress(file, meta.size, meta.size, true) {
+                    emit(ev);
                 }
-                Some(what) => {
-                    let _ = std::fs::remove_file(&blob);
-                    if refetched {
-                        return Err(HubError::Integrity {
-                            file: file.to_string(),
-                            what: what.to_string(),
-                        });
-                    }
-                    refetched = true;
-                    emit(PullEvent::Refetch {
-                        file: file.to_string(),
-                        what: what.to_string(),
-                    });
-                }
+                emit(PullEvent::FileDone {
+                    file: file.to_string(),
+                    size: meta.size,
+                });
+                return Ok(path);
             }
         }
     }

@@ -57,6 +57,47 @@ pub(crate) fn mismatch(path: &Path, meta: &FileMeta) -> Result<Option<&'static s
     Ok(None)
 }
 
+/// Verification of a finished download that allows one fresh download: a file that fails
+/// its checks is deleted and fetched once more; failing again is an integrity error.
+#[derive(Debug, Default)]
+pub(crate) struct Verifier {
+    refetched: bool,
+}
+
+impl Verifier {
+    /// Whether the download at `path` matches `meta`. On a mismatch it deletes `bad` (the
+    /// bytes to fetch again) and returns `Ok(false)`, with a `Refetch` event, the first time;
+    /// an integrity error the second time.
+    pub(crate) fn verified(
+        &mut self,
+        path: &Path,
+        bad: &Path,
+        file: &str,
+        meta: &FileMeta,
+        emit: &mut dyn FnMut(PullEvent),
+    ) -> Result<bool, HubError> {
+        let Some(what) = mismatch(path, meta)? else {
+            return Ok(true);
+        };
+        match std::fs::remove_file(bad) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(HubError::io(bad, e)),
+            _ => {}
+        }
+        if self.refetched {
+            return Err(HubError::Integrity {
+                file: file.to_string(),
+                what: what.to_string(),
+            });
+        }
+        self.refetched = true;
+        emit(PullEvent::Refetch {
+            file: file.to_string(),
+            what: what.to_string(),
+        });
+        Ok(false)
+    }
+}
+
 fn sha256_hex(path: &Path) -> Result<String, HubError> {
     let mut file = std::fs::File::open(path).map_err(|e| HubError::io(path, e))?;
     let mut hasher = Sha256::new();
@@ -135,7 +176,7 @@ impl Transfers<'_> {
     ) -> Result<(), HubError> {
         let url = self.http.resolve_url(self.repo, self.commit, file)?;
         let mut attempt = 0;
-        let mut refetched = false;
+        let mut verifier = Verifier::default();
         loop {
             if file_len(part) < meta.size {
                 match self.request(&url, file, meta, part, meter, emit).await {
@@ -163,24 +204,11 @@ impl Transfers<'_> {
                     }
                 }
             }
-            match mismatch(part, meta)? {
-                None => return Ok(()),
-                Some(what) => {
-                    meter.sub(file_len(part));
-                    std::fs::remove_file(part).map_err(|e| HubError::io(part, e))?;
-                    if refetched {
-                        return Err(HubError::Integrity {
-                            file: file.to_string(),
-                            what: what.to_string(),
-                        });
-                    }
-                    refetched = true;
-                    emit(PullEvent::Refetch {
-                        file: file.to_string(),
-                        what: what.to_string(),
-                    });
-                }
+            let len = file_len(part);
+            if verifier.verified(part, part, file, meta, emit)? {
+                return Ok(());
             }
+            meter.sub(len);
         }
     }
 
@@ -194,6 +222,23 @@ impl Transfers<'_> {
         meter: &mut Meter,
         emit: &mut dyn FnMut(PullEvent),
     ) -> Result<(), Failure> {
+        let Some((resp, out, have)) = self.open(url, file, part, meter).await? else {
+            return Ok(());
+        };
+        self.receive(resp, out, have, file, meta, part, meter, emit)
+            .await
+    }
+
+    /// Asks for the bytes of `file` after those `part` holds and opens `part` to append them:
+    /// the response, the file, and how many bytes it holds (0 when the server sent the whole
+    /// file again). `None` when there is nothing left to send.
+    async fn open(
+        &self,
+        url: &reqwest::Url,
+        file: &str,
+        part: &Path,
+        meter: &mut Meter,
+    ) -> Result<Option<(reqwest::Response, std::fs::File, u64)>, Failure> {
         let io = |e| Failure::Fatal(HubError::io(part, e));
         let mut have = file_len(part);
         let resp = self
@@ -202,7 +247,7 @@ impl Transfers<'_> {
             .await
             .map_err(|e| Failure::Cut(transport_reason(&e)))?;
         let status = resp.status();
-        let mut out = std::fs::OpenOptions::new()
+        let out = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(part)
@@ -230,7 +275,7 @@ impl Transfers<'_> {
                 have = 0;
             }
             // Nothing left to send: let verification judge the file.
-            416 => return Ok(()),
+            416 => return Ok(None),
             408 | 429 | 500..=599 => return Err(Failure::Cut(format!("HTTP {status}"))),
             _ => {
                 return Err(
@@ -248,6 +293,24 @@ impl Transfers<'_> {
                 )
             }
         }
+        Ok(Some((resp, out, have)))
+    }
+
+    /// Appends the body of `resp` to `out` (`part`, holding `have` bytes), reporting progress
+    /// and noticing a cancel even while the server is silent; a body that ends short is a cut.
+    #[allow(clippy::too_many_arguments)]
+    async fn receive(
+        &self,
+        resp: reqwest::Response,
+        mut out: std::fs::File,
+        mut have: u64,
+        file: &str,
+        meta: &FileMeta,
+        part: &Path,
+        meter: &mut Meter,
+        emit: &mut dyn FnMut(PullEvent),
+    ) -> Result<(), Failure> {
+        let io = |e| Failure::Fatal(HubError::io(part, e));
         let mut stream = resp.bytes_stream();
         loop {
             if self.cancel.load(Ordering::Relaxed) {
