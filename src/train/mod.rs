@@ -356,6 +356,94 @@ fn overfitting(evals: &[(f64, f64)]) -> Option<[(f64, f64); 3]> {
     (b.1 > a.1 && c.1 > b.1 && b.0 < a.0 && c.0 < b.0).then_some([*a, *b, *c])
 }
 
+/// How many optimizer steps a run takes, and how many of them warm up.
+struct Schedule {
+    steps_per_epoch: usize,
+    total_steps: usize,
+    warmup: usize,
+}
+
+impl Schedule {
+    fn of(train_examples: usize, cfg: &TrainConfig) -> Schedule {
+        let micro_per_epoch = train_examples.div_ceil(cfg.batch_size.max(1));
+        let steps_per_epoch = micro_per_epoch.div_ceil(cfg.grad_accum.max(1));
+        let mut total_steps = steps_per_epoch * cfg.epochs;
+        if let Some(max) = cfg.max_steps {
+            total_steps = total_steps.min(max);
+        }
+        let warmup = (total_steps as f64 * cfg.warmup_ratio).ceil() as usize;
+        Schedule {
+            steps_per_epoch,
+            total_steps,
+            warmup,
+        }
+    }
+}
+
+/// Puts a checkpoint back: adapter values, optimizer moments and step, the RNG's position.
+fn restore(
+    saved: TrainState,
+    tensors: &Restored,
+    vars: &[(String, candle_core::Var)],
+    opt: &mut AdamW,
+    rng: &mut ChaCha8Rng,
+) -> Result<TrainState, ModelError> {
+    let get = |k: &str| {
+        tensors
+            .get(k)
+            .ok_or_else(|| ModelError::Config(format!("checkpoint lacks tensor '{k}'")))
+    };
+    for (i, (name, var)) in vars.iter().enumerate() {
+        let device = var.device().clone();
+        var.set(&get(name)?.to_device(&device)?)?;
+        opt.m[i] = get(&format!("m.{name}"))?.to_device(&device)?;
+        opt.v[i] = get(&format!("v.{name}"))?.to_device(&device)?;
+    }
+    opt.step = saved.step;
+    let pos: u128 = saved.rng_word_pos.parse().unwrap_or(0);
+    rng.set_word_pos(pos);
+    Ok(saved)
+}
+
+/// The gradients of one optimizer step summed over its micro-batches (each loss divided by
+/// their number), with the step's loss and token count.
+fn accumulate(
+    lm: &mut LoadedModel,
+    batches: &[Vec<&Encoded>],
+    pad: u32,
+    device: &Device,
+    rng: &mut ChaCha8Rng,
+    var_list: &[candle_core::Var],
+) -> Result<(candle_core::backprop::GradStore, f64, usize), ModelError> {
+    let mut grads: Option<candle_core::backprop::GradStore> = None;
+    let (mut loss_sum, mut tokens) = (0f64, 0usize);
+    for items in batches {
+        let (ids, targets, mask, _) = batch_tensors(items, pad, device)?;
+        tokens += items.iter().map(|e| e.input_ids.len()).sum::<usize>();
+        let loss = lm.model.completion_loss(&ids, &targets, &mask, Some(rng))?;
+        let loss = (loss / batches.len() as f64)?;
+        loss_sum += loss.to_scalar::<f32>()? as f64;
+        let g = loss.backward()?;
+        grads = Some(match grads {
+            None => g,
+            Some(mut acc) => {
+                for var in var_list {
+                    if let Some(new) = g.get(var) {
+                        let sum = match acc.remove(var) {
+                            Some(old) => (old + new)?,
+                            None => new.clone(),
+                        };
+                        acc.insert(var, sum);
+                    }
+                }
+                acc
+            }
+        });
+    }
+    let grads = grads.expect("a step has at least one micro-batch");
+    Ok((grads, loss_sum, tokens))
+}
+
 /// Trains a LoRA adapter on `lm` (adding it first). With `resume`, continues a run from a
 /// checkpoint: same data order, same dropout stream, optimizer state restored.
 pub fn train(
@@ -377,35 +465,19 @@ pub fn train(
             ..AdamWConfig::default()
         },
     )?;
-    let mut state = TrainState::default();
     let resumed_from = resume.as_ref().map(|(saved, _)| saved.step);
-    if let Some((saved, tensors)) = resume {
-        let get = |k: &str| {
-            tensors
-                .get(k)
-                .ok_or_else(|| ModelError::Config(format!("checkpoint lacks tensor '{k}'")))
-        };
-        for (i, (name, var)) in vars.iter().enumerate() {
-            let device = var.device().clone();
-            var.set(&get(name)?.to_device(&device)?)?;
-            opt.m[i] = get(&format!("m.{name}"))?.to_device(&device)?;
-            opt.v[i] = get(&format!("v.{name}"))?.to_device(&device)?;
-        }
-        opt.step = saved.step;
-        let pos: u128 = saved.rng_word_pos.parse().unwrap_or(0);
-        rng.set_word_pos(pos);
-        state = saved;
-    }
+    let state = match resume {
+        Some((saved, tensors)) => restore(saved, &tensors, &vars, &mut opt, &mut rng)?,
+        None => TrainState::default(),
+    };
     let pad = lm.model.config().eos_token();
     let device = lm.model.device().clone();
     let lengths: Vec<usize> = train_set.iter().map(|e| e.input_ids.len()).collect();
-    let micro_per_epoch = train_set.len().div_ceil(cfg.batch_size.max(1));
-    let steps_per_epoch = micro_per_epoch.div_ceil(cfg.grad_accum.max(1));
-    let mut total_steps = steps_per_epoch * cfg.epochs;
-    if let Some(max) = cfg.max_steps {
-        total_steps = total_steps.min(max);
-    }
-    let warmup = (total_steps as f64 * cfg.warmup_ratio).ceil() as usize;
+    let Schedule {
+        steps_per_epoch,
+        total_steps,
+        warmup,
+    } = Schedule::of(train_set.len(), cfg);
     (hooks.on_event)(TrainEvent::Started {
         total_steps,
         train_examples: train_set.len(),
@@ -443,35 +515,12 @@ pub fn train(
             }
             let group = groups[lp.state.next_group];
             let started = Instant::now();
-            let mut grads: Option<candle_core::backprop::GradStore> = None;
-            let (mut loss_sum, mut tokens) = (0f64, 0usize);
-            for micro in group {
-                let items: Vec<&Encoded> = micro.iter().map(|&i| &train_set[i]).collect();
-                let (ids, targets, mask, _) = batch_tensors(&items, pad, &device)?;
-                tokens += items.iter().map(|e| e.input_ids.len()).sum::<usize>();
-                let loss = lm
-                    .model
-                    .completion_loss(&ids, &targets, &mask, Some(&mut lp.rng))?;
-                let loss = (loss / group.len() as f64)?;
-                loss_sum += loss.to_scalar::<f32>()? as f64;
-                let g = loss.backward()?;
-                grads = Some(match grads {
-                    None => g,
-                    Some(mut acc) => {
-                        for var in &var_list {
-                            if let Some(new) = g.get(var) {
-                                let sum = match acc.remove(var) {
-                                    Some(old) => (old + new)?,
-                                    None => new.clone(),
-                                };
-                                acc.insert(var, sum);
-                            }
-                        }
-                        acc
-                    }
-                });
-            }
-            let mut grads = grads.expect("a step has at least one micro-batch");
+            let batches: Vec<Vec<&Encoded>> = group
+                .iter()
+                .map(|micro| micro.iter().map(|&i| &train_set[i]).collect())
+                .collect();
+            let (mut grads, loss_sum, tokens) =
+                accumulate(lm, &batches, pad, &device, &mut lp.rng, &var_list)?;
             let grad_norm = optim::clip_grad_norm(&mut grads, &var_list, MAX_GRAD_NORM)?;
             let lr =
                 optim::learning_rate(cfg.lr, lp.state.step, total_steps, warmup, cfg.scheduler);

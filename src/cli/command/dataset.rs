@@ -2,7 +2,7 @@
 
 use super::Context;
 use crate::cli::args::{
-    DatasetCommand, ExportFormatArg, FormatArg, ImportArgs, QualityArgs, SplitArgs,
+    DatasetCommand, ExportFormatArg, FormatArg, ImportArgs, PreviewArgs, QualityArgs, SplitArgs,
 };
 use crate::cli::output;
 use anyhow::{Context as _, Result};
@@ -17,139 +17,154 @@ use tunedesk::quality::{self, QualityOptions};
 pub fn run(ctx: &Context, cmd: DatasetCommand) -> Result<()> {
     match cmd {
         DatasetCommand::Import(args) => import_cmd(ctx, args),
-        DatasetCommand::Preview(args) => {
-            let p = import::preview(&args.file, args.format.map(format), args.delimiter)?;
-            if ctx.json {
-                return output::json(&p);
-            }
-            outln!(
-                "{}: {} rows, format {}{}",
-                args.file.display(),
-                p.total_rows,
-                p.format.as_str(),
-                p.delimiter
-                    .map(|d| format!(", delimiter {d:?}"))
-                    .unwrap_or_default()
-            );
-            outln!("columns: {}", p.columns.join(", "));
-            outln!(
-                "suggested: --text {} --label {}",
-                p.suggestion.text.join(" --text "),
-                p.suggestion.label.as_deref().unwrap_or("?")
-            );
-            Ok(())
-        }
-        DatasetCommand::List => {
-            let store = ctx.store()?;
-            let list = store.list_datasets()?;
-            if ctx.json {
-                return output::json(&list);
-            }
-            if list.is_empty() {
-                outln!("no datasets yet; import one with `tunedesk dataset import FILE --name NAME --text COL --label COL`");
-                return Ok(());
-            }
-            let rows: Vec<Vec<String>> = list
-                .iter()
-                .map(|d| {
-                    vec![
-                        d.name.clone(),
-                        d.rows.to_string(),
-                        d.fields.len().to_string(),
-                        d.format.clone(),
-                        d.created_at.clone(),
-                        d.source.clone(),
-                    ]
-                })
-                .collect();
-            output::table(
-                &["NAME", "ROWS", "FIELDS", "FORMAT", "IMPORTED", "SOURCE"],
-                &rows,
-            );
-            Ok(())
-        }
-        DatasetCommand::Show { name } => {
-            let stats = dataset::stats(&ctx.store()?, &name)?;
-            if ctx.json {
-                return output::json(&stats);
-            }
-            let i = &stats.info;
-            outln!(
-                "{} — {} rows from {} ({})",
-                i.name,
-                i.rows,
-                i.source,
-                i.format
-            );
-            outln!(
-                "text: {}   label: {}",
-                i.text_columns.join(" + "),
-                i.label_column
-            );
-            print_splits(&stats.split_counts);
-            outln!("\n{} labels:", stats.label_counts.len());
-            let rows: Vec<Vec<String>> = stats
-                .label_counts
-                .iter()
-                .map(|(l, n)| {
-                    vec![
-                        l.clone(),
-                        n.to_string(),
-                        output::percent(*n as f64 / i.rows.max(1) as f64),
-                    ]
-                })
-                .collect();
-            output::table(&["LABEL", "ROWS", "SHARE"], &rows);
-            if !stats.field_fill.is_empty() {
-                outln!("\n{} fields:", stats.field_fill.len());
-                let rows: Vec<Vec<String>> = stats
-                    .field_fill
-                    .iter()
-                    .map(|f| {
-                        vec![
-                            f.name.clone(),
-                            f.present.to_string(),
-                            output::percent(f.rate),
-                        ]
-                    })
-                    .collect();
-                output::table(&["FIELD", "PRESENT", "FILL"], &rows);
-            }
-            Ok(())
-        }
-        DatasetCommand::Export { name, out, format } => {
-            let store = ctx.store()?;
-            let info = store.dataset(&name)?;
-            let examples = store.examples(&info)?;
-            let format = match format {
-                Some(f) => export_format(f),
-                None => ExportFormat::from_path(&out)
-                    .ok_or_else(|| DatasetError::UnknownFormat(out.display().to_string()))?,
-            };
-            export::export(&info, &examples, &out, format)?;
-            if ctx.json {
-                return output::json(&serde_json::json!({
-                    "dataset": name, "rows": examples.len(), "out": out, "format": format
-                }));
-            }
-            outln!(
-                "wrote {} rows of '{name}' to {}",
-                examples.len(),
-                out.display()
-            );
-            Ok(())
-        }
-        DatasetCommand::Delete { name } => {
-            let info = ctx.store()?.delete_dataset(&name)?;
-            if ctx.json {
-                return output::json(&serde_json::json!({ "deleted": info }));
-            }
-            outln!("deleted dataset '{}' ({} rows)", info.name, info.rows);
-            Ok(())
-        }
+        DatasetCommand::Preview(args) => preview_cmd(ctx, args),
+        DatasetCommand::List => list_cmd(ctx),
+        DatasetCommand::Show { name } => show_cmd(ctx, &name),
+        DatasetCommand::Export { name, out, format } => export_cmd(ctx, &name, &out, format),
+        DatasetCommand::Delete { name } => delete_cmd(ctx, &name),
         DatasetCommand::Split(args) => split_cmd(ctx, args),
         DatasetCommand::Quality(args) => quality_cmd(ctx, args),
     }
+}
+
+fn preview_cmd(ctx: &Context, args: PreviewArgs) -> Result<()> {
+    let p = import::preview(&args.file, args.format.map(format), args.delimiter)?;
+    if ctx.json {
+        return output::json(&p);
+    }
+    outln!(
+        "{}: {} rows, format {}{}",
+        args.file.display(),
+        p.total_rows,
+        p.format.as_str(),
+        p.delimiter
+            .map(|d| format!(", delimiter {d:?}"))
+            .unwrap_or_default()
+    );
+    outln!("columns: {}", p.columns.join(", "));
+    outln!(
+        "suggested: --text {} --label {}",
+        p.suggestion.text.join(" --text "),
+        p.suggestion.label.as_deref().unwrap_or("?")
+    );
+    Ok(())
+}
+
+fn list_cmd(ctx: &Context) -> Result<()> {
+    let store = ctx.store()?;
+    let list = store.list_datasets()?;
+    if ctx.json {
+        return output::json(&list);
+    }
+    if list.is_empty() {
+        outln!("no datasets yet; import one with `tunedesk dataset import FILE --name NAME --text COL --label COL`");
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|d| {
+            vec![
+                d.name.clone(),
+                d.rows.to_string(),
+                d.fields.len().to_string(),
+                d.format.clone(),
+                d.created_at.clone(),
+                d.source.clone(),
+            ]
+        })
+        .collect();
+    output::table(
+        &["NAME", "ROWS", "FIELDS", "FORMAT", "IMPORTED", "SOURCE"],
+        &rows,
+    );
+    Ok(())
+}
+
+fn show_cmd(ctx: &Context, name: &str) -> Result<()> {
+    let stats = dataset::stats(&ctx.store()?, name)?;
+    if ctx.json {
+        return output::json(&stats);
+    }
+    let i = &stats.info;
+    outln!(
+        "{} — {} rows from {} ({})",
+        i.name,
+        i.rows,
+        i.source,
+        i.format
+    );
+    outln!(
+        "text: {}   label: {}",
+        i.text_columns.join(" + "),
+        i.label_column
+    );
+    print_splits(&stats.split_counts);
+    outln!("\n{} labels:", stats.label_counts.len());
+    let rows: Vec<Vec<String>> = stats
+        .label_counts
+        .iter()
+        .map(|(l, n)| {
+            vec![
+                l.clone(),
+                n.to_string(),
+                output::percent(*n as f64 / i.rows.max(1) as f64),
+            ]
+        })
+        .collect();
+    output::table(&["LABEL", "ROWS", "SHARE"], &rows);
+    if !stats.field_fill.is_empty() {
+        outln!("\n{} fields:", stats.field_fill.len());
+        let rows: Vec<Vec<String>> = stats
+            .field_fill
+            .iter()
+            .map(|f| {
+                vec![
+                    f.name.clone(),
+                    f.present.to_string(),
+                    output::percent(f.rate),
+                ]
+            })
+            .collect();
+        output::table(&["FIELD", "PRESENT", "FILL"], &rows);
+    }
+    Ok(())
+}
+
+fn export_cmd(
+    ctx: &Context,
+    name: &str,
+    out: &std::path::Path,
+    format: Option<ExportFormatArg>,
+) -> Result<()> {
+    let store = ctx.store()?;
+    let info = store.dataset(name)?;
+    let examples = store.examples(&info)?;
+    let format = match format {
+        Some(f) => export_format(f),
+        None => ExportFormat::from_path(out)
+            .ok_or_else(|| DatasetError::UnknownFormat(out.display().to_string()))?,
+    };
+    export::export(&info, &examples, out, format)?;
+    if ctx.json {
+        return output::json(&serde_json::json!({
+            "dataset": name, "rows": examples.len(), "out": out, "format": format
+        }));
+    }
+    outln!(
+        "wrote {} rows of '{name}' to {}",
+        examples.len(),
+        out.display()
+    );
+    Ok(())
+}
+
+fn delete_cmd(ctx: &Context, name: &str) -> Result<()> {
+    let info = ctx.store()?.delete_dataset(name)?;
+    if ctx.json {
+        return output::json(&serde_json::json!({ "deleted": info }));
+    }
+    outln!("deleted dataset '{}' ({} rows)", info.name, info.rows);
+    Ok(())
 }
 
 fn format(f: FormatArg) -> Format {
