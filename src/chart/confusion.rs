@@ -154,36 +154,58 @@ impl Figure for Heatmap<'_> {
     }
 
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), ChartError> {
-        let c = self.c;
         let l = self.layout();
-        let n = c.labels.len();
-        let cell = l.cell;
-        let grid_h = n as i32 * cell;
-        let text =
-            |s: &str, st: &TextStyle, pos: (i32, i32)| area.draw_text(s, st, pos).map_err(draw_err);
-
         text(
+            area,
             self.title,
             &style(20.0, BLACK, HPos::Left, VPos::Top),
             (MARGIN, MARGIN),
         )?;
         text(
+            area,
             self.subtitle(),
             &style(13.0, DARK, HPos::Left, VPos::Top),
             (MARGIN, MARGIN + 30),
         )?;
-
-        // Cells: one column per predicted label, then the unparseable column.
+        // One column per predicted label, then the unparseable column.
+        let n = self.c.labels.len();
         let columns: Vec<(i32, Option<usize>)> = (0..n)
-            .map(|j| (l.left + j as i32 * cell, Some(j)))
+            .map(|j| (l.left + j as i32 * l.cell, Some(j)))
             .chain(
                 l.unparseable
-                    .then_some((l.left + n as i32 * cell + l.gap, None)),
+                    .then_some((l.left + n as i32 * l.cell + l.gap, None)),
             )
             .collect();
+        self.draw_cells(area, &l, &columns)?;
+        let grid_w = columns.last().map_or(0, |&(x, _)| x + l.cell) - l.left;
+        draw_axes(area, &l, &columns, grid_w, n as i32 * l.cell)?;
+        draw_scale(area, &l, grid_w, n as i32 * l.cell)
+    }
+}
+
+/// Draws text, mapping plotters' error.
+fn text<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    s: &str,
+    st: &TextStyle,
+    pos: (i32, i32),
+) -> Result<(), ChartError> {
+    area.draw_text(s, st, pos).map_err(draw_err)
+}
+
+impl Heatmap<'_> {
+    /// The cells, row by row, each shaded by its share of the gold row (with its count when
+    /// the labels are few), and the gold labels at the rows' left.
+    fn draw_cells<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        l: &Layout,
+        columns: &[(i32, Option<usize>)],
+    ) -> Result<(), ChartError> {
+        let (c, cell, n) = (self.c, l.cell, self.c.labels.len());
         for (i, gold_total) in (0..n).map(|i| (i, c.gold_total(i))) {
             let y = l.top + i as i32 * cell;
-            for &(x, col) in &columns {
+            for &(x, col) in columns {
                 let (count, hue) = match col {
                     Some(j) => (c.counts[i][j], BLUE),
                     None => (c.unparseable[i], RED),
@@ -210,6 +232,7 @@ impl Figure for Heatmap<'_> {
                         (_, false) => DARK,
                     };
                     text(
+                        area,
                         &count.to_string(),
                         &style(l.count_px, color, HPos::Center, VPos::Center),
                         (x + cell / 2, y + cell / 2),
@@ -218,68 +241,86 @@ impl Figure for Heatmap<'_> {
             }
             // Row label (gold), right-aligned against the grid.
             text(
+                area,
                 &l.names[i],
                 &style(l.label_px, DARK, HPos::Right, VPos::Center),
                 (l.left - 8, y + cell / 2),
             )?;
         }
-
-        // Column labels (predicted), rotated to read upwards, ending at the grid.
-        for &(x, col) in &columns {
-            let (name, color) = match col {
-                Some(j) => (l.names[j].as_str(), DARK),
-                None => (UNPARSEABLE, RED),
-            };
-            text(
-                name,
-                &style(l.label_px, color, HPos::Right, VPos::Center)
-                    .transform(FontTransform::Rotate270),
-                (x + cell / 2, l.top + grid_h + 8),
-            )?;
-        }
-
-        // Axis titles.
-        let grid_w = columns.last().map_or(0, |&(x, _)| x + cell) - l.left;
-        text(
-            "gold label",
-            &style(14.0, BLACK, HPos::Center, VPos::Center).transform(FontTransform::Rotate270),
-            (MARGIN + 8, l.top + grid_h / 2),
-        )?;
-        text(
-            "predicted label",
-            &style(14.0, BLACK, HPos::Center, VPos::Top),
-            (l.left + grid_w / 2, l.top + grid_h + l.column_labels + 6),
-        )?;
-
-        // Colour scale: share of the gold row, 100 % at the top.
-        let bar_x = l.left + grid_w + 24;
-        let bar_h = grid_h.clamp(120, 320);
-        let steps = 64;
-        for s in 0..steps {
-            let y0 = l.top + bar_h * s / steps;
-            let y1 = l.top + bar_h * (s + 1) / steps;
-            let share = 1.0 - (f64::from(s) + 0.5) / f64::from(steps);
-            area.draw(&Rectangle::new(
-                [(bar_x, y0), (bar_x + 14, y1)],
-                shade(BLUE, share).filled(),
-            ))
-            .map_err(draw_err)?;
-        }
-        area.draw(&Rectangle::new(
-            [(bar_x, l.top), (bar_x + 14, l.top + bar_h)],
-            FAINT.stroke_width(1),
-        ))
-        .map_err(draw_err)?;
-        for (share, label) in [(1.0, "100 %"), (0.5, "50 %"), (0.0, "0 %")] {
-            let y = l.top + ((1.0 - share) * f64::from(bar_h)) as i32;
-            text(
-                label,
-                &style(12.0, DARK, HPos::Left, VPos::Center),
-                (bar_x + 20, y),
-            )?;
-        }
         Ok(())
     }
+}
+
+/// The predicted labels under the columns (rotated to read upwards) and the axis titles.
+fn draw_axes<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    l: &Layout,
+    columns: &[(i32, Option<usize>)],
+    grid_w: i32,
+    grid_h: i32,
+) -> Result<(), ChartError> {
+    for &(x, col) in columns {
+        let (name, color) = match col {
+            Some(j) => (l.names[j].as_str(), DARK),
+            None => (UNPARSEABLE, RED),
+        };
+        text(
+            area,
+            name,
+            &style(l.label_px, color, HPos::Right, VPos::Center)
+                .transform(FontTransform::Rotate270),
+            (x + l.cell / 2, l.top + grid_h + 8),
+        )?;
+    }
+    text(
+        area,
+        "gold label",
+        &style(14.0, BLACK, HPos::Center, VPos::Center).transform(FontTransform::Rotate270),
+        (MARGIN + 8, l.top + grid_h / 2),
+    )?;
+    text(
+        area,
+        "predicted label",
+        &style(14.0, BLACK, HPos::Center, VPos::Top),
+        (l.left + grid_w / 2, l.top + grid_h + l.column_labels + 6),
+    )
+}
+
+/// The colour scale right of the grid: share of the gold row, 100 % at the top.
+fn draw_scale<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    l: &Layout,
+    grid_w: i32,
+    grid_h: i32,
+) -> Result<(), ChartError> {
+    let bar_x = l.left + grid_w + 24;
+    let bar_h = grid_h.clamp(120, 320);
+    let steps = 64;
+    for s in 0..steps {
+        let y0 = l.top + bar_h * s / steps;
+        let y1 = l.top + bar_h * (s + 1) / steps;
+        let share = 1.0 - (f64::from(s) + 0.5) / f64::from(steps);
+        area.draw(&Rectangle::new(
+            [(bar_x, y0), (bar_x + 14, y1)],
+            shade(BLUE, share).filled(),
+        ))
+        .map_err(draw_err)?;
+    }
+    area.draw(&Rectangle::new(
+        [(bar_x, l.top), (bar_x + 14, l.top + bar_h)],
+        FAINT.stroke_width(1),
+    ))
+    .map_err(draw_err)?;
+    for (share, label) in [(1.0, "100 %"), (0.5, "50 %"), (0.0, "0 %")] {
+        let y = l.top + ((1.0 - share) * f64::from(bar_h)) as i32;
+        text(
+            area,
+            label,
+            &style(12.0, DARK, HPos::Left, VPos::Center),
+            (bar_x + 20, y),
+        )?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
