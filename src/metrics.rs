@@ -260,21 +260,7 @@ pub fn compute(pairs: &[(Gold, Predicted)]) -> Metrics {
         unparseable,
     };
 
-    let per_class: Vec<ClassScore> = (0..n)
-        .map(|i| {
-            let tp = confusion.counts[i][i];
-            let support = confusion.gold_total(i);
-            let precision = ratio(tp, confusion.predicted_total(i));
-            let recall = ratio(tp, support);
-            ClassScore {
-                label: confusion.labels[i].clone(),
-                precision,
-                recall,
-                f1: harmonic(precision, recall),
-                support,
-            }
-        })
-        .collect();
+    let per_class = class_scores(&confusion);
     let macro_f1 = if n == 0 {
         0.0
     } else {
@@ -289,39 +275,7 @@ pub fn compute(pairs: &[(Gold, Predicted)]) -> Metrics {
             .sum::<f64>()
             / examples as f64
     };
-
-    let fields = with_fields.then(|| {
-        let per_field: Vec<FieldScore> = field_counts
-            .iter()
-            .map(|(name, c)| {
-                let precision = ratio(c.tp, c.tp + c.fp);
-                let recall = ratio(c.tp, c.tp + c.fn_);
-                FieldScore {
-                    name: name.clone(),
-                    precision,
-                    recall,
-                    f1: harmonic(precision, recall),
-                    support: c.support,
-                    tp: c.tp,
-                    fp: c.fp,
-                    fn_: c.fn_,
-                }
-            })
-            .collect();
-        let tp = per_field.iter().map(|f| f.tp).sum::<usize>();
-        let fp = per_field.iter().map(|f| f.fp).sum::<usize>();
-        let fn_ = per_field.iter().map(|f| f.fn_).sum::<usize>();
-        let micro_precision = ratio(tp, tp + fp);
-        let micro_recall = ratio(tp, tp + fn_);
-        FieldMetrics {
-            per_field,
-            micro_precision,
-            micro_recall,
-            micro_f1: harmonic(micro_precision, micro_recall),
-            exact_match: ratio(exact, examples),
-        }
-    });
-
+    let fields = with_fields.then(|| field_metrics(&field_counts, exact, examples));
     let unparseable = confusion.unparseable.iter().sum();
     Metrics {
         examples,
@@ -337,6 +291,63 @@ pub fn compute(pairs: &[(Gold, Predicted)]) -> Metrics {
         unparseable_rate: ratio(unparseable, examples),
         mean_confidence: (!confidences.is_empty())
             .then(|| confidences.iter().sum::<f64>() / confidences.len() as f64),
+    }
+}
+
+/// Precision, recall, F1 and support of each label, from the confusion matrix.
+fn class_scores(confusion: &Confusion) -> Vec<ClassScore> {
+    (0..confusion.labels.len())
+        .map(|i| {
+            let tp = confusion.counts[i][i];
+            let support = confusion.gold_total(i);
+            let precision = ratio(tp, confusion.predicted_total(i));
+            let recall = ratio(tp, support);
+            ClassScore {
+                label: confusion.labels[i].clone(),
+                precision,
+                recall,
+                f1: harmonic(precision, recall),
+                support,
+            }
+        })
+        .collect()
+}
+
+/// Per-field and micro scores from the counts, and the share of examples whose fields were
+/// all right (`exact` of `examples`).
+fn field_metrics(
+    field_counts: &BTreeMap<String, FieldCounts>,
+    exact: usize,
+    examples: usize,
+) -> FieldMetrics {
+    let per_field: Vec<FieldScore> = field_counts
+        .iter()
+        .map(|(name, c)| {
+            let precision = ratio(c.tp, c.tp + c.fp);
+            let recall = ratio(c.tp, c.tp + c.fn_);
+            FieldScore {
+                name: name.clone(),
+                precision,
+                recall,
+                f1: harmonic(precision, recall),
+                support: c.support,
+                tp: c.tp,
+                fp: c.fp,
+                fn_: c.fn_,
+            }
+        })
+        .collect();
+    let tp = per_field.iter().map(|f| f.tp).sum::<usize>();
+    let fp = per_field.iter().map(|f| f.fp).sum::<usize>();
+    let fn_ = per_field.iter().map(|f| f.fn_).sum::<usize>();
+    let micro_precision = ratio(tp, tp + fp);
+    let micro_recall = ratio(tp, tp + fn_);
+    FieldMetrics {
+        per_field,
+        micro_precision,
+        micro_recall,
+        micro_f1: harmonic(micro_precision, micro_recall),
+        exact_match: ratio(exact, examples),
     }
 }
 
