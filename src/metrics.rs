@@ -394,6 +394,24 @@ fn f3(v: f64) -> String {
 /// A readable plain-text report: overall figures, the per-class table, the per-field table
 /// (when there are fields) and the confusion matrix (up to 12 labels).
 pub fn render_table(m: &Metrics) -> String {
+    let mut out = table(&overall_rows(m), 2);
+    if !m.per_class.is_empty() {
+        out.push('\n');
+        out.push_str(&table(&class_rows(m), 1));
+    }
+    if let Some(f) = &m.fields {
+        out.push('\n');
+        out.push_str(&table(&field_rows(f), 1));
+    }
+    let c = &m.confusion;
+    if !c.labels.is_empty() && c.labels.len() <= MAX_TABLE_LABELS {
+        out.push_str(&confusion_table(c));
+    }
+    out
+}
+
+/// The overall figures, one `[name, value]` row each.
+fn overall_rows(m: &Metrics) -> Vec<Vec<String>> {
     let mut overall = vec![
         vec!["examples".into(), m.examples.to_string()],
         vec![
@@ -435,79 +453,80 @@ pub fn render_table(m: &Metrics) -> String {
         overall.push(vec!["field exact match".into(), f3(f.exact_match)]);
         overall.push(vec!["sentence accuracy".into(), f3(m.sentence_accuracy)]);
     }
-    let mut out = table(&overall, 2);
+    overall
+}
 
-    if !m.per_class.is_empty() {
-        let mut rows = vec![["label", "precision", "recall", "F1", "support"]
-            .map(String::from)
-            .to_vec()];
-        rows.extend(m.per_class.iter().map(|c| {
-            vec![
-                c.label.clone(),
-                f3(c.precision),
-                f3(c.recall),
-                f3(c.f1),
-                c.support.to_string(),
-            ]
-        }));
-        out.push('\n');
-        out.push_str(&table(&rows, 1));
-    }
-
-    if let Some(f) = &m.fields {
-        let mut rows = vec![[
-            "field",
-            "precision",
-            "recall",
-            "F1",
-            "support",
-            "TP",
-            "FP",
-            "FN",
-        ]
+/// The per-label scores with their header row.
+fn class_rows(m: &Metrics) -> Vec<Vec<String>> {
+    let mut rows = vec![["label", "precision", "recall", "F1", "support"]
         .map(String::from)
         .to_vec()];
-        rows.extend(f.per_field.iter().map(|s| {
-            vec![
-                s.name.clone(),
-                f3(s.precision),
-                f3(s.recall),
-                f3(s.f1),
-                s.support.to_string(),
-                s.tp.to_string(),
-                s.fp.to_string(),
-                s.fn_.to_string(),
-            ]
-        }));
-        out.push('\n');
-        out.push_str(&table(&rows, 1));
-    }
+    rows.extend(m.per_class.iter().map(|c| {
+        vec![
+            c.label.clone(),
+            f3(c.precision),
+            f3(c.recall),
+            f3(c.f1),
+            c.support.to_string(),
+        ]
+    }));
+    rows
+}
 
-    let c = &m.confusion;
-    if !c.labels.is_empty() && c.labels.len() <= MAX_TABLE_LABELS {
-        let any_unparseable = c.unparseable.iter().any(|&u| u > 0);
-        out.push_str("\nconfusion matrix (rows: gold, columns: predicted");
-        out.push_str(if any_unparseable {
-            ", ?: unparseable)\n"
-        } else {
-            ")\n"
-        });
-        let mut header = vec![String::new(), String::new()];
-        header.extend((1..=c.labels.len()).map(|i| format!("[{i}]")));
-        if any_unparseable {
-            header.push("?".into());
-        }
-        let mut rows = vec![header];
-        for (i, label) in c.labels.iter().enumerate() {
-            let mut row = vec![format!("[{}]", i + 1), label.clone()];
-            row.extend(c.counts[i].iter().map(usize::to_string));
-            if any_unparseable {
-                row.push(c.unparseable[i].to_string());
-            }
-            rows.push(row);
-        }
-        out.push_str(&table(&rows, 2));
+/// The per-field scores and counts with their header row.
+fn field_rows(f: &FieldMetrics) -> Vec<Vec<String>> {
+    let mut rows = vec![[
+        "field",
+        "precision",
+        "recall",
+        "F1",
+        "support",
+        "TP",
+        "FP",
+        "FN",
+    ]
+    .map(String::from)
+    .to_vec()];
+    rows.extend(f.per_field.iter().map(|s| {
+        vec![
+            s.name.clone(),
+            f3(s.precision),
+            f3(s.recall),
+            f3(s.f1),
+            s.support.to_string(),
+            s.tp.to_string(),
+            s.fp.to_string(),
+            s.fn_.to_string(),
+        ]
+    }));
+    rows
+}
+
+/// The confusion matrix as text, with its title line.
+fn confusion_table(c: &Confusion) -> String {
+    let mut out = String::new();
+    let any_unparseable = c.unparseable.iter().any(|&u| u > 0);
+    out.push_str("\nconfusion matrix (rows: gold, columns: predicted");
+    out.push_str(if any_unparseable {
+        ", ?: unparseable)\n"
+    } else {
+        ")\n"
+    });
+    let mut header = vec![String::new(), String::new()];
+    header.extend((1..=c.labels.len()).map(|i| format!("[{i}]")));
+    if any_unparseable {
+        header.push("?".into());
     }
+    let mut rows = vec![header];
+    for (i, label) in c.labels.iter().enumerate() {
+        let mut row = vec![format!("[{}]", i + 1), label.clone()];
+        row.extend(c.counts[i].iter().map(usize::to_string));
+        if any_unparseable {
+            row.push(c.unparseable[i].to_string());
+        }
+        rows.push(row);
+    }
+    out.push_str(&table(&rows, 2));
     out
 }
 
