@@ -41,6 +41,49 @@ fn tok_err(e: impl std::fmt::Display) -> ModelError {
     ModelError::Tokenizer(e.to_string())
 }
 
+/// The pre-tokenizer (`tokenizers` JSON) of a GGUF file's `tokenizer.ggml.pre`.
+fn gguf_pre_tokenizer(pre: &str) -> Result<serde_json::Value, ModelError> {
+    Ok(match pre {
+        "smollm" | "gpt2" | "default" | "starcoder" => {
+            json!({"type": "Sequence", "pretokenizers": [
+                {"type": "Digits", "individual_digits": pre == "smollm" || pre == "starcoder"},
+                {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true}
+            ]})
+        }
+        "llama-bpe" | "llama3" | "qwen2" => {
+            let regex = if pre == "qwen2" {
+                QWEN2_SPLIT
+            } else {
+                LLAMA3_SPLIT
+            };
+            json!({"type": "Sequence", "pretokenizers": [
+                {"type": "Split", "pattern": {"Regex": regex}, "behavior": "Isolated", "invert": false},
+                {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false}
+            ]})
+        }
+        other => {
+            return Err(tok_err(format!(
+                "GGUF pre-tokenizer '{other}' is not supported; use the model's Hugging Face folder"
+            )))
+        }
+    })
+}
+
+/// The added tokens (`tokenizers` JSON) of a GGUF vocabulary: control tokens (special) and
+/// user-defined ones.
+fn gguf_added_tokens(tokens: &[String], types: &[i64]) -> Vec<serde_json::Value> {
+    tokens
+        .iter()
+        .zip(types)
+        .enumerate()
+        .filter(|(_, (_, t))| **t == TOKEN_TYPE_CONTROL || **t == TOKEN_TYPE_USER_DEFINED)
+        .map(|(i, (content, t))| {
+            json!({"id": i, "content": content, "single_word": false, "lstrip": false,
+                   "rstrip": false, "normalized": false, "special": *t == TOKEN_TYPE_CONTROL})
+        })
+        .collect()
+}
+
 impl Tokenizer {
     /// Loads a `tokenizer.json` (with `tokenizer_config.json` beside it for the chat template
     /// and BOS handling, when present).
@@ -109,39 +152,13 @@ impl Tokenizer {
                 .collect::<Result<_, _>>()?,
             None => vec![1; tokens.len()],
         };
-        let pre_tokenizer = match pre.as_str() {
-            "smollm" | "gpt2" | "default" | "starcoder" => json!({"type": "Sequence", "pretokenizers": [
-                {"type": "Digits", "individual_digits": pre == "smollm" || pre == "starcoder"},
-                {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true}
-            ]}),
-            "llama-bpe" | "llama3" | "qwen2" => {
-                let regex = if pre == "qwen2" { QWEN2_SPLIT } else { LLAMA3_SPLIT };
-                json!({"type": "Sequence", "pretokenizers": [
-                    {"type": "Split", "pattern": {"Regex": regex}, "behavior": "Isolated", "invert": false},
-                    {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false}
-                ]})
-            }
-            other => {
-                return Err(tok_err(format!(
-                    "GGUF pre-tokenizer '{other}' is not supported; use the model's Hugging Face folder"
-                )))
-            }
-        };
+        let pre_tokenizer = gguf_pre_tokenizer(&pre)?;
         let vocab: serde_json::Map<String, serde_json::Value> = tokens
             .iter()
             .enumerate()
             .map(|(i, t)| (t.clone(), json!(i)))
             .collect();
-        let added: Vec<serde_json::Value> = tokens
-            .iter()
-            .zip(&types)
-            .enumerate()
-            .filter(|(_, (_, t))| **t == TOKEN_TYPE_CONTROL || **t == TOKEN_TYPE_USER_DEFINED)
-            .map(|(i, (content, t))| {
-                json!({"id": i, "content": content, "single_word": false, "lstrip": false,
-                       "rstrip": false, "normalized": false, "special": *t == TOKEN_TYPE_CONTROL})
-            })
-            .collect();
+        let added = gguf_added_tokens(&tokens, &types);
         let spec = json!({
             "version": "1.0",
             "truncation": null,
