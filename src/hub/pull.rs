@@ -308,24 +308,7 @@ impl<'a> Puller<'a> {
         let (architecture, config) = read_config(self.repo, &config_path)?;
 
         let mut files: Vec<(String, FileMeta)> = vec![("config.json".into(), config_meta)];
-        let weights: Vec<(String, FileMeta)> = match self.head(INDEX, None).await? {
-            Some(index_meta) => {
-                let index_path = self.small(INDEX, &index_meta, &mut pre, emit).await?;
-                files.push((INDEX.into(), index_meta));
-                let mut shards = Vec::new();
-                for name in shard_names(&index_path)? {
-                    let why = "the safetensors index names it but the repo lacks it";
-                    let meta = self.head(&name, Some(why)).await?.expect("required");
-                    shards.push((name, meta));
-                }
-                shards
-            }
-            None => {
-                let why = "TuneDesk reads safetensors weights (model.safetensors, or shards with model.safetensors.index.json)";
-                let meta = self.head(SINGLE, Some(why)).await?.expect("required");
-                vec![(SINGLE.into(), meta)]
-            }
-        };
+        let weights = self.weight_files(&mut files, &mut pre, emit).await?;
         // config.json and the index are in place already.
         let early = files.len();
         for (i, name) in TOKENIZER_FILES.iter().enumerate() {
@@ -397,6 +380,34 @@ impl<'a> Puller<'a> {
             train_ram_bytes,
             size_bytes: total_bytes,
             downloaded_bytes,
+        })
+    }
+
+    /// The weight files: the shards the safetensors index names (the index itself is fetched
+    /// and added to `files`), else `model.safetensors`.
+    async fn weight_files(
+        &self,
+        files: &mut Vec<(String, FileMeta)>,
+        pre: &mut Meter,
+        emit: &mut dyn FnMut(PullEvent),
+    ) -> Result<Vec<(String, FileMeta)>, HubError> {
+        Ok(match self.head(INDEX, None).await? {
+            Some(index_meta) => {
+                let index_path = self.small(INDEX, &index_meta, pre, emit).await?;
+                files.push((INDEX.into(), index_meta));
+                let mut shards = Vec::new();
+                for name in shard_names(&index_path)? {
+                    let why = "the safetensors index names it but the repo lacks it";
+                    let meta = self.head(&name, Some(why)).await?.expect("required");
+                    shards.push((name, meta));
+                }
+                shards
+            }
+            None => {
+                let why = "TuneDesk reads safetensors weights (model.safetensors, or shards with model.safetensors.index.json)";
+                let meta = self.head(SINGLE, Some(why)).await?.expect("required");
+                vec![(SINGLE.into(), meta)]
+            }
         })
     }
 
