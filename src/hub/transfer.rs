@@ -355,3 +355,65 @@ impl Transfers<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta_of(bytes: &[u8]) -> FileMeta {
+        let hash = Sha256::digest(bytes);
+        FileMeta {
+            etag: hash.iter().map(|b| format!("{b:02x}")).collect(),
+            commit: "c".repeat(40),
+            size: bytes.len() as u64,
+        }
+    }
+
+    #[test]
+    fn mismatch_checks_size_then_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"weights").unwrap();
+        assert_eq!(mismatch(&path, &meta_of(b"weights")).unwrap(), None);
+        assert_eq!(mismatch(&path, &meta_of(b"weight")).unwrap(), Some("size"));
+        assert_eq!(
+            mismatch(&path, &meta_of(b"Weights")).unwrap(),
+            Some("sha256")
+        );
+        // A non-SHA-256 ETag (a small git file's) is judged by size alone.
+        let git = FileMeta {
+            etag: "\"abc\"".into(),
+            ..meta_of(b"Weights")
+        };
+        assert_eq!(mismatch(&path, &git).unwrap(), None);
+    }
+
+    #[test]
+    fn a_bad_download_is_fetched_once_more_then_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let meta = meta_of(b"good bytes");
+        let mut events = Vec::new();
+        let mut v = Verifier::default();
+
+        std::fs::write(&path, b"good bytes").unwrap();
+        assert!(v
+            .verified(&path, &path, "f", &meta, &mut |e| events.push(e))
+            .unwrap());
+        assert!(path.exists() && events.is_empty());
+
+        std::fs::write(&path, b"bad! bytes").unwrap();
+        assert!(!v
+            .verified(&path, &path, "f", &meta, &mut |e| events.push(e))
+            .unwrap());
+        assert!(!path.exists(), "the bad bytes are deleted");
+        assert!(matches!(&events[..], [PullEvent::Refetch { what, .. }] if what == "sha256"));
+
+        std::fs::write(&path, b"bad again").unwrap();
+        let err = v
+            .verified(&path, &path, "f", &meta, &mut |e| events.push(e))
+            .unwrap_err();
+        assert!(matches!(err, HubError::Integrity { ref what, .. } if what == "size"));
+        assert_eq!(events.len(), 1, "no second refetch");
+    }
+}

@@ -339,3 +339,48 @@ fn plain_record(obj: &Members, keys: &Keys) -> RecordResult {
     keep_rest(&mut e, obj, &used);
     Ok(e)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_keep_their_source_text() {
+        let line = r#"{"a": 2.50, "b": [1e3, "x", null, true], "c": {"d": -0.0}, "a": 7}"#;
+        let Json::Object(members, raw) = Json::parse(line).unwrap() else {
+            panic!("an object");
+        };
+        assert_eq!(raw, line);
+        // A repeated key keeps its first place and its last value, as serde_json's map does.
+        let keys: Vec<&str> = members.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["a", "b", "c"]);
+        assert_eq!(members["a"].text(), "7");
+        assert_eq!(
+            scalar_text("b", &members["b"]).unwrap().unwrap(),
+            "1e3; x; ; true"
+        );
+        assert_eq!(members["c"].text(), r#"{"d": -0.0}"#);
+        assert!(matches!(
+            scalar_text("c", &members["c"]),
+            Err(ProblemKind::WrongType {
+                found: "an object",
+                ..
+            })
+        ));
+        assert_eq!(scalar_text("n", &Json::Null).unwrap(), None);
+    }
+
+    #[test]
+    fn parse_errors_and_types_are_named() {
+        assert!(Json::parse("{\"a\": }")
+            .unwrap_err()
+            .contains("expected value"));
+        assert!(Json::parse("{} trailing").is_err());
+        assert_eq!(Json::parse("[1]").unwrap().type_name(), "an array");
+        assert_eq!(Json::parse(" \"s\" ").unwrap().text(), "s");
+        assert_eq!(
+            Json::parse("123456789012345678901234").unwrap().text(),
+            "123456789012345678901234"
+        );
+    }
+}

@@ -130,3 +130,77 @@ fn described_by_the_store(store: &mut Store, run: &RunInfo) -> Result<AdapterInf
         fields,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::example::{Example, Split};
+    use crate::store::NewDataset;
+
+    #[test]
+    fn checkpoints_from_before_adapter_json_are_described_from_the_store() {
+        let mut store = Store::open_in_memory().unwrap();
+        let ex = |row: u64, label: &str, split: Split, fields: &[(&str, &str)]| Example {
+            row,
+            line: row + 1,
+            text: format!("ticket {row}"),
+            label: label.into(),
+            fields: fields
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            split: Some(split),
+            extra: Default::default(),
+        };
+        let rows = [
+            ex(1, "Billing", Split::Train, &[("Customer ID", "1")]),
+            ex(2, "Technical", Split::Train, &[("Email", "a@b.c")]),
+            ex(3, "Account", Split::Val, &[("Phone", "5")]),
+        ];
+        let new = NewDataset {
+            name: "d".into(),
+            source: "d.csv".into(),
+            format: "csv".into(),
+            text_columns: vec!["text".into()],
+            label_column: "label".into(),
+            fields: vec!["Customer ID".into(), "Email".into(), "Phone".into()],
+        };
+        store
+            .create_dataset(&new, &rows, false, &mut |_| {})
+            .unwrap();
+        // A run's settings as runs stored them before checkpoints described themselves.
+        let config = serde_json::json!({
+            "dataset": "d", "model": "/models/smol.gguf", "train_limit": null, "val_limit": 200,
+            "config": {"epochs": 3, "lr": 0.0001, "batch_size": 8, "grad_accum": 1,
+                "weight_decay": 0.01, "warmup_ratio": 0.05, "scheduler": "cosine",
+                "lora": {"rank": 16, "alpha": 32.0, "dropout": 0.05, "target_modules": ["q_proj", "v_proj"]},
+                "max_len": 256, "eval_every": null, "patience": null, "max_steps": null, "seed": 42}
+        });
+        let template = serde_json::json!({"instruction": "Classify:"});
+        let run = store
+            .create_run("old", "d", "/models/smol.gguf", &config, &template)
+            .unwrap();
+        let info = described_by_the_store(&mut store, &run).unwrap();
+        assert_eq!(info.base_model, PathBuf::from("/models/smol.gguf"));
+        assert_eq!(info.lora.rank, 16);
+        assert_eq!(info.lora.target_modules, ["q_proj", "v_proj"]);
+        assert_eq!(info.template.instruction, "Classify:");
+        // The labels and fields of the training rows only.
+        assert_eq!(info.labels, ["Billing", "Technical"]);
+        assert_eq!(info.fields, ["Customer ID", "Email"]);
+
+        let broken = store
+            .create_run(
+                "broken",
+                "d",
+                "m",
+                &serde_json::json!({"dataset": 1}),
+                &template,
+            )
+            .unwrap();
+        assert!(matches!(
+            described_by_the_store(&mut store, &broken),
+            Err(LoadRunError::BadRun(..))
+        ));
+    }
+}

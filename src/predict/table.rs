@@ -188,3 +188,67 @@ fn write_output(
     tmp.persist(&job.output).map_err(|e| out_err(e.error))?;
     Ok(abstained)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prediction(
+        label: Option<&str>,
+        confidence: Option<f64>,
+        fields: &[(&str, &str)],
+    ) -> Prediction {
+        Prediction {
+            label: label.map(String::from),
+            fields: fields
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            confidence,
+            output: String::new(),
+        }
+    }
+
+    #[test]
+    fn output_keeps_the_input_and_abstains_below_the_threshold() {
+        let dir = tempfile::tempdir().unwrap();
+        let job = TableJob {
+            input: dir.path().join("in.csv"),
+            text_columns: vec!["text".into()],
+            output: dir.path().join("out.csv"),
+            abstain_below: Some(0.5),
+        };
+        let header = vec!["id".to_string(), "text".to_string()];
+        let rows = [
+            vec!["1".to_string(), "refund".to_string()],
+            vec!["2".to_string(), "crash, \"now\"".to_string()],
+            vec!["3".to_string(), "??".to_string()],
+            vec!["4".to_string(), "x".to_string()],
+        ];
+        let rows: Vec<&Vec<String>> = rows.iter().collect();
+        let predictions = [
+            prediction(
+                Some("Billing"),
+                Some(0.91234),
+                &[("Email", "a@b.c"), ("Customer ID", "7")],
+            ),
+            prediction(Some("Technical"), Some(0.2), &[]),
+            prediction(None, None, &[]),
+            prediction(Some("Billing"), None, &[]),
+        ];
+        let fields = ["Customer ID".to_string(), "Email".to_string()];
+        let abstained = write_output(&job, &header, &fields, &rows, &predictions).unwrap();
+        assert_eq!(abstained, 3);
+        let out = std::fs::read_to_string(&job.output).unwrap();
+        assert_eq!(
+            out,
+            "id,text,predicted_label,confidence,predicted_Customer ID,predicted_Email,abstained\n\
+             1,refund,Billing,0.9123,7,a@b.c,false\n\
+             2,\"crash, \"\"now\"\"\",,0.2000,,,true\n\
+             3,??,,,,,true\n\
+             4,x,,,,,true\n"
+        );
+        // Written through a temporary file: nothing else is left in the folder.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}
