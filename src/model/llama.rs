@@ -655,3 +655,65 @@ fn attention_bias(
         (None, None) => None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(t: &Tensor) -> Vec<f32> {
+        t.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+    }
+
+    #[test]
+    fn attention_bias_masks_the_future_and_padding() {
+        let dev = Device::Cpu;
+        // One new token and no padding: nothing to mask.
+        assert!(attention_bias(1, 1, 5, None, &dev).unwrap().is_none());
+        // Two new tokens after three cached ones: each sees the cache and itself.
+        let b = attention_bias(1, 2, 3, None, &dev).unwrap().unwrap();
+        assert_eq!(b.dims(), [1, 1, 2, 5]);
+        let inf = f32::NEG_INFINITY;
+        assert_eq!(values(&b), [0., 0., 0., 0., inf, 0., 0., 0., 0., 0.]);
+        // A padded key (mask 0) is pushed far down but stays finite (no NaN rows).
+        let mask = Tensor::new(&[[1u32, 0, 1]], &dev).unwrap();
+        let b = attention_bias(1, 1, 2, Some(&mask), &dev).unwrap().unwrap();
+        assert_eq!(values(&b), [0., -1e9, 0.]);
+    }
+
+    fn config(theta: f64, scaling: &str) -> Config {
+        Config::from_hf_json(&format!(
+            r#"{{"architectures": ["LlamaForCausalLM"], "vocab_size": 16, "hidden_size": 8,
+               "intermediate_size": 16, "num_hidden_layers": 1, "num_attention_heads": 1,
+               "num_key_value_heads": 1, "max_position_embeddings": 4, "rope_theta": {theta:?}
+               {scaling}}}"#
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn rotary_tables_follow_the_frequencies_and_llama3_scaling() {
+        let dev = Device::Cpu;
+        let plain = RotaryEmbedding::new(&config(10000.0, ""), &dev).unwrap();
+        assert_eq!(plain.cos.dims(), [4, 4]);
+        let cos = values(&plain.cos);
+        // Position 0 is the identity; position 2 of frequency i is cos(2 · θ^(-2i/d)).
+        assert!(cos[..4].iter().all(|&c| c == 1.0));
+        for i in 0..4 {
+            let f = 1.0 / 10000f64.powf(2.0 * i as f64 / 8.0);
+            assert!((cos[8 + i] as f64 - (2.0 * f).cos()).abs() < 1e-6);
+        }
+        // Llama 3.1 (its own factors): wavelengths past 8192 are slowed by `factor`, those
+        // under 8192 / 4 are kept.
+        let llama3 = r#", "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}"#;
+        let scaled = values(
+            &RotaryEmbedding::new(&config(1e6, llama3), &dev)
+                .unwrap()
+                .sin,
+        );
+        let plain = values(&RotaryEmbedding::new(&config(1e6, ""), &dev).unwrap().sin);
+        assert_eq!(scaled[4], plain[4], "the highest frequency is kept");
+        let lowest = 1.0 / 1e6f64.powf(6.0 / 8.0);
+        assert!((scaled[4 + 3] as f64 - (lowest / 8.0).sin()).abs() < 1e-9);
+        assert!((plain[4 + 3] as f64 - lowest.sin()).abs() < 1e-9);
+    }
+}
