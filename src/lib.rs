@@ -6,17 +6,24 @@
 //! import ──▶ store ──▶ quality / dataset (split, export) ──▶ (train ▶ eval ▶ predict ▶ export)
 //! ```
 //!
-//! - [`import`] reads CSV / JSONL files into validated [`dataset::Example`]s (no SQL).
+//! - [`import`] reads CSV / JSONL files into validated [`example::Example`]s (no SQL).
 //! - [`store`] is the only module that writes SQL: one SQLite file, versioned migrations.
-//! - [`dataset`] holds the example types, stratified splitting and dataset export.
-//! - [`quality`] inspects a stored dataset and reports data problems (pure functions).
+//! - [`example`] holds the plain data types; [`dataset`] loading, stratified splitting and
+//!   dataset export.
+//! - [`quality`] inspects a dataset's examples and reports data problems (pure functions).
 //! - [`template`] owns the task format: prompt + completion rendering and parsing.
-//! - [`evaluate`] scores predictions against gold labels and fields (pure functions).
+//! - [`train`] fine-tunes LoRA adapters; [`adapter`] is a run's folder and the
+//!   self-describing checkpoints in it; [`predict`] runs a model on tickets.
+//! - [`metrics`] scores predictions against gold labels and fields (pure functions);
+//!   [`evaluate`] runs and stores evaluations.
 //! - [`model`] runs Llama-family models; [`hub`] brings them from the Hugging Face Hub;
 //!   [`registry`] names local ones and resolves a `--model` argument.
+//! - [`name`] says what a dataset or run name may be; [`text`] shows text from files safely.
 //!
-//! The engine knows nothing of Tauri or of the terminal: progress is reported through
-//! callbacks and typed events, errors through `thiserror` enums.
+//! Each module imports only modules on lower floors of the layering in ARCHITECTURE.md
+//! (`scripts/check-architecture.py` checks it). The engine knows nothing of Tauri or of the
+//! terminal: progress is reported through callbacks and typed events, errors through
+//! `thiserror` enums, one per stage.
 //!
 //! ```no_run
 //! use tunedesk::{import::{self, ImportSpec}, store::Store};
