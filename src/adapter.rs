@@ -99,8 +99,8 @@ impl RunDir {
         steps
     }
 
-    /// The checkpoints the run has, for a message: `best; last; steps 4, 8`, or `none`.
-    pub fn kept(&self) -> String {
+    /// The checkpoints the run has, for a message: `best`, `last`, `steps 4, 8`.
+    pub fn kept(&self) -> Vec<String> {
         let mut kept: Vec<String> = [Checkpoint::Best, Checkpoint::Last]
             .into_iter()
             .filter(|c| self.adapter(*c).exists())
@@ -111,11 +111,7 @@ impl RunDir {
             let steps: Vec<String> = steps.iter().map(|s| s.to_string()).collect();
             kept.push(format!("steps {}", steps.join(", ")));
         }
-        if kept.is_empty() {
-            "none".into()
-        } else {
-            kept.join("; ")
-        }
+        kept
     }
 }
 
@@ -174,7 +170,7 @@ mod tests {
             run.adapter(Checkpoint::Step(8)),
             root.path().join("runs/r/steps/8/adapter.safetensors")
         );
-        assert_eq!(run.kept(), "none");
+        assert!(run.kept().is_empty());
         for c in [Checkpoint::Last, Checkpoint::Step(8), Checkpoint::Step(12)] {
             std::fs::create_dir_all(run.checkpoint(c)).unwrap();
             std::fs::write(run.adapter(c), b"").unwrap();
@@ -182,7 +178,7 @@ mod tests {
         // A step folder without its adapter (cut while writing) is not kept.
         std::fs::create_dir_all(run.checkpoint(Checkpoint::Step(16))).unwrap();
         assert_eq!(run.kept_steps(), [8, 12]);
-        assert_eq!(run.kept(), "last; steps 8, 12");
+        assert_eq!(run.kept(), ["last", "steps 8, 12"]);
         for s in ["best", "last", "12"] {
             assert_eq!(s.parse::<Checkpoint>().unwrap().to_string(), s);
         }

@@ -41,9 +41,12 @@ pub enum NameProblem {
 
 impl fmt::Display for NameProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if *self == NameProblem::TooLong {
+            return write!(f, "use at most {MAX_NAME_CHARS} characters");
+        }
         f.write_str(match self {
             NameProblem::Empty => "a name cannot be empty",
-            NameProblem::TooLong => "use at most 100 characters",
+            NameProblem::TooLong => unreachable!("written above"),
             NameProblem::Spaces => "remove the leading or trailing spaces",
             NameProblem::Control => {
                 "line breaks, tabs and other control characters are not allowed"

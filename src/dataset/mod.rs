@@ -15,9 +15,8 @@ use std::collections::BTreeMap;
 /// The examples of dataset `name` with the given row ids, in row order (unknown ids are
 /// skipped).
 pub fn rows(store: &Store, name: &str, rows: &[u64]) -> Result<Vec<Example>, DatasetError> {
-    let info = store.dataset(name)?;
     let wanted: std::collections::HashSet<u64> = rows.iter().copied().collect();
-    let mut examples = store.examples(&info)?;
+    let (_, mut examples) = load(store, name)?;
     examples.retain(|e| wanted.contains(&e.row));
     Ok(examples)
 }
@@ -31,8 +30,7 @@ pub fn load(store: &Store, name: &str) -> Result<(DatasetInfo, Vec<Example>), Da
 
 /// The statistics of the stored dataset `name` (what `dataset show` prints).
 pub fn stats(store: &Store, name: &str) -> Result<DatasetStats, DatasetError> {
-    let info = store.dataset(name)?;
-    let examples = store.examples(&info)?;
+    let (info, examples) = load(store, name)?;
     Ok(DatasetStats::compute(info, &examples))
 }
 

@@ -1,7 +1,7 @@
 //! Assigning examples to train / val / test: stratified by label and reproducible from a seed,
 //! or taken from a column of the source file.
 
-use super::{DatasetError, Example, Split, SplitCounts};
+use super::{DatasetError, DatasetInfo, Example, Split, SplitCounts};
 use crate::store::Store;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -45,18 +45,28 @@ pub fn apply(
     name: &str,
     method: &SplitMethod,
 ) -> Result<SplitCounts, DatasetError> {
-    let info = store.dataset(name)?;
-    let mut examples = store.examples(&info)?;
+    let (info, mut examples) = super::load(store, name)?;
     let splits = match method {
         SplitMethod::Stratified(plan) => stratified(&examples, *plan)?,
         SplitMethod::ByColumn(column) => by_column(&examples, column)?,
     };
-    store.set_splits(&info, &splits)?;
+    store_splits(store, &info, &mut examples, splits)?;
+    Ok(SplitCounts::of(&examples))
+}
+
+/// Stores `splits` for the dataset and sets them on its loaded `examples` too.
+fn store_splits(
+    store: &mut Store,
+    info: &DatasetInfo,
+    examples: &mut [Example],
+    splits: Vec<(u64, Split)>,
+) -> Result<(), DatasetError> {
+    store.set_splits(info, &splits)?;
     let by_row: std::collections::HashMap<u64, Split> = splits.into_iter().collect();
-    for e in &mut examples {
+    for e in examples {
         e.split = by_row.get(&e.row).copied();
     }
-    Ok(SplitCounts::of(&examples))
+    Ok(())
 }
 
 /// The train and validation examples a run uses: the dataset's train and val splits (split
@@ -69,12 +79,10 @@ pub fn run_examples(
     val_limit: Option<usize>,
     seed: u64,
 ) -> Result<(Vec<Example>, Vec<Example>), DatasetError> {
-    let info = store.dataset(dataset)?;
-    let mut examples = store.examples(&info)?;
+    let (info, mut examples) = super::load(store, dataset)?;
     if examples.iter().all(|e| e.split.is_none()) {
         let splits = stratified(&examples, SplitPlan::default())?;
-        store.set_splits(&info, &splits)?;
-        examples = store.examples(&info)?;
+        store_splits(store, &info, &mut examples, splits)?;
     }
     let pick = |s: Split| {
         examples

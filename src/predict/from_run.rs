@@ -77,10 +77,10 @@ pub fn load_run(
         return Err(LoadRunError::NoCheckpoint {
             run: name.to_string(),
             checkpoint: checkpoint.to_string(),
-            kept: if kept == "none" {
+            kept: if kept.is_empty() {
                 "none; train it first".to_string()
             } else {
-                kept
+                kept.join("; ")
             },
         });
     }

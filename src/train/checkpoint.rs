@@ -2,8 +2,8 @@
 //! (AdamW moments `m.<name>`, `v.<name>`) and `state.json` ([`TrainState`]) in one directory,
 //! written to a temporary directory first and renamed into place, so a crash or full disk
 //! leaves the previous checkpoint intact. Replacing a checkpoint takes two renames (the old
-//! one aside, the new one in); a crash between them is finished by [`recover`], which
-//! [`save`] and a resume call first.
+//! one aside, the new one in); a crash between them is finished by [`recover`], which a run
+//! calls on its checkpoints before it starts or resumes.
 
 use super::{Checkpoint, Restored, TrainState};
 use crate::adapter::{AdapterInfo, ADAPTER_FILE};
@@ -87,7 +87,6 @@ pub fn save(dir: &Path, ck: &Checkpoint, info: &AdapterInfo) -> std::io::Result<
     static SWAPS: AtomicUsize = AtomicUsize::new(0);
     let parent = dir.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent)?;
-    recover(dir)?;
     let (tmp, old) = sidecars(dir);
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp)?;

@@ -2,18 +2,9 @@
 //! (and line and column where there is one) and stores nothing — or imports correctly.
 
 use crate::import_errors::fails;
-use crate::util::{csv_spec, jsonl_spec, Env};
-use std::time::Duration;
+use crate::util::{csv_spec, jsonl_spec, within, Env};
 use tunedesk::dataset::export::{export, ExportFormat};
 use tunedesk::import::{self, ImportSpec};
-
-/// Runs `f` on another thread and fails the test if it takes longer than `secs` (a hang).
-fn within<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || tx.send(f()).ok());
-    rx.recv_timeout(Duration::from_secs(secs))
-        .expect("the import hung")
-}
 
 #[test]
 fn an_absurd_column_count_is_refused_at_once() {
@@ -64,11 +55,7 @@ fn a_named_pipe_is_refused_without_waiting_for_a_writer() {
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
     let err = within(30, move || {
         let mut env = env;
-        let mut store = std::mem::replace(
-            &mut env.store,
-            tunedesk::store::Store::open_in_memory().unwrap(),
-        );
-        import::import_file(&mut store, &fifo, &csv_spec(), &mut |_| {})
+        import::import_file(&mut env.store, &fifo, &csv_spec(), &mut |_| {})
             .unwrap_err()
             .to_string()
     });

@@ -53,6 +53,15 @@ impl Env {
     }
 }
 
+/// Runs `f` on another thread and fails the test (a panic) if it has not answered within
+/// `secs` seconds — a hang — or if it panicked.
+pub fn within<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(f()).ok());
+    rx.recv_timeout(std::time::Duration::from_secs(secs))
+        .unwrap_or_else(|e| panic!("no answer in {secs} s (hang or panic): {e}"))
+}
+
 /// The usual CSV spec: text column `text`, label column `label`, named `d`.
 pub fn csv_spec() -> ImportSpec {
     ImportSpec::csv("d", ["text"], "label")

@@ -136,9 +136,7 @@ fn export_cmd(
     out: &std::path::Path,
     format: Option<ExportFormatArg>,
 ) -> Result<()> {
-    let store = ctx.store()?;
-    let info = store.dataset(name)?;
-    let examples = store.examples(&info)?;
+    let (info, examples) = dataset::load(&ctx.store()?, name)?;
     let format = match format {
         Some(f) => export_format(f),
         None => ExportFormat::from_path(out)
