@@ -1,14 +1,99 @@
 //! The loss chart: training loss raw (light) and smoothed (bold), validation loss, the best
-//! checkpoint and the onset of overfitting, axes labelled.
+//! checkpoint and the onset of overfitting, axes labelled; x in optimizer steps or epochs, y
+//! linear or logarithmic ([`LossView`]).
 
-use super::{draw_err, render, ChartError, Figure};
+use super::{draw_err, render, render_svg, ChartError, Figure};
 use crate::store::RunMetrics;
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+/// What the x axis counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum XAxis {
+    /// Optimizer steps.
+    #[default]
+    Step,
+    /// Epochs (fractional within an epoch).
+    Epoch,
+}
+
+/// How a loss chart is drawn.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct LossView {
+    /// The x axis.
+    #[serde(default)]
+    pub x: XAxis,
+    /// A logarithmic loss axis.
+    #[serde(default)]
+    pub log: bool,
+    /// Optimizer steps per epoch, when the caller knows it (else taken from the recorded steps).
+    #[serde(default)]
+    pub steps_per_epoch: Option<f64>,
+}
+
+impl LossView {
+    /// The steps per epoch this view maps steps with: given, or the length of the first
+    /// finished epoch, or (during the first epoch) the steps so far.
+    fn steps_per_epoch(&self, m: &RunMetrics) -> f64 {
+        self.steps_per_epoch
+            .filter(|s| *s > 0.0)
+            .unwrap_or_else(|| {
+                let first = m.steps.iter().filter(|s| s.epoch == 0).count();
+                first.max(1) as f64
+            })
+    }
+
+    /// The x coordinate of optimizer step `step`.
+    pub(super) fn x(&self, m: &RunMetrics, step: i64) -> f64 {
+        match self.x {
+            XAxis::Step => step as f64,
+            XAxis::Epoch => step as f64 / self.steps_per_epoch(m),
+        }
+    }
+
+    /// The y coordinate of loss `v`.
+    pub(super) fn y(&self, v: f64) -> f64 {
+        if self.log {
+            v.max(1e-6).log10()
+        } else {
+            v
+        }
+    }
+
+    /// The x axis title.
+    pub(super) fn x_desc(&self) -> &'static str {
+        match self.x {
+            XAxis::Step => "optimizer step",
+            XAxis::Epoch => "epoch",
+        }
+    }
+
+    /// A y tick label (the loss itself on a log axis).
+    pub(super) fn y_label(&self, v: f64) -> String {
+        let v = if self.log { 10f64.powf(v) } else { v };
+        if v.abs() >= 10.0 {
+            format!("{v:.0}")
+        } else if v.abs() >= 0.1 {
+            format!("{v:.2}")
+        } else {
+            format!("{v:.3}")
+        }
+    }
+
+    /// The x label of a marker at `step`.
+    pub(super) fn at(&self, m: &RunMetrics, step: i64) -> String {
+        match self.x {
+            XAxis::Step => format!("step {step}"),
+            XAxis::Epoch => format!("epoch {:.2}", self.x(m, step)),
+        }
+    }
+}
+
 /// Exponential moving average (weight 0.9), as loss curves are usually smoothed.
-fn smooth(values: &[f64]) -> Vec<f64> {
+pub(super) fn smooth(values: &[f64]) -> Vec<f64> {
     let mut out = Vec::with_capacity(values.len());
     let mut acc: Option<f64> = None;
     for &v in values {
@@ -19,12 +104,36 @@ fn smooth(values: &[f64]) -> Vec<f64> {
     out
 }
 
+/// `lo..hi` of `values` with 5 % room on each side (never empty).
+pub(super) fn padded_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+    if !lo.is_finite() {
+        return 0.0..1.0;
+    }
+    let pad = ((hi - lo) * 0.05).max(1e-3);
+    lo - pad..hi + pad
+}
+
 /// The first evaluation step of the overfitting warning, if one was recorded.
-fn overfit_step(m: &RunMetrics) -> Option<i64> {
+pub fn overfit_step(m: &RunMetrics) -> Option<i64> {
     m.warnings
         .iter()
         .find(|(_, w)| w.starts_with("overfitting"))
         .map(|(s, _)| *s)
+}
+
+/// The title the CLI and the app give a run's loss chart.
+pub fn loss_title(run: &str, model: &str, dataset: &str) -> String {
+    let model = model
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or(model);
+    format!("{run} — {model} on {dataset}")
 }
 
 /// Draws the loss chart of a run to `path` (.svg or .png).
@@ -32,25 +141,44 @@ pub fn loss_chart(
     title: &str,
     m: &RunMetrics,
     best_step: Option<i64>,
+    view: &LossView,
     path: &Path,
 ) -> Result<(), ChartError> {
+    render(&chart(title, m, best_step, view)?, path)
+}
+
+/// The loss chart of a run as an SVG document (what the desktop app shows).
+pub fn loss_svg(
+    title: &str,
+    m: &RunMetrics,
+    best_step: Option<i64>,
+    view: &LossView,
+) -> Result<String, ChartError> {
+    render_svg(&chart(title, m, best_step, view)?)
+}
+
+fn chart<'a>(
+    title: &'a str,
+    m: &'a RunMetrics,
+    best_step: Option<i64>,
+    view: &'a LossView,
+) -> Result<LossChart<'a>, ChartError> {
     if m.steps.is_empty() {
         return Err(ChartError::Empty);
     }
-    render(
-        &LossChart {
-            title,
-            m,
-            best_step,
-        },
-        path,
-    )
+    Ok(LossChart {
+        title,
+        m,
+        best_step,
+        view,
+    })
 }
 
 struct LossChart<'a> {
     title: &'a str,
     m: &'a RunMetrics,
     best_step: Option<i64>,
+    view: &'a LossView,
 }
 
 impl Figure for LossChart<'_> {
@@ -59,34 +187,41 @@ impl Figure for LossChart<'_> {
     }
 
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), ChartError> {
-        draw(area, self.title, self.m, self.best_step)
+        draw(area, self)
     }
 }
 
 fn draw<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
-    title: &str,
-    m: &RunMetrics,
-    best_step: Option<i64>,
+    c: &LossChart,
 ) -> Result<(), ChartError> {
-    let last_step = m.steps.last().map_or(1, |s| s.step).max(1);
+    let (m, v) = (c.m, c.view);
+    let last = v.x(m, m.steps.last().map_or(1, |s| s.step).max(1));
     let losses: Vec<f64> = m.steps.iter().map(|s| s.loss).collect();
-    let all = losses.iter().copied().chain(m.evals.iter().map(|e| e.1));
-    let (lo, hi) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
-        (a.min(v), b.max(v))
-    });
-    let pad = ((hi - lo) * 0.05).max(1e-3);
+    let ys = padded_range(
+        losses
+            .iter()
+            .chain(m.evals.iter().map(|e| &e.1))
+            .map(|l| v.y(*l)),
+    );
+    let ys = if v.log { ys } else { ys.start.max(0.0)..ys.end };
+    let (lo, hi) = (ys.start, ys.end);
     let mut chart = ChartBuilder::on(area)
-        .caption(title, ("sans-serif", 24))
+        .caption(c.title, ("sans-serif", 24))
         .margin(16)
         .x_label_area_size(44)
         .y_label_area_size(64)
-        .build_cartesian_2d(0i64..last_step, (lo - pad).max(0.0)..hi + pad)
+        .build_cartesian_2d(0f64..last, ys)
         .map_err(draw_err)?;
     chart
         .configure_mesh()
-        .x_desc("optimizer step")
-        .y_desc("loss (completion tokens)")
+        .x_desc(v.x_desc())
+        .y_desc(if v.log {
+            "loss (completion tokens, log scale)"
+        } else {
+            "loss (completion tokens)"
+        })
+        .y_label_formatter(&|y| v.y_label(*y))
         .label_style(("sans-serif", 14))
         .draw()
         .map_err(draw_err)?;
@@ -95,7 +230,7 @@ fn draw<DB: DrawingBackend>(
     let orange = RGBColor(234, 88, 12);
     chart
         .draw_series(LineSeries::new(
-            m.steps.iter().map(|s| (s.step, s.loss)),
+            m.steps.iter().map(|s| (v.x(m, s.step), v.y(s.loss))),
             light.stroke_width(1),
         ))
         .map_err(draw_err)?
@@ -104,18 +239,19 @@ fn draw<DB: DrawingBackend>(
     let smoothed = smooth(&losses);
     chart
         .draw_series(LineSeries::new(
-            m.steps.iter().zip(&smoothed).map(|(s, v)| (s.step, *v)),
+            m.steps
+                .iter()
+                .zip(&smoothed)
+                .map(|(s, l)| (v.x(m, s.step), v.y(*l))),
             blue.stroke_width(3),
         ))
         .map_err(draw_err)?
         .label("train loss (smoothed)")
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], blue.stroke_width(3)));
     if !m.evals.is_empty() {
+        let points: Vec<(f64, f64)> = m.evals.iter().map(|&(s, l)| (v.x(m, s), v.y(l))).collect();
         chart
-            .draw_series(LineSeries::new(
-                m.evals.iter().copied(),
-                orange.stroke_width(3),
-            ))
+            .draw_series(LineSeries::new(points.clone(), orange.stroke_width(3)))
             .map_err(draw_err)?
             .label("validation loss")
             .legend(move |(x, y)| {
@@ -123,25 +259,26 @@ fn draw<DB: DrawingBackend>(
             });
         chart
             .draw_series(
-                m.evals
-                    .iter()
-                    .map(|&(s, v)| Circle::new((s, v), 4, orange.filled())),
+                points
+                    .into_iter()
+                    .map(|p| Circle::new(p, 4, orange.filled())),
             )
             .map_err(draw_err)?;
     }
     let markers = [
-        (best_step, RGBColor(22, 163, 74), "best checkpoint"),
+        (c.best_step, RGBColor(22, 163, 74), "best checkpoint"),
         (overfit_step(m), RGBColor(220, 38, 38), "overfitting starts"),
     ];
     for (step, color, label) in markers {
         if let Some(step) = step {
+            let x = v.x(m, step);
             chart
                 .draw_series(std::iter::once(PathElement::new(
-                    vec![(step, (lo - pad).max(0.0)), (step, hi + pad)],
+                    vec![(x, lo), (x, hi)],
                     color.stroke_width(2),
                 )))
                 .map_err(draw_err)?
-                .label(format!("{label} (step {step})"))
+                .label(format!("{label} ({})", v.at(m, step)))
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
                 });
@@ -186,7 +323,7 @@ mod tests {
         }
         for f in ["c.svg", "c.png"] {
             let p = dir.path().join(f);
-            loss_chart("run", &m, Some(10), &p).unwrap();
+            loss_chart("run", &m, Some(10), &LossView::default(), &p).unwrap();
             assert!(std::fs::metadata(&p).unwrap().len() > 1000, "{f} written");
         }
         let svg = std::fs::read_to_string(dir.path().join("c.svg")).unwrap();
@@ -196,7 +333,13 @@ mod tests {
                 && svg.contains("overfitting starts (step 30)")
         );
         assert!(matches!(
-            loss_chart("run", &m, None, &dir.path().join("c.bmp")),
+            loss_chart(
+                "run",
+                &m,
+                None,
+                &LossView::default(),
+                &dir.path().join("c.bmp")
+            ),
             Err(ChartError::Format(_))
         ));
         assert!(matches!(
@@ -208,9 +351,49 @@ mod tests {
                     warnings: vec![]
                 },
                 None,
+                &LossView::default(),
                 &dir.path().join("e.svg")
             ),
             Err(ChartError::Empty)
         ));
+    }
+
+    #[test]
+    fn epoch_axis_and_log_scale() {
+        let steps = (1..=20)
+            .map(|s| StepRecord {
+                step: s,
+                epoch: (s - 1) / 8,
+                loss: 2.0 / s as f64,
+                lr: 1e-4,
+                grad_norm: 1.0,
+                tokens_per_s: 10.0,
+            })
+            .collect();
+        let m = RunMetrics {
+            steps,
+            evals: vec![(8, 0.5), (16, 0.3)],
+            warnings: vec![],
+        };
+        let epochs = LossView {
+            x: XAxis::Epoch,
+            log: true,
+            steps_per_epoch: None,
+        };
+        assert_eq!(epochs.x(&m, 12), 1.5, "8 steps in the first epoch");
+        assert_eq!(LossView::default().x(&m, 12), 12.0);
+        assert!((epochs.y(0.01) + 2.0).abs() < 1e-12);
+        assert_eq!(epochs.y_label(-1.0), "0.10");
+        assert_eq!(epochs.at(&m, 16), "epoch 2.00");
+        if crate::chart::ensure_font().is_err() {
+            eprintln!("SKIPPED: no system font for plotters");
+            return;
+        }
+        let svg = loss_svg("run", &m, Some(16), &epochs).unwrap();
+        assert!(
+            svg.starts_with("<svg") || svg.starts_with("<?xml"),
+            "an SVG document"
+        );
+        assert!(svg.contains("log scale") && svg.contains("best checkpoint (epoch 2.00)"));
     }
 }

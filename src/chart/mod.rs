@@ -1,13 +1,16 @@
 //! Charts (plotters), written as SVG or PNG by the output file's extension: a run's loss
-//! curves ([`loss_chart`]) and an evaluation's confusion matrix ([`confusion_chart`]).
+//! curves ([`loss_chart`], [`loss_svg`]), the learning-rate and gradient-norm panels, several
+//! runs overlaid ([`overlay_svg`]) and an evaluation's confusion matrix ([`confusion_chart`]).
 //!
 //! Input: recorded metrics. Output: an image file. Must not touch: the store.
 
 mod confusion;
 mod loss;
+mod panels;
 
 pub use confusion::confusion_chart;
-pub use loss::loss_chart;
+pub use loss::{loss_chart, loss_svg, loss_title, overfit_step, LossView, XAxis};
+pub use panels::{overlay_svg, training_panels_svg};
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -92,6 +95,17 @@ fn render(figure: &impl Figure, path: &Path) -> Result<(), ChartError> {
         ),
         _ => Err(ChartError::Format(path.display().to_string())),
     }
+}
+
+/// Draws `figure` as an SVG document in memory.
+fn render_svg(figure: &impl Figure) -> Result<String, ChartError> {
+    ensure_font()?;
+    let mut out = String::new();
+    present(
+        figure,
+        SVGBackend::with_string(&mut out, figure.size()).into_drawing_area(),
+    )?;
+    Ok(out)
 }
 
 fn present<DB: DrawingBackend>(

@@ -77,14 +77,15 @@ pub struct CatalogModel {
     pub license: String,
     /// Needs an accepted license and a token.
     pub gated: bool,
-    /// Estimated peak RAM of LoRA training at the default settings.
+    /// Estimated peak RAM of LoRA training at the training shape asked for.
     pub train_ram_bytes: u64,
     /// A complete snapshot of `main` is in the Hugging Face cache.
     pub cached: bool,
 }
 
-/// The recommended models, smallest first, with their cached state in `cfg`'s cache.
-pub fn catalog(cfg: &HubConfig) -> Result<Vec<CatalogModel>, HubError> {
+/// The recommended models, smallest first, with their cached state in `cfg`'s cache and their
+/// training RAM at `shape` (the settings the user is about to train with).
+pub fn catalog(cfg: &HubConfig, shape: TrainShape) -> Result<Vec<CatalogModel>, HubError> {
     ENTRIES
         .iter()
         .map(|e| {
@@ -99,7 +100,7 @@ pub fn catalog(cfg: &HubConfig) -> Result<Vec<CatalogModel>, HubError> {
                 download_bytes: params * 2,
                 license: e.license.to_string(),
                 gated: e.gated,
-                train_ram_bytes: training_ram_bytes(&config, TrainShape::default()),
+                train_ram_bytes: training_ram_bytes(&config, shape),
             })
         })
         .collect()
@@ -114,7 +115,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut cfg = HubConfig::from_env(None);
         cfg.cache_dir = dir.path().to_path_buf();
-        let rows = catalog(&cfg).unwrap();
+        let rows = catalog(&cfg, TrainShape::default()).unwrap();
         assert_eq!(rows.len(), 7);
         assert!(rows.windows(2).all(|w| w[0].params <= w[1].params));
         let p = |repo: &str| rows.iter().find(|r| r.repo == repo).unwrap().params;

@@ -1,6 +1,12 @@
-//! The Hugging Face access token: where it comes from, and a type that never shows it.
+//! The Hugging Face access token: where it comes from, and a type that never shows it. The
+//! desktop app keeps a token the user typed in [`TOKEN_FILE`] in its data folder (mode 0600,
+//! never in the database, never logged).
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The file in the data folder that holds the token saved from the app.
+pub const TOKEN_FILE: &str = "hf-token";
 
 /// A Hugging Face access token. `Debug` and `Display` print `hf_***`; the value is only handed
 /// to the HTTP layer as an `Authorization` header.
@@ -38,6 +44,39 @@ impl Token {
         }
         from_file(super::hf_home().join("token"))
     }
+
+    /// The token saved in data folder `dir`, if any.
+    pub fn load(dir: &Path) -> Option<Token> {
+        std::fs::read_to_string(dir.join(TOKEN_FILE))
+            .ok()
+            .and_then(Token::new)
+    }
+
+    /// Saves the token in data folder `dir`, readable by the owner only; written to a
+    /// temporary file first, so a crash leaves the old token or the new one.
+    pub fn save(&self, dir: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            tmp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
+        tmp.write_all(self.0.as_bytes())?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(dir.join(TOKEN_FILE))
+            .map_err(|e| e.error)
+            .map(drop)
+    }
+
+    /// Removes the token saved in data folder `dir` (nothing to do when there is none).
+    pub fn forget(dir: &Path) -> std::io::Result<()> {
+        match std::fs::remove_file(dir.join(TOKEN_FILE)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl std::fmt::Debug for Token {
@@ -66,5 +105,26 @@ mod tests {
         );
         assert!(Token::new("  ").is_none());
         assert_eq!(Token::resolve(Some(t.clone())), Some(t));
+    }
+
+    #[test]
+    fn saved_for_the_owner_only_and_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(Token::load(dir.path()), None);
+        let t = Token::new("hf_saved").unwrap();
+        t.save(dir.path()).unwrap();
+        assert_eq!(Token::load(dir.path()), Some(t));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join(TOKEN_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        Token::forget(dir.path()).unwrap();
+        Token::forget(dir.path()).unwrap();
+        assert_eq!(Token::load(dir.path()), None);
     }
 }

@@ -103,6 +103,18 @@ pub fn training_ram_bytes(c: &Config, shape: TrainShape) -> u64 {
     weights + adapters + activations + logits + OVERHEAD
 }
 
+/// RAM the system can give a new process now (Linux `MemAvailable`), `None` where unknown.
+pub fn available_ram_bytes() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    mem_available(&info)
+}
+
+fn mem_available(meminfo: &str) -> Option<u64> {
+    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,5 +166,15 @@ mod tests {
         );
         // Longer sequences need more.
         assert!(training_ram_bytes(&config(SMOLLM2_135M), TrainShape::default()) as f64 > est);
+    }
+
+    #[test]
+    fn reads_mem_available() {
+        let info = "MemTotal:       16318360 kB\nMemFree:  1 kB\nMemAvailable:    8000000 kB\n";
+        assert_eq!(mem_available(info), Some(8_192_000_000));
+        assert_eq!(mem_available("MemTotal: 1 kB\n"), None);
+        if cfg!(target_os = "linux") {
+            assert!(available_ram_bytes().is_some_and(|b| b > 0));
+        }
     }
 }

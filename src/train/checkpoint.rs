@@ -19,9 +19,10 @@ fn io(path: &Path, e: impl std::fmt::Display) -> std::io::Error {
     std::io::Error::other(format!("{}: {e}", path.display()))
 }
 
-/// Environment variable for the crash test: `checkpoint-swap:N` aborts the process at the N-th
-/// replacement of a checkpoint, between its two renames (the old one moved aside, the new one
-/// not yet in place).
+/// Environment variable for the crash and window tests: `checkpoint-swap:N` aborts the
+/// process at the N-th replacement of a checkpoint, between its two renames (the old one moved
+/// aside, the new one not yet in place); `slow-step:MS` waits MS milliseconds before each
+/// optimizer step (so a test can watch a tiny model's run while it trains).
 pub const FAULT_ENV: &str = "TUNEDESK_FAULT";
 
 /// The temporary (`.NAME.tmp`) and set-aside (`.NAME.old`) folders of checkpoint `dir`.
@@ -79,6 +80,21 @@ fn fault_point(n: usize) {
     if wanted == Some(n) {
         eprintln!("{FAULT_ENV}: aborting between the checkpoint renames");
         std::process::abort();
+    }
+}
+
+/// Waits before an optimizer step when [`FAULT_ENV`] is `slow-step:MS`.
+pub(crate) fn test_pace() {
+    static PACE: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    let pace = PACE.get_or_init(|| {
+        std::env::var(FAULT_ENV)
+            .ok()?
+            .strip_prefix("slow-step:")?
+            .parse()
+            .ok()
+    });
+    if let Some(ms) = pace {
+        std::thread::sleep(std::time::Duration::from_millis(*ms));
     }
 }
 

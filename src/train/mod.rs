@@ -9,7 +9,9 @@ pub mod checkpoint;
 pub mod data;
 pub mod loss;
 pub mod optim;
+pub mod presets;
 pub mod run;
+pub mod summary;
 
 use crate::example::Example;
 use crate::model::estimate::TrainShape;
@@ -513,6 +515,7 @@ pub fn train(
                 lp.checkpoint(hooks, false)?;
                 break 'epochs;
             }
+            checkpoint::test_pace();
             let group = groups[lp.state.next_group];
             let started = Instant::now();
             let batches: Vec<Vec<&Encoded>> = group

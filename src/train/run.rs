@@ -128,6 +128,16 @@ pub fn resume(
     )
 }
 
+/// Deletes run `name`: its records in the store, then its checkpoint folder.
+pub fn delete(store: &mut Store, data_dir: &DataDir, name: &str) -> Result<RunInfo, TrainError> {
+    let run = store.delete_run(name)?;
+    let dir = RunDir::new(data_dir, &run.name);
+    if dir.path().exists() {
+        std::fs::remove_dir_all(dir.path())?;
+    }
+    Ok(run)
+}
+
 #[allow(clippy::too_many_arguments)]
 fn execute(
     store: &mut Store,

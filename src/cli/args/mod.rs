@@ -37,6 +37,15 @@ pub struct Cli {
 }
 
 /// Top-level commands.
+/// The loss chart's x axis.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ChartX {
+    /// Optimizer steps.
+    Step,
+    /// Epochs.
+    Epoch,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Import, inspect, split, check and export datasets.
@@ -57,6 +66,12 @@ pub enum Command {
         /// Draw the confusion matrix of the run's latest evaluation instead.
         #[arg(long)]
         confusion: bool,
+        /// What the x axis counts.
+        #[arg(long, value_enum, default_value = "step")]
+        x: ChartX,
+        /// A logarithmic loss axis.
+        #[arg(long)]
+        log: bool,
     },
     /// Evaluate a fine-tuned run, or a base model zero/K-shot, on a dataset split.
     Eval(Box<EvalArgs>),

@@ -9,10 +9,11 @@ mod predict;
 mod run;
 mod train;
 
-use super::args::{Cli, Command};
+use super::args::{ChartX, Cli, Command};
 use anyhow::Result;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
+use tunedesk::chart::{LossView, XAxis};
 use tunedesk::hub::HubConfig;
 use tunedesk::{paths::DataDir, store::Store};
 
@@ -30,7 +31,19 @@ pub fn run(cli: Cli) -> Result<()> {
             run,
             out,
             confusion,
-        } => run::chart(&ctx, &run, &out, confusion),
+            x,
+            log,
+        } => {
+            let view = LossView {
+                x: match x {
+                    ChartX::Step => XAxis::Step,
+                    ChartX::Epoch => XAxis::Epoch,
+                },
+                log,
+                steps_per_epoch: None,
+            };
+            run::chart(&ctx, &run, &out, confusion, &view)
+        }
         Command::Eval(args) => evaluate::eval(&ctx, *args),
         Command::Compare(args) => evaluate::compare(&ctx, args),
         Command::Predict(args) => predict::run(&ctx, args),

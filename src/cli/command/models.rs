@@ -8,6 +8,7 @@ use anyhow::Result;
 use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::path::PathBuf;
 use tunedesk::hub::{self, catalog::catalog, PullEvent, RepoId};
+use tunedesk::model::estimate::TrainShape;
 use tunedesk::registry::{self, discover, Origin};
 use tunedesk::store::ModelInfo;
 
@@ -107,7 +108,7 @@ fn show(m: &ModelInfo, present: bool) {
 }
 
 fn show_catalog(ctx: &Context) -> Result<()> {
-    let rows = catalog(&ctx.hub())?;
+    let rows = catalog(&ctx.hub(), TrainShape::default())?;
     if ctx.json {
         return output::json(&rows);
     }

@@ -5,6 +5,7 @@ use crate::cli::args::RunCommand;
 use crate::cli::output;
 use anyhow::Result;
 use tunedesk::adapter::RunDir;
+use tunedesk::chart::{loss_title, LossView};
 
 pub fn run(ctx: &Context, cmd: RunCommand) -> Result<()> {
     let mut store = ctx.store()?;
@@ -79,11 +80,7 @@ pub fn run(ctx: &Context, cmd: RunCommand) -> Result<()> {
             }
         }
         RunCommand::Delete { name } => {
-            let run = store.delete_run(&name)?;
-            let dir = RunDir::new(&ctx.data_dir, &run.name);
-            if dir.path().exists() {
-                std::fs::remove_dir_all(dir.path())?;
-            }
+            let run = tunedesk::train::run::delete(&mut store, &ctx.data_dir, &name)?;
             if ctx.json {
                 return output::json(&serde_json::json!({"deleted": run.name}));
             }
@@ -94,7 +91,13 @@ pub fn run(ctx: &Context, cmd: RunCommand) -> Result<()> {
 }
 
 /// `tunedesk chart RUN --out FILE`.
-pub fn chart(ctx: &Context, name: &str, out: &std::path::Path, confusion: bool) -> Result<()> {
+pub fn chart(
+    ctx: &Context,
+    name: &str,
+    out: &std::path::Path,
+    confusion: bool,
+    view: &LossView,
+) -> Result<()> {
     let store = ctx.store()?;
     let run = store.run(name)?;
     if confusion {
@@ -109,13 +112,8 @@ pub fn chart(ctx: &Context, name: &str, out: &std::path::Path, confusion: bool) 
         tunedesk::chart::confusion_chart(&eval.metrics.confusion, &title, out)?;
     } else {
         let metrics = store.run_metrics(&run)?;
-        let title = format!(
-            "{} — {} on {}",
-            run.name,
-            run.model.rsplit('/').next().unwrap_or(&run.model),
-            run.dataset
-        );
-        tunedesk::chart::loss_chart(&title, &metrics, run.best_step, out)?;
+        let title = loss_title(&run.name, &run.model, &run.dataset);
+        tunedesk::chart::loss_chart(&title, &metrics, run.best_step, view, out)?;
     }
     if ctx.json {
         return output::json(&serde_json::json!({"run": run.name, "out": out}));

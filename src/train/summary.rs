@@ -1,0 +1,66 @@
+//! One line per run for the Runs table: the run, its best validation loss and the scores of
+//! its latest evaluation.
+
+use crate::store::{RunInfo, Store, StoreError};
+use serde::Serialize;
+
+/// The headline scores of an evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scores {
+    /// Dataset evaluated on.
+    pub dataset: String,
+    /// Split evaluated on.
+    pub split: String,
+    /// Examples scored.
+    pub examples: usize,
+    /// Label accuracy.
+    pub accuracy: f64,
+    /// Macro-averaged label F1.
+    pub macro_f1: f64,
+    /// Field micro-F1, when the task has fields.
+    pub field_f1: Option<f64>,
+}
+
+/// A run with what the Runs table shows about it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunSummary {
+    /// The run.
+    #[serde(flatten)]
+    pub run: RunInfo,
+    /// Lowest validation loss recorded.
+    pub best_val_loss: Option<f64>,
+    /// Validation passes recorded.
+    pub evals: usize,
+    /// Its latest evaluation.
+    pub latest_eval: Option<Scores>,
+}
+
+/// Every run, newest first, summarised.
+pub fn summaries(store: &Store) -> Result<Vec<RunSummary>, StoreError> {
+    let evals = store.list_evals(None)?;
+    store
+        .list_runs()?
+        .into_iter()
+        .map(|run| {
+            let metrics = store.run_metrics(&run)?;
+            let best_val_loss = metrics.evals.iter().map(|e| e.1).reduce(f64::min);
+            let latest_eval = evals
+                .iter()
+                .find(|e| e.run_id == Some(run.id))
+                .map(|e| Scores {
+                    dataset: e.spec.dataset.clone(),
+                    split: e.spec.split.clone(),
+                    examples: e.metrics.examples,
+                    accuracy: e.metrics.accuracy,
+                    macro_f1: e.metrics.macro_f1,
+                    field_f1: e.metrics.fields.as_ref().map(|f| f.micro_f1),
+                });
+            Ok(RunSummary {
+                run,
+                best_val_loss,
+                evals: metrics.evals.len(),
+                latest_eval,
+            })
+        })
+        .collect()
+}
