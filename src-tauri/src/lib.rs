@@ -5,9 +5,11 @@
 
 mod commands;
 mod error;
+mod jobs;
 mod state;
 
 use state::AppState;
+use tauri::{Emitter, Manager, WindowEvent};
 
 /// Builds and runs the app. The data directory comes from `--data-dir DIR`, else
 /// `$TUNEDESK_HOME`, else the platform data directory (as for the CLI).
@@ -34,9 +36,40 @@ pub fn run() {
             commands::import::preview_file,
             commands::import::import_dataset,
             commands::quality::quality_report,
+            commands::models::list_models,
+            commands::models::pull_model,
+            commands::models::pick_model,
+            commands::models::register_model,
+            commands::models::remove_model,
+            commands::models::discover_models,
+            commands::models::save_token,
+            commands::models::forget_token,
+            commands::train::train_settings,
+            commands::train::start_run,
+            commands::train::resume_run,
+            commands::runs::list_runs,
+            commands::runs::run_detail,
+            commands::runs::compare_runs,
+            commands::runs::delete_run,
+            commands::jobs::list_jobs,
+            commands::jobs::cancel_job,
+            commands::jobs::quit_app,
         ])
+        .on_window_event(ask_before_closing_during_a_run)
         .run(tauri::generate_context!())
         .expect("error while running TuneDesk");
+}
+
+/// Closing the window while a run trains asks first (the window shows the question); quitting
+/// then goes through `quit_app`, which lets the runs save a checkpoint.
+fn ask_before_closing_during_a_run(window: &tauri::Window, event: &WindowEvent) {
+    if let WindowEvent::CloseRequested { api, .. } = event {
+        let state = window.state::<AppState>();
+        if state.jobs.running(jobs::JobKind::Train) > 0 {
+            api.prevent_close();
+            let _ = window.emit("close-requested", ());
+        }
+    }
 }
 
 fn data_dir_arg() -> Option<std::path::PathBuf> {

@@ -1,36 +1,53 @@
-//! State managed by Tauri: the engine's store, shared by the commands.
+//! State managed by Tauri: where the data lives and the background jobs. There is no shared
+//! store connection: each command and each job opens its own (SQLite in WAL mode lets readers
+//! and one writer work side by side), so browsing never waits for an import or a run.
 
 use crate::error::CommandResult;
-use std::sync::{Arc, Mutex};
+use crate::jobs::Jobs;
+use tunedesk::hub::{HubConfig, Token};
 use tunedesk::{paths::DataDir, store::Store};
 
 /// The app's state.
 pub struct AppState {
-    store: Arc<Mutex<Store>>,
+    data_dir: DataDir,
+    /// Pulls and training runs in the background.
+    pub jobs: Jobs,
 }
 
 impl AppState {
-    /// Opens the store in `data_dir`.
+    /// Opens (creating and migrating) the store in `data_dir` once, to fail early.
     pub fn open(data_dir: &DataDir) -> anyhow::Result<AppState> {
-        let store = Store::open(data_dir.db_path())?;
+        Store::open(data_dir.db_path())?;
         Ok(AppState {
-            store: Arc::new(Mutex::new(store)),
+            data_dir: data_dir.clone(),
+            jobs: Jobs::default(),
         })
     }
 
-    /// Runs `f` with the store on a blocking thread, so the UI never waits on SQLite or files.
+    /// The data directory.
+    pub fn data_dir(&self) -> &DataDir {
+        &self.data_dir
+    }
+
+    /// Hub settings: the environment's, with the token saved from the app first.
+    pub fn hub(&self) -> HubConfig {
+        HubConfig::from_env(Token::load(self.data_dir.path()))
+    }
+
+    /// Runs `f` with a store connection of its own on a blocking thread, so the UI never
+    /// waits on SQLite or files.
     pub async fn with_store<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Store) -> anyhow::Result<T> + Send + 'static,
     ) -> CommandResult<T> {
-        let store = Arc::clone(&self.store);
-        let out = tauri::async_runtime::spawn_blocking(move || {
-            let mut store = store
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            f(&mut store)
-        })
-        .await??;
-        Ok(out)
+        let db = self.data_dir.db_path();
+        blocking(move || f(&mut Store::open(db)?)).await
     }
+}
+
+/// Runs `f` on a blocking thread.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> CommandResult<T> {
+    Ok(tauri::async_runtime::spawn_blocking(f).await??)
 }

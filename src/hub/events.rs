@@ -78,6 +78,11 @@ pub enum PullEvent {
         /// The transport error.
         reason: String,
     },
+    /// A downloaded file is being checked (size, then SHA-256 when the Hub gave one).
+    Verifying {
+        /// Path in the repo.
+        file: String,
+    },
     /// A cached file did not match the Hub's size or hash and is fetched again.
     Refetch {
         /// Path in the repo.

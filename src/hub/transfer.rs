@@ -76,6 +76,9 @@ impl Verifier {
         meta: &FileMeta,
         emit: &mut dyn FnMut(PullEvent),
     ) -> Result<bool, HubError> {
+        emit(PullEvent::Verifying {
+            file: file.to_string(),
+        });
         let Some(what) = mismatch(path, meta)? else {
             return Ok(true);
         };

@@ -60,7 +60,7 @@ pub fn presets() -> Vec<Preset> {
                 patience: Some(3),
                 ..base.clone()
             },
-            val_limit: 200,
+            val_limit: super::run::DEFAULT_VAL_LIMIT,
         },
         Preset {
             id: "thorough",
@@ -72,7 +72,7 @@ pub fn presets() -> Vec<Preset> {
                 patience: Some(3),
                 ..base
             },
-            val_limit: 200,
+            val_limit: super::run::DEFAULT_VAL_LIMIT,
         },
     ]
 }

@@ -47,6 +47,10 @@ pub enum TrainError {
     },
 }
 
+/// Validation rows a run uses unless told otherwise (a stratified sample: enough to see
+/// overfitting, few enough that validating stays a small part of a step's time).
+pub const DEFAULT_VAL_LIMIT: usize = 200;
+
 /// What to train.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunSpec {

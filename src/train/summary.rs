@@ -1,7 +1,7 @@
 //! One line per run for the Runs table: the run, its best validation loss and the scores of
 //! its latest evaluation.
 
-use crate::store::{RunInfo, Store, StoreError};
+use crate::store::{EvalInfo, RunInfo, Store, StoreError};
 use serde::Serialize;
 
 /// The headline scores of an evaluation.
@@ -41,26 +41,36 @@ pub fn summaries(store: &Store) -> Result<Vec<RunSummary>, StoreError> {
     store
         .list_runs()?
         .into_iter()
-        .map(|run| {
-            let metrics = store.run_metrics(&run)?;
-            let best_val_loss = metrics.evals.iter().map(|e| e.1).reduce(f64::min);
-            let latest_eval = evals
-                .iter()
-                .find(|e| e.run_id == Some(run.id))
-                .map(|e| Scores {
-                    dataset: e.spec.dataset.clone(),
-                    split: e.spec.split.clone(),
-                    examples: e.metrics.examples,
-                    accuracy: e.metrics.accuracy,
-                    macro_f1: e.metrics.macro_f1,
-                    field_f1: e.metrics.fields.as_ref().map(|f| f.micro_f1),
-                });
-            Ok(RunSummary {
-                run,
-                best_val_loss,
-                evals: metrics.evals.len(),
-                latest_eval,
-            })
-        })
+        .map(|run| summarize(store, run, &evals))
         .collect()
+}
+
+/// Run `name`, summarised.
+pub fn summary(store: &Store, name: &str) -> Result<RunSummary, StoreError> {
+    let run = store.run(name)?;
+    let evals = store.list_evals(Some(name))?;
+    summarize(store, run, &evals)
+}
+
+/// `run` with its best validation loss and the first of `evals` (newest first) that is its.
+fn summarize(store: &Store, run: RunInfo, evals: &[EvalInfo]) -> Result<RunSummary, StoreError> {
+    let metrics = store.run_metrics(&run)?;
+    let best_val_loss = metrics.evals.iter().map(|e| e.1).reduce(f64::min);
+    let latest_eval = evals
+        .iter()
+        .find(|e| e.run_id == Some(run.id))
+        .map(|e| Scores {
+            dataset: e.spec.dataset.clone(),
+            split: e.spec.split.clone(),
+            examples: e.metrics.examples,
+            accuracy: e.metrics.accuracy,
+            macro_f1: e.metrics.macro_f1,
+            field_f1: e.metrics.fields.as_ref().map(|f| f.micro_f1),
+        });
+    Ok(RunSummary {
+        run,
+        best_val_loss,
+        evals: metrics.evals.len(),
+        latest_eval,
+    })
 }

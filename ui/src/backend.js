@@ -59,3 +59,119 @@ export async function datasetRows(name, rows) {
 export async function splitDataset(name, val, test, seed) {
   return invoke('split_dataset', { name, val, test, seed });
 }
+
+// ---- models ----
+
+/**
+ * The catalog (training RAM at batch × maxLen, rank), registered models, free RAM and whether
+ * a token is saved. @returns {Promise<{catalog, registered, free_ram_bytes, has_token}>}
+ */
+export async function listModels(batch, maxLen, rank) {
+  return invoke('list_models', { batch, maxLen, rank });
+}
+
+/** Starts downloading `repo` as a background job. @returns {Promise<Job>} */
+export async function pullModel(repo) {
+  return invoke('pull_model', { repo });
+}
+
+/** Native dialog for a .gguf file or (folder) a model folder. @returns {Promise<string|null>} */
+export async function pickModel(folder) {
+  return invoke('pick_model', { folder });
+}
+
+/** Registers a local model. @returns {Promise<ModelInfo>} */
+export async function registerModel(path, name) {
+  return invoke('register_model', { path, name: name || null });
+}
+
+/** Unregisters a model (its files stay). @returns {Promise<ModelInfo>} */
+export async function removeModel(name) {
+  return invoke('remove_model', { name });
+}
+
+/** GGUF models of Ollama and LM Studio on this machine. @returns {Promise<Found[]>} */
+export async function discoverModels() {
+  return invoke('discover_models');
+}
+
+/** Saves a Hugging Face token (it is never sent back). */
+export async function saveToken(token) {
+  return invoke('save_token', { token });
+}
+
+/** Forgets the saved token. */
+export async function forgetToken() {
+  return invoke('forget_token');
+}
+
+// ---- training ----
+
+/** @returns {Promise<{defaults: TrainConfig, val_limit: number, presets: Preset[]}>} */
+export async function trainSettings() {
+  return invoke('train_settings');
+}
+
+/** Starts a run as a background job. @returns {Promise<Job>} */
+export async function startRun(name, dataset, model, config, valLimit) {
+  return invoke('start_run', { name, dataset, model, config, valLimit });
+}
+
+/** Continues a stopped run from its last checkpoint. @returns {Promise<Job>} */
+export async function resumeRun(name) {
+  return invoke('resume_run', { name });
+}
+
+// ---- runs ----
+
+/** @returns {Promise<RunRow[]>} newest first. */
+export async function listRuns() {
+  return invoke('list_runs');
+}
+
+/**
+ * One run with its metrics and charts drawn as `view` ({x: 'step'|'epoch', log}) asks.
+ * @returns {Promise<RunDetail>}
+ */
+export async function runDetail(name, view) {
+  return invoke('run_detail', { name, view });
+}
+
+/** 2–4 runs: their records and an overlay chart. @returns {Promise<{runs, svg}>} */
+export async function compareRuns(names, view) {
+  return invoke('compare_runs', { names, view });
+}
+
+/** Deletes a run and its checkpoints. */
+export async function deleteRun(name) {
+  return invoke('delete_run', { name });
+}
+
+// ---- jobs ----
+
+/** Every job of this session. @returns {Promise<Job[]>} */
+export async function listJobs() {
+  return invoke('list_jobs');
+}
+
+/** Asks a job to stop. @returns {Promise<boolean>} */
+export async function cancelJob(id) {
+  return invoke('cancel_job', { id });
+}
+
+/** Stops every job (runs keep a checkpoint) and quits. */
+export async function quitApp() {
+  return invoke('quit_app');
+}
+
+const { listen } = window.__TAURI__.event;
+
+/** Calls `handler(job)` on every job change. @returns {Promise<() => void>} unlisten */
+export async function onJob(handler) {
+  return listen('job', (e) => handler(e.payload));
+}
+
+/** Calls `handler()` when the user closes the window while a run trains. */
+export async function onCloseRequested(handler) {
+  return listen('close-requested', () => handler());
+}

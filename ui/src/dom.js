@@ -194,3 +194,48 @@ export function bar(fraction, cls) {
   fill.style.width = `${(f * 100).toFixed(2)}%`;
   return h('span', { class: ['bar', cls], 'aria-hidden': 'true' }, fill);
 }
+
+/** Bytes in binary units: "512 B", "3.4 MiB", "1.21 GiB". */
+export function fmtBytes(n) {
+  let v = Number(n);
+  if (!Number.isFinite(v)) return '—';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i += 1;
+  }
+  return i === 0 ? `${Math.round(v)} B` : `${v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2)} ${units[i]}`;
+}
+
+/** Seconds as "45 s", "3 min 20 s", "1 h 05 min". */
+export function fmtDuration(seconds) {
+  const s = Math.max(0, Math.round(Number(seconds)));
+  if (!Number.isFinite(s)) return '—';
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
+  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
+}
+
+/** A loss value with 4 decimals, or "—". */
+export function fmtLoss(v) {
+  return v === null || v === undefined || !Number.isFinite(Number(v)) ? '—' : Number(v).toFixed(4);
+}
+
+/** An <img> showing SVG text (drawn by the engine's chart renderer). */
+export function svgImage(svg, props = {}) {
+  const img = h('img', props);
+  img.src = `data:image/svg+xml;base64,${btoa(unescape(encodeURIComponent(svg)))}`;
+  return img;
+}
+
+/** A labelled figure: "Label / value". */
+export function figure(label, value, id) {
+  return h('div', { class: 'figure' }, h('div', { class: 'figure-label' }, label), h('div', { class: 'figure-value', id }, value));
+}
+
+/** The last part of a model path or repo id ("…/SmolLM2-135M-Instruct"). */
+export function shortModel(path) {
+  const parts = String(path || '').replace(/[\\/]+$/, '').split(/[\\/]/);
+  return parts[parts.length - 1];
+}

@@ -1,43 +1,79 @@
-// Entry point: a tiny in-memory router that shows one page at a time in <main>.
+// Entry point: a tiny in-memory router that shows one page at a time in <main>, the sidebar
+// navigation, the job dock and the "quit while training?" question.
 
 import * as datasets from './pages/datasets.js';
 import * as importPage from './pages/import.js';
 import * as detail from './pages/detail.js';
 import * as quality from './pages/quality.js';
+import * as models from './pages/models.js';
+import * as train from './pages/train.js';
+import * as run from './pages/run.js';
+import * as runs from './pages/runs.js';
+import * as jobs from './jobs.js';
+import { onCloseRequested, quitApp } from './backend.js';
 
+/** Page name → [module, the sidebar entry it belongs to]. */
 const PAGES = {
-  datasets,
-  import: importPage,
-  detail,
-  quality,
+  datasets: [datasets, 'datasets'],
+  import: [importPage, 'datasets'],
+  detail: [detail, 'datasets'],
+  quality: [quality, 'datasets'],
+  models: [models, 'models'],
+  train: [train, 'train'],
+  run: [run, 'runs'],
+  runs: [runs, 'runs'],
 };
 
 let current = 0; // incremented on every navigation; pages check it before late DOM updates
+let leave = () => {}; // the shown page's clean-up
 
 /**
  * Shows page `name` with `params`. Each page module exports `render(params, ctx)` that
  * returns its root <section> at once and fills it asynchronously; `ctx.alive()` tells
- * whether the page is still the one shown.
+ * whether the page is still the one shown; `ctx.onLeave(fn)` registers clean-up (timers,
+ * job subscriptions).
  */
 export function navigate(name, params = {}) {
-  const page = PAGES[name];
-  if (!page) throw new Error(`unknown page ${name}`);
+  const entry = PAGES[name];
+  if (!entry) throw new Error(`unknown page ${name}`);
+  leave();
+  const cleanups = [];
+  leave = () => cleanups.splice(0).forEach((fn) => fn());
   const token = ++current;
   const ctx = {
     navigate,
     alive: () => token === current,
+    onLeave: (fn) => cleanups.push(fn),
   };
   const main = document.getElementById('main');
-  const section = page.render(params, ctx);
-  main.replaceChildren(section);
+  main.replaceChildren(entry[0].render(params, ctx));
   main.scrollTop = 0;
-  const nav = document.getElementById('nav-datasets');
-  nav.classList.add('active');
-  nav.setAttribute('aria-current', 'page');
+  for (const nav of document.querySelectorAll('[data-nav]')) {
+    const active = nav.dataset.nav === entry[1];
+    nav.classList.toggle('active', active);
+    if (active) nav.setAttribute('aria-current', 'page');
+    else nav.removeAttribute('aria-current');
+  }
+}
+
+function askBeforeQuitting() {
+  const dialog = document.getElementById('close-dialog');
+  document.getElementById('btn-keep-open').addEventListener('click', () => dialog.close());
+  document.getElementById('btn-quit').addEventListener('click', () => {
+    document.getElementById('btn-quit').disabled = true;
+    quitApp();
+  });
+  onCloseRequested(() => {
+    if (!dialog.open) dialog.showModal();
+  });
 }
 
 function start() {
-  document.getElementById('nav-datasets').addEventListener('click', () => navigate('datasets'));
+  for (const nav of document.querySelectorAll('[data-nav]')) {
+    nav.addEventListener('click', () => navigate(nav.dataset.nav));
+  }
+  askBeforeQuitting();
+  jobs.init().catch((e) => console.error('jobs', e));
   navigate('datasets');
 }
 

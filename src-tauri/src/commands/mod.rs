@@ -2,4 +2,8 @@
 
 pub mod datasets;
 pub mod import;
+pub mod jobs;
+pub mod models;
 pub mod quality;
+pub mod runs;
+pub mod train;

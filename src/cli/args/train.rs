@@ -74,7 +74,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub train_limit: Option<usize>,
     /// Validate on at most this many rows of the val split (stratified sample).
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = tunedesk::train::run::DEFAULT_VAL_LIMIT)]
     pub val_limit: usize,
     /// Seed of adapter init, data order and dropout.
     #[arg(long, default_value_t = defaults().seed)]

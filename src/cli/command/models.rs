@@ -372,6 +372,11 @@ impl PullBars {
             } => self.line(format!(
                 "connection lost ({reason}); resuming {file} from byte {from} (attempt {attempt})"
             )),
+            PullEvent::Verifying { .. } => {
+                if let Some(bar) = &self.file {
+                    bar.set_prefix("verifying");
+                }
+            }
             PullEvent::Refetch { file, what } => self.line(format!(
                 "{file}: the cached copy failed the {what} check; downloading it again"
             )),

@@ -1,0 +1,175 @@
+//! Training commands: the settings form's defaults and presets, starting and resuming a run as
+//! a background job.
+
+use crate::error::CommandResult;
+use crate::jobs::{Job, JobCtx, JobKind};
+use crate::state::AppState;
+use serde::Serialize;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+use tauri::{AppHandle, State};
+use tunedesk::paths::DataDir;
+use tunedesk::registry;
+use tunedesk::store::{RunStatus, Store};
+use tunedesk::template::Template;
+use tunedesk::train::presets::{presets, Preset};
+use tunedesk::train::run::{self as train_run, RunSpec, DEFAULT_VAL_LIMIT};
+use tunedesk::train::{StopReason, TrainConfig, TrainEvent};
+
+/// What the Train page's form starts from.
+#[derive(Serialize)]
+pub struct Settings {
+    defaults: TrainConfig,
+    val_limit: usize,
+    presets: Vec<Preset>,
+}
+
+#[tauri::command]
+pub fn train_settings() -> Settings {
+    Settings {
+        defaults: TrainConfig::default(),
+        val_limit: DEFAULT_VAL_LIMIT,
+        presets: presets(),
+    }
+}
+
+/// Starts run `name`: `dataset` on `model` (a registered name, a path or a cached repo id)
+/// with `config`, validating on at most `val_limit` rows.
+#[tauri::command]
+pub async fn start_run(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    name: String,
+    dataset: String,
+    model: String,
+    config: TrainConfig,
+    val_limit: usize,
+) -> CommandResult<Job> {
+    let hub_cfg = state.hub();
+    let run_name = name.clone();
+    let spec = state
+        .with_store(move |s| {
+            tunedesk::name::check("run", &run_name)?;
+            if s.run(&run_name).is_ok() {
+                anyhow::bail!("a run named '{run_name}' exists: choose another name");
+            }
+            s.dataset(&dataset)?;
+            let no_cancel = AtomicBool::new(false);
+            let resolved = registry::resolve(s, &hub_cfg, &model, false, &no_cancel, &mut |_| {})?;
+            Ok(RunSpec {
+                dataset,
+                model: resolved.path,
+                config,
+                train_limit: None,
+                val_limit: Some(val_limit),
+            })
+        })
+        .await?;
+    let data_dir = state.data_dir().clone();
+    let job = state
+        .jobs
+        .spawn(&app, JobKind::Train, name.clone(), move |ctx| {
+            let mut progress = Progress::new(ctx);
+            let (mut store, cancel) = (Store::open(data_dir.db_path())?, &ctx.cancel);
+            let run = train_run::start(
+                &mut store,
+                &data_dir,
+                &name,
+                &spec,
+                &Template::default(),
+                cancel,
+                &mut |e| progress.event(e),
+            )?;
+            Ok(outcome(&run.name, run.status, &progress))
+        })?;
+    Ok(job)
+}
+
+/// Continues run `name` from its last checkpoint.
+#[tauri::command]
+pub async fn resume_run(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    name: String,
+) -> CommandResult<Job> {
+    let data_dir: DataDir = state.data_dir().clone();
+    let job = state
+        .jobs
+        .spawn(&app, JobKind::Train, name.clone(), move |ctx| {
+            let mut progress = Progress::new(ctx);
+            let mut store = Store::open(data_dir.db_path())?;
+            let run = train_run::resume(&mut store, &data_dir, &name, &ctx.cancel, &mut |e| {
+                progress.event(e)
+            })?;
+            Ok(outcome(&run.name, run.status, &progress))
+        })?;
+    Ok(job)
+}
+
+/// The job's closing message and whether it was cancelled.
+fn outcome(name: &str, status: RunStatus, p: &Progress) -> (String, bool) {
+    let cancelled = status == RunStatus::Cancelled;
+    let how = match p.reason {
+        _ if cancelled => "stopped; its last checkpoint is kept — Resume continues it".to_string(),
+        Some(StopReason::EarlyStopped) => {
+            "finished early: validation loss stopped improving".into()
+        }
+        _ => "finished".into(),
+    };
+    (format!("run '{name}' {how}"), cancelled)
+}
+
+/// Turns training events into job progress, with a rate and ETA over this job's steps.
+struct Progress<'a> {
+    ctx: &'a JobCtx,
+    first: Option<(Instant, usize)>,
+    reason: Option<StopReason>,
+}
+
+impl<'a> Progress<'a> {
+    fn new(ctx: &'a JobCtx) -> Progress<'a> {
+        Progress {
+            ctx,
+            first: None,
+            reason: None,
+        }
+    }
+
+    fn event(&mut self, e: &TrainEvent) {
+        let mut rate = None;
+        match e {
+            TrainEvent::Step { step, .. } => {
+                let (t0, s0) = *self.first.get_or_insert((Instant::now(), *step));
+                let secs = t0.elapsed().as_secs_f64();
+                if *step > s0 && secs > 0.0 {
+                    rate = Some((step - s0) as f64 / secs);
+                }
+            }
+            TrainEvent::Finished { reason, .. } => self.reason = Some(*reason),
+            _ => {}
+        }
+        self.ctx.update(|job| {
+            match e {
+                TrainEvent::Started {
+                    total_steps,
+                    resumed_from,
+                    ..
+                } => {
+                    job.phase = "training".into();
+                    job.total = *total_steps as f64;
+                    job.done = resumed_from.unwrap_or(0) as f64;
+                }
+                TrainEvent::Step { step, .. } => {
+                    job.done = *step as f64;
+                    if rate.is_some() {
+                        job.rate = rate;
+                        job.eta_s = rate.map(|r| (job.total - job.done).max(0.0) / r);
+                    }
+                }
+                TrainEvent::Finished { .. } => job.phase = "saving".into(),
+                _ => {}
+            }
+            job.event = serde_json::to_value(e).ok();
+        });
+    }
+}

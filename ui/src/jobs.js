@@ -1,0 +1,101 @@
+// Background jobs as the window sees them: one store fed by the backend's `job` events, the
+// dock in the sidebar (every page), and a toast when a job ends. Pages subscribe to the store
+// instead of keeping progress themselves, so navigating away never loses a job.
+
+import { listJobs, onJob, cancelJob } from './backend.js';
+import { h, setChildren, bar, button, fmtBytes, fmtDuration, errorText } from './dom.js';
+
+/** @typedef {{id: number, kind: 'pull'|'train', subject: string, state: 'running'|'done'|'cancelled'|'failed',
+ *   phase: string, done: number, total: number, unit: 'bytes'|'steps', rate: number|null,
+ *   eta_s: number|null, elapsed_s: number, message: string|null, event: object|null}} Job */
+
+/** @type {Map<number, Job>} */
+const jobs = new Map();
+/** @type {Set<(job: Job) => void>} */
+const listeners = new Set();
+
+/** Starts listening; call once at startup. */
+export async function init() {
+  await onJob(put);
+  for (const job of await listJobs()) put(job, { quiet: true });
+}
+
+/** Records a job change and tells the subscribers (and the user, when it ended). */
+export function put(job, { quiet = false } = {}) {
+  const before = jobs.get(job.id);
+  jobs.set(job.id, job);
+  renderDock();
+  for (const l of listeners) l(job);
+  if (!quiet && job.state !== 'running' && (!before || before.state === 'running')) toast(job);
+}
+
+/** Calls `fn(job)` on every change until the returned function is called. */
+export function subscribe(fn) {
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
+
+/** The newest job on `subject` (a repo id or a run name), if any. */
+export function latest(subject) {
+  let found = null;
+  for (const j of jobs.values()) if (j.subject === subject && (!found || j.id > found.id)) found = j;
+  return found;
+}
+
+/** "1.2 GB of 2.5 GB · 12 MB/s · 1 min left" / "step 12 of 40 · 0.8 steps/s · 35 s left". */
+export function progressText(job) {
+  const bytes = job.unit === 'bytes';
+  const amount = (v) => (bytes ? fmtBytes(v) : String(Math.round(v)));
+  const parts = [];
+  if (job.total > 0) parts.push(bytes ? `${amount(job.done)} of ${amount(job.total)}` : `step ${amount(job.done)} of ${amount(job.total)}`);
+  if (job.state === 'running' && job.rate) parts.push(bytes ? `${fmtBytes(job.rate)}/s` : `${job.rate.toFixed(2)} steps/s`);
+  if (job.state === 'running' && job.eta_s !== null && job.eta_s !== undefined) parts.push(`${fmtDuration(job.eta_s)} left`);
+  return parts.join(' · ');
+}
+
+/** The fraction done (0..1). */
+export function fraction(job) {
+  return job.total > 0 ? job.done / job.total : 0;
+}
+
+const KIND_WORD = { pull: 'Download', train: 'Training' };
+
+function renderDock() {
+  const dock = document.getElementById('job-dock');
+  if (!dock) return;
+  const shown = [...jobs.values()].filter((j) => j.state === 'running').sort((a, b) => a.id - b.id);
+  dock.hidden = shown.length === 0;
+  setChildren(dock, h('div', { class: 'dock-title' }, 'Background jobs'), shown.map(dockItem));
+}
+
+function dockItem(job) {
+  return h(
+    'div',
+    { class: 'dock-job', dataset: { job: job.id, kind: job.kind } },
+    h('div', { class: 'dock-head' }, h('span', { class: 'dock-subject', title: job.subject }, `${KIND_WORD[job.kind]}: ${job.subject}`)),
+    h('div', { class: 'dock-phase' }, job.phase),
+    bar(fraction(job), 'dock-bar'),
+    h('div', { class: 'dock-progress' }, progressText(job)),
+    button('Cancel', {
+      cls: 'btn-small dock-cancel',
+      variant: 'ghost',
+      onClick: () => cancelJob(job.id).catch((e) => showToast(errorText(e), 'failed')),
+    }),
+  );
+}
+
+const TOAST_SECONDS = 8;
+
+function toast(job) {
+  const verb = { done: 'finished', cancelled: 'stopped', failed: 'failed' }[job.state];
+  showToast(job.message || `${KIND_WORD[job.kind]} ${job.subject} ${verb}`, job.state);
+}
+
+/** Shows a message in the corner for a few seconds. */
+export function showToast(text, kind = 'done') {
+  const box = document.getElementById('toasts');
+  if (!box) return;
+  const t = h('div', { class: ['toast', `toast-${kind}`], role: 'status' }, text);
+  box.appendChild(t);
+  setTimeout(() => t.remove(), TOAST_SECONDS * 1000);
+}

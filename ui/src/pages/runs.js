@@ -1,0 +1,159 @@
+// Runs page: every run (model, dataset, status, duration, best validation loss, the scores of
+// its latest evaluation); select 2–4 to overlay their loss curves and compare settings.
+
+import { listRuns, compareRuns, deleteRun } from '../backend.js';
+import { h, setChildren, button, loading, showError, clearError, fmtDate, fmtDuration, fmtLoss, fmtPct, svgImage, plural, shortModel } from '../dom.js';
+import * as jobs from '../jobs.js';
+import { statusWord } from './run.js';
+
+export function render(params, ctx) {
+  const error = h('div', { class: 'error-box', hidden: true });
+  const body = h('div', { class: 'stack' }, loading('Loading runs…'));
+  const compare = h('div', { class: 'stack', id: 'compare-box' });
+  const count = h('span', { class: 'page-subtitle' });
+  const selected = new Set();
+  const compareBtn = button('Compare selected', { id: 'btn-compare', disabled: true, onClick: () => showComparison(compare, [...selected], error) });
+  const section = h(
+    'section',
+    { id: 'page-runs', class: 'page' },
+    h(
+      'header',
+      { class: 'page-header' },
+      h('div', { class: 'page-heading' }, h('h1', {}, 'Runs'), count),
+      h('div', { class: 'page-actions' }, compareBtn, button('New run…', { id: 'btn-new-run', variant: 'primary', onClick: () => ctx.navigate('train') })),
+    ),
+    error,
+    body,
+    compare,
+  );
+  const onSelect = (name, on) => {
+    if (on) selected.add(name);
+    else selected.delete(name);
+    compareBtn.disabled = selected.size < 2 || selected.size > 4;
+    compareBtn.title = compareBtn.disabled ? 'Select two to four runs' : '';
+  };
+  const load = () =>
+    listRuns()
+      .then((runs) => {
+        if (!ctx.alive()) return;
+        clearError(error);
+        count.textContent = runs.length ? plural(runs.length, 'run') : '';
+        setChildren(body, runs.length ? table(runs, ctx, onSelect, selected, remove) : empty(ctx));
+      })
+      .catch((e) => ctx.alive() && showError(error, e));
+  const remove = (name) => {
+    if (!window.confirm(`Delete run ${name} and its checkpoints?`)) return;
+    deleteRun(name)
+      .then(() => (selected.delete(name), load()))
+      .catch((e) => showError(error, e));
+  };
+  load();
+  ctx.onLeave(jobs.subscribe((job) => job.kind === 'train' && job.state !== 'running' && ctx.alive() && load()));
+  return section;
+}
+
+function empty(ctx) {
+  return h(
+    'div',
+    { class: 'card empty-state', id: 'runs-empty' },
+    h('h2', {}, 'No runs yet'),
+    h('p', {}, 'Train a model on one of your datasets: the chart shows training and validation loss as it learns.'),
+    button('Train a model…', { variant: 'primary', onClick: () => ctx.navigate('train') }),
+  );
+}
+
+function table(runs, ctx, onSelect, selected, remove) {
+  return h(
+    'div',
+    { class: 'card table-card' },
+    h(
+      'div',
+      { class: 'table-scroll' },
+      h(
+        'table',
+        { id: 'runs-table', class: 'table' },
+        h('thead', {}, h('tr', {}, ['', 'Run', 'Model', 'Dataset', 'Status', 'Duration', 'Best val. loss', 'Accuracy', 'Macro-F1', 'Field F1', 'Started', ''].map((t) => h('th', { scope: 'col' }, t)))),
+        h('tbody', {}, runs.map((r) => row(r, ctx, onSelect, selected, remove))),
+      ),
+    ),
+  );
+}
+
+function row(r, ctx, onSelect, selected, remove) {
+  const open = () => ctx.navigate('run', { name: r.name });
+  const box = h('input', { type: 'checkbox', class: 'run-select', checked: selected.has(r.name), title: 'Select to compare', onChange: (e) => onSelect(r.name, e.target.checked) });
+  const ev = r.latest_eval;
+  const word = statusWord(r);
+  return h(
+    'tr',
+    { dataset: { run: r.name } },
+    h('td', {}, box),
+    h('td', {}, h('a', { href: '#', class: 'run-link', onClick: (e) => (e.preventDefault(), open()) }, r.name)),
+    h('td', { class: 'small', title: r.model }, shortModel(r.model)),
+    h('td', {}, r.dataset),
+    h('td', {}, h('span', { class: ['badge', `status-${word}`], title: r.error || '' }, word), r.status === 'failed' && r.error ? h('div', { class: 'small error-text' }, r.error) : null),
+    h('td', { class: 'num' }, r.active ? 'training…' : fmtDuration((Date.parse(r.updated_at) - Date.parse(r.created_at)) / 1000)),
+    h('td', { class: 'num run-best-loss' }, fmtLoss(r.best_val_loss)),
+    h('td', { class: 'num', title: ev ? `${ev.dataset} ${ev.split}, ${ev.examples} tickets` : 'not evaluated yet' }, ev ? fmtPct(ev.accuracy) : '—'),
+    h('td', { class: 'num' }, ev ? fmtPct(ev.macro_f1) : '—'),
+    h('td', { class: 'num' }, ev && ev.field_f1 !== null ? fmtPct(ev.field_f1) : '—'),
+    h('td', { class: 'small' }, fmtDate(r.created_at)),
+    h('td', {}, button('Delete', { cls: 'btn-small', variant: 'ghost', disabled: r.active, onClick: () => remove(r.name) })),
+  );
+}
+
+function showComparison(box, names, error) {
+  setChildren(box, loading('Drawing…'));
+  compareRuns(names, { x: 'step', log: false })
+    .then((c) => {
+      setChildren(
+        box,
+        h('div', { class: 'card' }, h('h2', { class: 'card-title' }, 'Loss curves'), svgImage(c.svg, { id: 'compare-chart', class: 'chart', alt: 'Loss of the selected runs' })),
+        settingsTable(c.runs),
+      );
+    })
+    .catch((e) => (box.replaceChildren(), showError(error, e)));
+}
+
+const SETTINGS = [
+  ['Learning rate', (c) => c.lr],
+  ['Epochs', (c) => c.epochs],
+  ['Batch size', (c) => c.batch_size],
+  ['Weight decay', (c) => c.weight_decay],
+  ['LoRA rank', (c) => c.lora.rank],
+  ['LoRA alpha', (c) => c.lora.alpha],
+  ['Max length', (c) => c.max_len],
+  ['Early stopping', (c) => (c.patience ? `patience ${c.patience}` : 'off')],
+  ['Seed', (c) => c.seed],
+];
+
+function settingsTable(runs) {
+  const configs = runs.map((r) => (r.config && r.config.config) || {});
+  return h(
+    'div',
+    { class: 'card' },
+    h('h2', { class: 'card-title' }, 'Settings side by side'),
+    h(
+      'table',
+      { id: 'compare-settings', class: 'table' },
+      h('thead', {}, h('tr', {}, h('th', {}, ''), runs.map((r) => h('th', { scope: 'col' }, r.name)))),
+      h(
+        'tbody',
+        {},
+        SETTINGS.map(([label, get]) => {
+          const values = configs.map((c) => String(safe(() => get(c))));
+          const differs = new Set(values).size > 1;
+          return h('tr', { class: differs ? 'differs' : null }, h('th', { scope: 'row' }, label), values.map((v) => h('td', {}, v)));
+        }),
+      ),
+    ),
+  );
+}
+
+function safe(f) {
+  try {
+    return f() ?? '—';
+  } catch {
+    return '—';
+  }
+}

@@ -1,0 +1,156 @@
+// Train page: choose a dataset (its quality summary; errors acknowledged) and a model, a
+// preset or hand-set hyperparameters with one line of guidance each, then Start → run page.
+
+import { listDatasets, listModels, qualityReport, startRun } from '../backend.js';
+import { h, setChildren, button, loading, showError, clearError, plural } from '../dom.js';
+import * as jobs from '../jobs.js';
+import * as settings from '../settings.js';
+
+/** The form's number fields: [id, label, guidance, read(config, valLimit), write(config, value)]. */
+const FIELDS = [
+  ['set-lr', 'Learning rate', 'How big each update is. The usual range is 1e-5 to 2e-4; on our ticket data small models learned best at 5e-4.', (c) => c.lr, (c, v) => (c.lr = v)],
+  ['set-epochs', 'Epochs', 'Passes over the training tickets. 3–5 is typical; watch the validation loss for overfitting.', (c) => c.epochs, (c, v) => (c.epochs = Math.round(v))],
+  ['set-batch', 'Batch size', 'Tickets per step. 4–8 on a laptop; larger needs more memory.', (c) => c.batch_size, (c, v) => (c.batch_size = Math.round(v))],
+  ['set-wd', 'Weight decay', 'Keeps the adapter’s weights small. 0.01 is the usual value.', (c) => c.weight_decay, (c, v) => (c.weight_decay = v)],
+  ['set-rank', 'LoRA rank', 'Size of the adapter. 8–16; more can learn more and needs more memory.', (c) => c.lora.rank, (c, v) => (c.lora.rank = Math.round(v))],
+  ['set-alpha', 'LoRA alpha', 'Scale of the adapter’s updates; usually twice the rank.', (c) => c.lora.alpha, (c, v) => (c.lora.alpha = v)],
+  ['set-maxlen', 'Max length', 'Longest ticket plus answer, in tokens. Longer tickets are cut.', (c) => c.max_len, (c, v) => (c.max_len = Math.round(v))],
+  ['set-patience', 'Early stopping', 'Stop after this many validations without improvement (empty: never).', (c) => c.patience ?? '', (c, v) => (c.patience = Number.isFinite(v) && v > 0 ? Math.round(v) : null)],
+];
+
+export function render(params, ctx) {
+  const error = h('div', { class: 'error-box', hidden: true });
+  const body = h('div', { class: 'stack' }, loading('Loading…'));
+  const section = h(
+    'section',
+    { id: 'page-train', class: 'page' },
+    h('header', { class: 'page-header' }, h('div', { class: 'page-heading' }, h('h1', {}, 'Train a model'), h('span', { class: 'page-subtitle' }, 'A new fine-tuning run'))),
+    error,
+    body,
+  );
+  Promise.all([listDatasets(), settings.current(), settings.engineSettings()])
+    .then(async ([datasets, current, engine]) => {
+      const s = current.config;
+      const models = await listModels(s.batch_size, s.max_len, s.lora.rank);
+      if (ctx.alive()) setChildren(body, form(datasets, models.registered, current, engine, params, ctx, error));
+    })
+    .catch((e) => ctx.alive() && showError(error, e));
+  return section;
+}
+
+function select(id, options, chosen) {
+  return h('select', { id, class: 'input' }, options.map(([value, label]) => h('option', { value, selected: value === chosen }, label)));
+}
+
+function form(datasets, models, current, engine, params, ctx, error) {
+  if (!datasets.length || !models.length) return missing(datasets, models, ctx);
+  const dataset = select('train-dataset', datasets.map((d) => [d.name, `${d.name} (${plural(d.rows, 'row')})`]), params.dataset);
+  const model = select('train-model', models.filter((m) => m.present).map((m) => [m.name, `${m.name} (${m.architecture})`]), params.model);
+  const name = h('input', { id: 'run-name', class: 'input', type: 'text', value: defaultName(dataset.value), spellcheck: 'false' });
+  let named = false;
+  name.addEventListener('input', () => (named = true));
+  const quality = h('div', { id: 'train-quality', class: 'quality-summary' });
+  const onDataset = () => {
+    if (!named) name.value = defaultName(dataset.value);
+    showQuality(quality, dataset.value, ctx);
+  };
+  dataset.addEventListener('change', onDataset);
+  onDataset();
+  const knobs = settingsCard(current, engine);
+  const start = () => {
+    clearError(error);
+    const ack = document.getElementById('ack-quality');
+    if (ack && !ack.checked) return showError(error, 'The dataset has errors: fix them on the Datasets page, or tick the box to train anyway.');
+    const chosen = knobs.read();
+    startRun(name.value.trim(), dataset.value, model.value, chosen.config, chosen.val_limit)
+      .then((job) => {
+        jobs.put(job);
+        ctx.navigate('run', { name: job.subject });
+      })
+      .catch((e) => showError(error, e));
+  };
+  return [
+    h(
+      'div',
+      { class: 'card' },
+      h('h2', { class: 'card-title' }, 'Data and model'),
+      h('div', { class: 'form-grid' }, labelled('Dataset', dataset), labelled('Base model', model), labelled('Run name', name)),
+      quality,
+    ),
+    knobs.card,
+    h('div', { class: 'page-actions end' }, button('Start training', { id: 'btn-start-run', variant: 'primary', onClick: start })),
+  ];
+}
+
+function missing(datasets, models, ctx) {
+  const need = [];
+  if (!datasets.length) need.push(h('li', {}, 'a dataset: ', button('Import one', { cls: 'btn-small', onClick: () => ctx.navigate('import') })));
+  if (!models.length) need.push(h('li', {}, 'a base model: ', button('Choose one', { cls: 'btn-small', onClick: () => ctx.navigate('models') })));
+  return h('div', { class: 'card empty-state', id: 'train-missing' }, h('h2', {}, 'Training needs'), h('ul', {}, need));
+}
+
+function labelled(label, input, hint) {
+  return h('label', { class: 'field' }, h('span', { class: 'field-label' }, label), input, hint ? h('span', { class: 'field-hint' }, hint) : null);
+}
+
+function defaultName(dataset) {
+  const d = new Date();
+  const p = (x) => String(x).padStart(2, '0');
+  return `${dataset}-${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}`;
+}
+
+function showQuality(box, name, ctx) {
+  setChildren(box, loading('Checking the data…'));
+  qualityReport(name)
+    .then((report) => {
+      if (!ctx.alive()) return;
+      const count = { error: 0, warning: 0, info: 0 };
+      for (const f of report.findings || []) count[f.severity] = (count[f.severity] || 0) + 1;
+      const line = `Data check: ${plural(count.error, 'error')}, ${plural(count.warning, 'warning')} in ${plural(report.rows, 'row')}.`;
+      const open = button('See the report', { cls: 'btn-small', variant: 'ghost', onClick: () => ctx.navigate('quality', { name }) });
+      if (!count.error) return setChildren(box, h('p', { class: 'muted' }, line, ' ', open));
+      setChildren(
+        box,
+        h('p', { class: 'warn-text' }, line, ' Errors teach the model contradictions. ', open),
+        h('label', { class: 'check' }, h('input', { type: 'checkbox', id: 'ack-quality' }), ' I have seen the errors and want to train anyway'),
+      );
+    })
+    .catch((e) => ctx.alive() && showError(box, e));
+}
+
+function settingsCard(current, engine) {
+  const state = structuredClone(current);
+  const inputs = FIELDS.map(([id, label, hint, read]) => [id, label, hint, h('input', { id, class: 'input', type: 'number', step: 'any', value: read(state.config) })]);
+  const valLimit = h('input', { id: 'val-limit', class: 'input', type: 'number', value: state.val_limit });
+  const presetButtons = engine.presets.map((p) =>
+    h('button', { type: 'button', id: `preset-${p.id}`, class: ['preset', state.preset === p.id ? 'active' : null], onClick: () => apply(p) }, h('strong', {}, p.name), h('span', { class: 'small muted' }, p.description)),
+  );
+  const apply = (p) => {
+    state.config = structuredClone(p.config);
+    state.val_limit = p.val_limit;
+    state.preset = p.id;
+    for (const [id, , , input] of inputs) input.value = FIELDS.find((f) => f[0] === id)[3](state.config);
+    valLimit.value = state.val_limit;
+    presetButtons.forEach((b) => b.classList.toggle('active', b.id === `preset-${p.id}`));
+    settings.save(state);
+  };
+  const read = () => {
+    inputs.forEach(([id, , , input], i) => FIELDS[i][4](state.config, input.value === '' ? NaN : Number(input.value)));
+    state.val_limit = Math.max(1, Math.round(Number(valLimit.value) || engine.val_limit));
+    settings.save(state);
+    return state;
+  };
+  const card = h(
+    'div',
+    { class: 'card' },
+    h('h2', { class: 'card-title' }, 'Settings'),
+    h('div', { class: 'presets' }, presetButtons),
+    h(
+      'div',
+      { class: 'form-grid settings-grid' },
+      inputs.map(([, label, hint, input]) => labelled(label, input, hint)),
+      labelled('Validation tickets', valLimit, 'Checked at each validation pass (a stratified sample of the validation split).'),
+    ),
+  );
+  return { card, read };
+}

@@ -1,0 +1,34 @@
+// The training settings the user is working with: the Train page edits them, the Models page
+// sizes its RAM estimates with them. Kept for the session in localStorage.
+
+import { trainSettings } from './backend.js';
+
+const KEY = 'tunedesk.train-settings';
+
+/** The engine's defaults and presets (fetched once). */
+let fetched = null;
+
+/** @returns {Promise<{defaults: object, val_limit: number, presets: object[]}>} */
+export function engineSettings() {
+  if (!fetched) fetched = trainSettings();
+  return fetched;
+}
+
+/** The current settings: {config, val_limit, preset}, the engine's defaults until edited. */
+export async function current() {
+  const saved = localStorage.getItem(KEY);
+  if (saved) {
+    try {
+      return JSON.parse(saved);
+    } catch {
+      localStorage.removeItem(KEY);
+    }
+  }
+  const s = await engineSettings();
+  return { config: structuredClone(s.defaults), val_limit: s.val_limit, preset: null };
+}
+
+/** Saves the current settings. */
+export function save(settings) {
+  localStorage.setItem(KEY, JSON.stringify(settings));
+}
