@@ -1,11 +1,25 @@
-//! End-to-end test of the real desktop window: the app under Xvfb, driven through WebDriver
-//! (tauri-driver + WebKitWebDriver). Imports a CSV through the wizard, sees it listed with its
-//! row count, opens its quality report, and sees a malformed file's error in the page.
+//! End-to-end tests of the real desktop window: the app under Xvfb, driven through WebDriver
+//! (tauri-driver + WebKitWebDriver).
+//! - Datasets: imports a CSV through the wizard, sees it listed with its row count, opens its
+//!   quality report, and sees a malformed file's error in the page.
+//! - Training: pulls a tiny model from a local fake Hub with a visible progress bar, starts a
+//!   run from the Train page, sees the live chart with validation points, cancels, resumes,
+//!   finds it on the Runs page with its best validation loss, and overlays two runs.
+//! - Jobs: leaves the page of a running pull and of a running run and comes back to the same
+//!   progress.
 //!
 //! Needs `DISPLAY` (run under `xvfb-run`), `tauri-driver` on `PATH` (or `$TAURI_DRIVER`) and
 //! `WebKitWebDriver`. Screenshots go to `$TUNEDESK_SCREENSHOTS` (default: the target dir).
 
+#[path = "../../tests/hub/fake_hub.rs"]
+#[allow(dead_code)]
+mod fake_hub;
+#[path = "../../tests/common/tiny_model.rs"]
+mod tiny_model;
+
 use fantoccini::{Client, ClientBuilder, Locator};
+use std::collections::BTreeMap;
+use std::future::Future;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -20,13 +34,14 @@ struct Driver {
 }
 
 impl Driver {
-    fn start(data_dir: &Path) -> Driver {
+    fn start(data_dir: &Path, env: &[(&str, String)]) -> Driver {
         let port = free_port();
         let native_port = free_port();
         let exe = std::env::var_os("TAURI_DRIVER").unwrap_or_else(|| "tauri-driver".into());
         let child = Command::new(&exe)
             .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
             .env("TUNEDESK_HOME", data_dir)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .spawn()
             .unwrap_or_else(|e| {
                 panic!("cannot start {exe:?} ({e}); install it with `cargo install tauri-driver --version ^2 --locked` and put it on PATH")
@@ -94,7 +109,17 @@ async fn find(c: &Client, css: &str) -> fantoccini::elements::Element {
 
 /// Waits until the text of `css` satisfies `ok`, returning it.
 async fn wait_text(c: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + TIMEOUT;
+    wait_text_for(c, css, TIMEOUT, ok).await
+}
+
+/// [`wait_text`] with its own limit.
+async fn wait_text_for(
+    c: &Client,
+    css: &str,
+    limit: Duration,
+    ok: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = Instant::now() + limit;
     loop {
         if let Ok(e) = c.find(Locator::Css(css)).await {
             if let Ok(t) = e.text().await {
@@ -207,14 +232,22 @@ async fn drive(c: &Client, dir: &Path) {
     screenshot(c, "06-quality").await;
 }
 
-#[test]
-fn import_list_and_quality_in_the_real_window() {
+/// The window tests share the machine's two cores: one app at a time.
+static ONE_WINDOW: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Starts the app on `data_dir` (with `env`) and runs `drive` in it (within `limit`); a
+/// screenshot named after `name` is taken if it times out.
+fn in_window<F, Fut>(data_dir: &Path, env: &[(&str, String)], name: &str, limit: Duration, drive: F)
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: Future<Output = ()>,
+{
     assert!(
         std::env::var_os("DISPLAY").is_some(),
         "the end-to-end test needs an X display: run the suite under `xvfb-run -a` (see README)"
     );
-    let dir = tempfile::tempdir().unwrap();
-    let driver = Driver::start(dir.path());
+    let _one = ONE_WINDOW.lock().unwrap_or_else(|p| p.into_inner());
+    let driver = Driver::start(data_dir, env);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -232,14 +265,27 @@ fn import_list_and_quality_in_the_real_window() {
             .connect(&format!("http://127.0.0.1:{}", driver.port))
             .await
             .expect("WebDriver session (is WebKitWebDriver installed? apt-get install webkit2gtk-driver)");
-        let result = tokio::time::timeout(Duration::from_secs(180), drive(&client, dir.path())).await;
+        let result = tokio::time::timeout(limit, drive(client.clone())).await;
         if result.is_err() {
-            screenshot(&client, "99-timeout").await;
+            screenshot(&client, &format!("99-timeout-{name}")).await;
         }
         let _ = client.close().await;
-        result.expect("the end-to-end run took more than 3 minutes");
+        result.unwrap_or_else(|_| panic!("{name}: the end-to-end run took more than {limit:?}"));
     });
     drop(driver);
+}
+
+#[test]
+fn import_list_and_quality_in_the_real_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    in_window(
+        dir.path(),
+        &[],
+        "datasets",
+        Duration::from_secs(180),
+        |c| async move { drive(&c, &path).await },
+    );
     // The data really landed in the engine's store.
     let store = tunedesk::store::Store::open(dir.path().join("tunedesk.db")).unwrap();
     let info = store.dataset("tickets").unwrap();
@@ -249,5 +295,303 @@ fn import_list_and_quality_in_the_real_window() {
         store.list_datasets().unwrap().len(),
         1,
         "the broken file stored nothing"
+    );
+}
+
+// ---------- training ----------
+
+/// A data folder with a small ticket dataset the tiny model's tokenizer knows (`w2`…`w39`),
+/// the tiny model at `model` registered as `tiny-local`, and, when `baseline`, one finished
+/// run on it (for the overlay).
+fn training_fixture(dir: &Path, model: &Path, baseline: bool) {
+    use tunedesk::{paths::DataDir, store::Store};
+    let data_dir = DataDir::resolve(Some(dir));
+    let mut store = Store::open(data_dir.db_path()).unwrap();
+    let mut csv = String::from("text,label,Customer ID\n");
+    for i in 0..40u32 {
+        let (a, b, c) = (2 + i % 19, 21 + (i * 7) % 17, 2 + (i * 3) % 37);
+        let label = if a % 2 == 0 { "billing" } else { "technical" };
+        csv.push_str(&format!(
+            "w{a} w{b} w{c} w{},{label},w{}\n",
+            2 + i % 37,
+            30 + a % 9
+        ));
+    }
+    let file = dir.join("tickets.csv");
+    std::fs::write(&file, csv).unwrap();
+    let mut spec = tunedesk::import::ImportSpec::csv("tickets", ["text"], "label");
+    spec.field_columns = vec!["Customer ID".into()];
+    tunedesk::import::import_file(&mut store, &file, &spec, &mut |_| {}).unwrap();
+    tunedesk::registry::add(&mut store, model, Some("tiny-local")).unwrap();
+    if !baseline {
+        return;
+    }
+    let spec = tunedesk::train::run::RunSpec {
+        dataset: "tickets".into(),
+        model: model.to_path_buf(),
+        config: tunedesk::train::TrainConfig {
+            epochs: 3,
+            batch_size: 4,
+            lr: 5e-3,
+            ..Default::default()
+        },
+        train_limit: None,
+        val_limit: None,
+    };
+    let never = std::sync::atomic::AtomicBool::new(false);
+    tunedesk::train::run::start(
+        &mut store,
+        &data_dir,
+        "baseline",
+        &spec,
+        &tunedesk::template::Template::default(),
+        &never,
+        &mut |_| {},
+    )
+    .unwrap();
+}
+
+/// The files of a tiny Llama in Hugging Face layout (written to `dir` as well).
+fn tiny_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::create_dir_all(dir).unwrap();
+    tiny_model::write_tiny(dir, "LlamaForCausalLM", 5);
+    ["config.json", "tokenizer.json", "model.safetensors"]
+        .into_iter()
+        .map(|f| (f.to_string(), std::fs::read(dir.join(f)).unwrap()))
+        .collect()
+}
+
+/// Clicks `css`, finding it again if the page redrew it in between (live pages do).
+async fn click(c: &Client, css: &str) {
+    for _ in 0..20 {
+        match find(c, css).await.click().await {
+            Ok(()) => return,
+            Err(fantoccini::error::CmdError::Standard(e))
+                if e.error == fantoccini::error::ErrorStatus::StaleElementReference =>
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            Err(e) => panic!("click {css}: {e}"),
+        }
+    }
+    panic!("{css} kept being redrawn");
+}
+
+async fn type_into(c: &Client, css: &str, text: &str) {
+    let e = find(c, css).await;
+    e.clear().await.unwrap();
+    if !text.is_empty() {
+        e.send_keys(text).await.unwrap();
+    }
+}
+
+/// Waits until attribute `attr` of `css` parses to a number ≥ `min`.
+async fn wait_attr_at_least(c: &Client, css: &str, attr: &str, min: f64, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Ok(e) = c.find(Locator::Css(css)).await {
+            if let Ok(Some(v)) = e.attr(attr).await {
+                if v.parse::<f64>().is_ok_and(|v| v >= min) {
+                    return;
+                }
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{css}[{attr}] never reached {min}"
+        );
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+}
+
+const LONG: Duration = Duration::from_secs(90);
+
+async fn pull_in_window(c: &Client) {
+    click(c, "#nav-models").await;
+    find(c, "#catalog-table").await;
+    screenshot(c, "07-models").await;
+    type_into(c, "#pull-repo", "tiny/llama").await;
+    click(c, "#btn-pull").await;
+    // The weights stall half-way for a few seconds: the bar is seen moving, not just done.
+    find(c, ".pull-progress[data-pull=\"tiny/llama\"] .bar").await;
+    find(c, "#job-dock .dock-job[data-kind=\"pull\"]").await;
+    screenshot(c, "08-models-pulling").await;
+    wait_text_for(c, "tr[data-model=\"tiny/llama\"]", LONG, |t| {
+        t.contains("tiny/llama")
+    })
+    .await;
+}
+
+async fn train_in_window(c: &Client) {
+    click(c, "#nav-train").await;
+    find(c, "#train-dataset")
+        .await
+        .select_by_value("tickets")
+        .await
+        .unwrap();
+    find(c, "#train-model")
+        .await
+        .select_by_value("tiny/llama")
+        .await
+        .unwrap();
+    type_into(c, "#run-name", "live").await;
+    click(c, "#preset-balanced").await;
+    type_into(c, "#set-lr", "0.005").await;
+    type_into(c, "#set-epochs", "6").await;
+    type_into(c, "#set-batch", "4").await;
+    type_into(c, "#set-patience", "").await;
+    wait_text(c, "#train-quality", |t| t.contains("Data check")).await;
+    if let Ok(ack) = c.find(Locator::Css("#ack-quality")).await {
+        ack.click().await.unwrap();
+    }
+    screenshot(c, "09-train").await;
+    click(c, "#btn-start-run").await;
+    // The run page, live: train loss and at least two validation points while it trains.
+    wait_attr_at_least(c, "#loss-chart", "data-evals", 2.0, LONG).await;
+    let status = wait_text(c, "#run-status", |t| !t.is_empty()).await;
+    assert_eq!(
+        status.trim(),
+        "training",
+        "still training when the chart has 2 evals"
+    );
+    wait_text(c, "#run-step", |t| t.contains(" / ")).await;
+    screenshot(c, "10-run-live").await;
+    click(c, "#btn-cancel-run").await;
+    wait_text_for(c, "#run-status", LONG, |t| t.trim() == "cancelled").await;
+    click(c, "#btn-resume-run").await;
+    wait_text_for(c, "#run-status", LONG, |t| t.trim() == "done").await;
+    find(c, "#best-checkpoint").await;
+    click(c, "#chart-x").await;
+    find(c, "#chart-x")
+        .await
+        .select_by_value("epoch")
+        .await
+        .unwrap();
+    click(c, "#chart-log").await;
+    wait_text(c, "#run-best", |t| t.contains("step")).await;
+    screenshot(c, "11-run-done").await;
+}
+
+async fn compare_in_window(c: &Client) {
+    click(c, "#nav-runs").await;
+    let best = wait_text(c, "tr[data-run=\"live\"] .run-best-loss", |t| {
+        t != "—" && !t.is_empty()
+    })
+    .await;
+    assert!(
+        best.trim().parse::<f64>().is_ok(),
+        "best validation loss shown: {best}"
+    );
+    click(c, "tr[data-run=\"live\"] .run-select").await;
+    click(c, "tr[data-run=\"baseline\"] .run-select").await;
+    click(c, "#btn-compare").await;
+    find(c, "#compare-chart").await;
+    find(c, "#compare-settings").await;
+    screenshot(c, "12-runs-compare").await;
+}
+
+#[test]
+fn pull_train_cancel_resume_and_compare_in_the_real_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_dir = dir.path().join("tiny");
+    let hub = fake_hub::FakeHub::start();
+    hub.add_repo("tiny/llama", tiny_files(&model_dir), None);
+    hub.stall_once("model.safetensors", 4000, Duration::from_secs(4));
+    let home = dir.path().join("home");
+    training_fixture(&home, &model_dir, true);
+    let env = [
+        ("HF_ENDPOINT", hub.url().to_string()),
+        ("HF_HOME", dir.path().join("hf").display().to_string()),
+        ("TUNEDESK_FAULT", "slow-step:120".to_string()),
+    ];
+    in_window(
+        &home,
+        &env,
+        "training",
+        Duration::from_secs(300),
+        |c| async move {
+            pull_in_window(&c).await;
+            train_in_window(&c).await;
+            compare_in_window(&c).await;
+        },
+    );
+    let store = tunedesk::store::Store::open(home.join("tunedesk.db")).unwrap();
+    let run = store.run("live").unwrap();
+    assert_eq!(run.status, tunedesk::store::RunStatus::Done);
+    assert!(run.best_step.is_some());
+    assert_eq!(
+        store
+            .find_model("tiny/llama")
+            .unwrap()
+            .map(|m| m.params > 0),
+        Some(true)
+    );
+}
+
+#[test]
+fn leaving_a_page_keeps_the_progress_of_its_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_dir = dir.path().join("tiny");
+    let hub = fake_hub::FakeHub::start();
+    hub.add_repo("tiny/slow", tiny_files(&model_dir), None);
+    hub.stall_once("model.safetensors", 4000, Duration::from_secs(30));
+    let home = dir.path().join("home");
+    training_fixture(&home, &model_dir, false);
+    let env = [
+        ("HF_ENDPOINT", hub.url().to_string()),
+        ("HF_HOME", dir.path().join("hf").display().to_string()),
+        ("TUNEDESK_FAULT", "slow-step:400".to_string()),
+    ];
+    in_window(
+        &home,
+        &env,
+        "jobs",
+        Duration::from_secs(180),
+        |c| async move {
+            let c = &c;
+            click(c, "#nav-models").await;
+            type_into(c, "#pull-repo", "tiny/slow").await;
+            click(c, "#btn-pull").await;
+            let pulling = ".pull-progress[data-pull=\"tiny/slow\"]";
+            wait_text(c, pulling, |t| t.contains(" of ")).await;
+            click(c, "#nav-datasets").await;
+            find(c, "#datasets-table").await;
+            click(c, "#nav-models").await;
+            let again = wait_text(c, pulling, |t| t.contains(" of ")).await;
+            assert!(again.to_lowercase().contains("downloading"), "{again}");
+
+            // A run on the local model, left and opened again from the Runs page.
+            click(c, "#nav-train").await;
+            find(c, "#train-dataset")
+                .await
+                .select_by_value("tickets")
+                .await
+                .unwrap();
+            find(c, "#train-model")
+                .await
+                .select_by_value("tiny-local")
+                .await
+                .unwrap();
+            type_into(c, "#run-name", "kept").await;
+            type_into(c, "#set-epochs", "20").await;
+            type_into(c, "#set-batch", "4").await;
+            if let Ok(ack) = c.find(Locator::Css("#ack-quality")).await {
+                ack.click().await.unwrap();
+            }
+            click(c, "#btn-start-run").await;
+            wait_text_for(c, "#run-step", LONG, |t| {
+                t.starts_with("2 / ") || t.starts_with("3 / ")
+            })
+            .await;
+            click(c, "#nav-runs").await;
+            click(c, "tr[data-run=\"kept\"] .run-link").await;
+            let step = wait_text(c, "#run-step", |t| t.contains(" / ")).await;
+            let n: u32 = step.split(" / ").next().unwrap().trim().parse().unwrap();
+            assert!(n >= 2, "the step count carried on: {step}");
+            find(c, "#job-dock .dock-job[data-kind=\"train\"]").await;
+            find(c, "#job-dock .dock-job[data-kind=\"pull\"]").await;
+            click(c, "#btn-cancel-run").await;
+            wait_text_for(c, "#run-status", LONG, |t| t.trim() == "cancelled").await;
+        },
     );
 }

@@ -35,6 +35,11 @@ export function subscribe(fn) {
   return () => listeners.delete(fn);
 }
 
+/** Every job of this session, oldest first. */
+export function all() {
+  return [...jobs.values()].sort((a, b) => a.id - b.id);
+}
+
 /** The newest job on `subject` (a repo id or a run name), if any. */
 export function latest(subject) {
   let found = null;

@@ -49,7 +49,7 @@ async function load(body, error, ctx, refresh) {
     setChildren(
       body,
       catalogCard(page, s, ctx),
-      pullCard(error),
+      pullCard(error, page.catalog, ctx),
       registeredCard(page.registered, error, refresh),
       localCard(error, refresh),
       tokenCard(page.has_token, error, refresh),
@@ -110,7 +110,7 @@ function catalogRow(m, free, ctx) {
   return h(
     'tr',
     { dataset: { repo: m.repo } },
-    h('td', {}, h('div', { class: 'model-name' }, m.repo), h('div', { class: 'muted small' }, m.family)),
+    h('td', { title: m.repo }, h('div', { class: 'model-name' }, m.repo.split('/').pop()), h('div', { class: 'muted small' }, `${m.repo.split('/')[0]} · ${m.family}`)),
     h('td', { class: 'num' }, params(m.params)),
     h('td', { class: 'num' }, `≈ ${fmtBytes(m.download_bytes)}`),
     h(
@@ -145,13 +145,30 @@ function pullStatus(repo, cached, gated) {
   return h(
     'div',
     {},
-    button(again ? 'Resume download' : 'Download', { cls: 'btn-small btn-pull', variant: gated ? 'secondary' : 'primary', onClick: start }),
+    button(again ? 'Resume download' : 'Download', { cls: 'btn-small btn-pull', onClick: start }),
     again && job.message ? h('div', { class: 'muted small' }, job.message) : null,
     error,
   );
 }
 
-function pullCard(error) {
+/** Pulls of repos outside the catalog (typed in by the user), live. */
+function otherPulls(catalog, ctx) {
+  const known = new Set(catalog.map((m) => m.repo));
+  const box = h('div', { class: 'stack', id: 'other-pulls' });
+  const draw = () =>
+    setChildren(
+      box,
+      jobs
+        .all()
+        .filter((j) => j.kind === 'pull' && !known.has(j.subject))
+        .map((j) => h('div', { class: 'row other-pull' }, h('span', { class: 'model-name' }, j.subject), pullStatus(j.subject, false, false))),
+    );
+  draw();
+  ctx.onLeave(jobs.subscribe((job) => job.kind === 'pull' && ctx.alive() && draw()));
+  return box;
+}
+
+function pullCard(error, catalog, ctx) {
   const input = h('input', { id: 'pull-repo', class: 'input', type: 'text', placeholder: 'owner/name, e.g. HuggingFaceTB/SmolLM2-360M-Instruct', spellcheck: 'false' });
   const go = () => {
     const repo = input.value.trim();
@@ -173,6 +190,7 @@ function pullCard(error) {
     h('h2', { class: 'card-title' }, 'Download another model from Hugging Face'),
     h('p', { class: 'muted' }, 'Llama and Qwen2 models in Transformers format (config.json + safetensors). A cut download continues where it stopped.'),
     h('div', { class: 'row' }, input, button('Download', { id: 'btn-pull', variant: 'primary', onClick: go })),
+    otherPulls(catalog, ctx),
   );
 }
 
