@@ -48,3 +48,35 @@ mod tests {
         assert_eq!(d.db_path(), PathBuf::from("/x/y/tunedesk.db"));
     }
 }
+
+/// How a base model's path is shown: `owner/name` for a Hugging Face cache snapshot
+/// (`…/models--owner--name/snapshots/<commit>`), else the file or folder name.
+pub fn model_label(model: &str) -> String {
+    let parts: Vec<&str> = model
+        .trim_end_matches(['/', '\\'])
+        .split(['/', '\\'])
+        .collect();
+    let n = parts.len();
+    if n >= 3 && parts[n - 2] == "snapshots" {
+        if let Some(repo) = parts[n - 3].strip_prefix("models--") {
+            return repo.replacen("--", "/", 1);
+        }
+    }
+    parts.last().map_or(model, |p| p).to_string()
+}
+
+#[cfg(test)]
+mod label_tests {
+    use super::model_label;
+
+    #[test]
+    fn cache_snapshots_show_their_repo() {
+        assert_eq!(
+            model_label("/h/hub/models--HuggingFaceTB--SmolLM2-135M/snapshots/6f8e27/"),
+            "HuggingFaceTB/SmolLM2-135M"
+        );
+        assert_eq!(model_label("/models/smol.Q4_1.gguf"), "smol.Q4_1.gguf");
+        assert_eq!(model_label("C:\\models\\qwen"), "qwen");
+        assert_eq!(model_label("tiny"), "tiny");
+    }
+}

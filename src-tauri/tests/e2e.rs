@@ -6,7 +6,7 @@
 //!   run from the Train page, sees the live chart with validation points, cancels, resumes,
 //!   finds it on the Runs page with its best validation loss, and overlays two runs.
 //! - Jobs: leaves the page of a running pull and of a running run and comes back to the same
-//!   progress.
+//!   progress; a run that a crash left "running" shows as interrupted and Resume finishes it.
 //!
 //! Needs `DISPLAY` (run under `xvfb-run`), `tauri-driver` on `PATH` (or `$TAURI_DRIVER`) and
 //! `WebKitWebDriver`. Screenshots go to `$TUNEDESK_SCREENSHOTS` (default: the target dir).
@@ -323,14 +323,11 @@ fn training_fixture(dir: &Path, model: &Path, baseline: bool) {
     spec.field_columns = vec!["Customer ID".into()];
     tunedesk::import::import_file(&mut store, &file, &spec, &mut |_| {}).unwrap();
     tunedesk::registry::add(&mut store, model, Some("tiny-local")).unwrap();
-    if !baseline {
-        return;
-    }
-    let spec = tunedesk::train::run::RunSpec {
+    let spec = |epochs| tunedesk::train::run::RunSpec {
         dataset: "tickets".into(),
         model: model.to_path_buf(),
         config: tunedesk::train::TrainConfig {
-            epochs: 3,
+            epochs,
             batch_size: 4,
             lr: 5e-3,
             ..Default::default()
@@ -339,16 +336,30 @@ fn training_fixture(dir: &Path, model: &Path, baseline: bool) {
         val_limit: None,
     };
     let never = std::sync::atomic::AtomicBool::new(false);
-    tunedesk::train::run::start(
-        &mut store,
-        &data_dir,
-        "baseline",
-        &spec,
-        &tunedesk::template::Template::default(),
-        &never,
-        &mut |_| {},
-    )
-    .unwrap();
+    let template = tunedesk::template::Template::default();
+    let mut train = |name: &str, epochs: usize, kill_at: usize| {
+        tunedesk::train::run::start(
+            &mut store,
+            &data_dir,
+            name,
+            &spec(epochs),
+            &template,
+            &never,
+            &mut |e| {
+                if matches!(e, tunedesk::train::TrainEvent::Step { step, .. } if *step == kill_at) {
+                    panic!("simulated power loss");
+                }
+            },
+        )
+    };
+    if baseline {
+        train("baseline", 3, 0).unwrap();
+    } else {
+        // A run whose process died mid-run: it stays "running" in the store.
+        let died =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| train("crashed", 1, 3)));
+        assert!(died.is_err());
+    }
 }
 
 /// The files of a tiny Llama in Hugging Face layout (written to `dir` as well).
@@ -470,6 +481,13 @@ async fn train_in_window(c: &Client) {
     click(c, "#chart-log").await;
     wait_text(c, "#run-best", |t| t.contains("step")).await;
     screenshot(c, "11-run-done").await;
+    c.execute(
+        "document.getElementById('panels-chart').scrollIntoView()",
+        vec![],
+    )
+    .await
+    .unwrap();
+    screenshot(c, "11b-run-panels").await;
 }
 
 async fn compare_in_window(c: &Client) {
@@ -592,6 +610,18 @@ fn leaving_a_page_keeps_the_progress_of_its_job() {
             find(c, "#job-dock .dock-job[data-kind=\"pull\"]").await;
             click(c, "#btn-cancel-run").await;
             wait_text_for(c, "#run-status", LONG, |t| t.trim() == "cancelled").await;
+
+            // The run the crash left "running" shows as interrupted, and Resume finishes it.
+            click(c, "#nav-runs").await;
+            wait_text(c, "tr[data-run=\"crashed\"] .badge", |t| {
+                t.trim() == "interrupted"
+            })
+            .await;
+            screenshot(c, "13-runs-interrupted").await;
+            click(c, "tr[data-run=\"crashed\"] .run-link").await;
+            find(c, "#interrupted-banner").await;
+            click(c, "#btn-resume-run").await;
+            wait_text_for(c, "#run-status", LONG, |t| t.trim() == "done").await;
         },
     );
 }

@@ -71,6 +71,14 @@ impl LossView {
         }
     }
 
+    /// An x tick label: whole steps, or epochs with one decimal.
+    pub(super) fn x_label(&self, x: f64) -> String {
+        match self.x {
+            XAxis::Step => format!("{x:.0}"),
+            XAxis::Epoch => format!("{x:.1}"),
+        }
+    }
+
     /// A y tick label (the loss itself on a log axis).
     pub(super) fn y_label(&self, v: f64) -> String {
         let v = if self.log { 10f64.powf(v) } else { v };
@@ -128,12 +136,7 @@ pub fn overfit_step(m: &RunMetrics) -> Option<i64> {
 
 /// The title the CLI and the app give a run's loss chart.
 pub fn loss_title(run: &str, model: &str, dataset: &str) -> String {
-    let model = model
-        .trim_end_matches('/')
-        .rsplit('/')
-        .next()
-        .unwrap_or(model);
-    format!("{run} — {model} on {dataset}")
+    format!("{run} — {} on {dataset}", crate::paths::model_label(model))
 }
 
 /// Draws the loss chart of a run to `path` (.svg or .png).
@@ -216,6 +219,7 @@ fn draw<DB: DrawingBackend>(
     chart
         .configure_mesh()
         .x_desc(v.x_desc())
+        .x_label_formatter(&|x| v.x_label(*x))
         .y_desc(if v.log {
             "loss (completion tokens, log scale)"
         } else {

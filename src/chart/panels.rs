@@ -53,18 +53,12 @@ impl Figure for Panels<'_> {
             .iter()
             .map(|s| (v.x(m, s.step), s.grad_norm))
             .collect();
-        panel(
-            &left,
-            "learning rate",
-            &lr,
-            v.x_desc(),
-            RGBColor(124, 58, 237),
-        )?;
+        panel(&left, "learning rate", &lr, v, RGBColor(124, 58, 237))?;
         panel(
             &right,
             "gradient norm (before clipping)",
             &gn,
-            v.x_desc(),
+            v,
             RGBColor(15, 118, 110),
         )
     }
@@ -74,7 +68,7 @@ fn panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     title: &str,
     points: &[(f64, f64)],
-    x_desc: &str,
+    view: &LossView,
     color: RGBColor,
 ) -> Result<(), ChartError> {
     let xs = padded_range(points.iter().map(|p| p.0));
@@ -88,7 +82,8 @@ fn panel<DB: DrawingBackend>(
         .map_err(draw_err)?;
     chart
         .configure_mesh()
-        .x_desc(x_desc)
+        .x_desc(view.x_desc())
+        .x_label_formatter(&|x| view.x_label(*x))
         .y_label_formatter(&|y| {
             if *y != 0.0 && y.abs() < 0.01 {
                 format!("{y:.0e}")
@@ -152,6 +147,7 @@ impl Figure for Overlay<'_> {
         chart
             .configure_mesh()
             .x_desc(v.x_desc())
+            .x_label_formatter(&|x| v.x_label(*x))
             .y_desc("loss — solid: train (smoothed), dashed: validation")
             .y_label_formatter(&|y| v.y_label(*y))
             .label_style(("sans-serif", 14))

@@ -27,6 +27,8 @@ pub struct RunSummary {
     /// The run.
     #[serde(flatten)]
     pub run: RunInfo,
+    /// The base model as shown (`owner/name` for a Hub snapshot).
+    pub model_label: String,
     /// Lowest validation loss recorded.
     pub best_val_loss: Option<f64>,
     /// Validation passes recorded.
@@ -68,6 +70,7 @@ fn summarize(store: &Store, run: RunInfo, evals: &[EvalInfo]) -> Result<RunSumma
             field_f1: e.metrics.fields.as_ref().map(|f| f.micro_f1),
         });
     Ok(RunSummary {
+        model_label: crate::paths::model_label(&run.model),
         run,
         best_val_loss,
         evals: metrics.evals.len(),

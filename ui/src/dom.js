@@ -234,8 +234,3 @@ export function figure(label, value, id) {
   return h('div', { class: 'figure' }, h('div', { class: 'figure-label' }, label), h('div', { class: 'figure-value', id }, value));
 }
 
-/** The last part of a model path or repo id ("…/SmolLM2-135M-Instruct"). */
-export function shortModel(path) {
-  const parts = String(path || '').replace(/[\\/]+$/, '').split(/[\\/]/);
-  return parts[parts.length - 1];
-}

@@ -3,7 +3,7 @@
 // toggles; the learning-rate and gradient-norm panels; cancel, resume; the overfitting banner.
 
 import { runDetail, cancelJob, resumeRun } from '../backend.js';
-import { h, setChildren, button, loading, showError, clearError, backLink, bar, figure, fmtDuration, fmtLoss, svgImage, shortModel } from '../dom.js';
+import { h, setChildren, button, loading, showError, clearError, backLink, bar, figure, fmtDuration, fmtLoss, svgImage } from '../dom.js';
 import * as jobs from '../jobs.js';
 
 /** How often the chart is redrawn while the run trains (besides on its events). */
@@ -116,8 +116,9 @@ function show(p, d, job) {
   const last = d.metrics.steps[d.metrics.steps.length - 1];
   const word = job && job.state === 'running' ? job.phase : statusWord(d);
   setChildren(p.status, h('span', { class: ['badge', `status-${statusWord(d)}`] }, word));
-  document.getElementById('run-subtitle').textContent = `${shortModel(d.model)} on ${d.dataset}`;
-  p.epoch.textContent = last ? String(last.epoch + 1) : '—';
+  document.getElementById('run-subtitle').textContent = `${d.model_label} on ${d.dataset}`;
+  const epochs = d.config && d.config.config ? d.config.config.epochs : null;
+  p.epoch.textContent = last ? `${last.epoch + 1}${epochs ? ` / ${epochs}` : ''}` : '—';
   p.tps.textContent = last ? String(Math.round(last.tokens_per_s)) : '—';
   p.best.textContent = d.best_val_loss === null ? '—' : `${fmtLoss(d.best_val_loss)}${d.best_step !== null ? ` (step ${d.best_step})` : ''}`;
   if (!job || job.state !== 'running') {

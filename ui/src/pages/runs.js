@@ -2,7 +2,7 @@
 // its latest evaluation); select 2–4 to overlay their loss curves and compare settings.
 
 import { listRuns, compareRuns, deleteRun } from '../backend.js';
-import { h, setChildren, button, loading, showError, clearError, fmtDate, fmtDuration, fmtLoss, fmtPct, svgImage, plural, shortModel } from '../dom.js';
+import { h, setChildren, button, loading, showError, clearError, fmtDate, fmtDuration, fmtLoss, fmtPct, svgImage, plural } from '../dom.js';
 import * as jobs from '../jobs.js';
 import { statusWord } from './run.js';
 
@@ -72,7 +72,7 @@ function table(runs, ctx, onSelect, selected, remove) {
       h(
         'table',
         { id: 'runs-table', class: 'table' },
-        h('thead', {}, h('tr', {}, ['', 'Run', 'Model', 'Dataset', 'Status', 'Duration', 'Best val. loss', 'Accuracy', 'Macro-F1', 'Field F1', 'Started', ''].map((t) => h('th', { scope: 'col' }, t)))),
+        h('thead', {}, h('tr', {}, ['', 'Run', 'Model', 'Dataset', 'Status', 'Duration', 'Best val. loss', 'Latest evaluation', ''].map((t) => h('th', { scope: 'col' }, t)))),
         h('tbody', {}, runs.map((r) => row(r, ctx, onSelect, selected, remove))),
       ),
     ),
@@ -88,18 +88,21 @@ function row(r, ctx, onSelect, selected, remove) {
     'tr',
     { dataset: { run: r.name } },
     h('td', {}, box),
-    h('td', {}, h('a', { href: '#', class: 'run-link', onClick: (e) => (e.preventDefault(), open()) }, r.name)),
-    h('td', { class: 'small', title: r.model }, shortModel(r.model)),
+    h('td', {}, h('a', { href: '#', class: 'run-link', onClick: (e) => (e.preventDefault(), open()) }, r.name), h('div', { class: 'muted small' }, fmtDate(r.created_at))),
+    h('td', { class: 'small', title: r.model }, r.model_label),
     h('td', {}, r.dataset),
-    h('td', {}, h('span', { class: ['badge', `status-${word}`], title: r.error || '' }, word), r.status === 'failed' && r.error ? h('div', { class: 'small error-text' }, r.error) : null),
+    h('td', {}, h('span', { class: ['badge', `status-${word}`] }, word), r.status === 'failed' && r.error ? h('div', { class: 'small error-text run-error' }, r.error) : null),
     h('td', { class: 'num' }, r.active ? 'training…' : fmtDuration((Date.parse(r.updated_at) - Date.parse(r.created_at)) / 1000)),
     h('td', { class: 'num run-best-loss' }, fmtLoss(r.best_val_loss)),
-    h('td', { class: 'num', title: ev ? `${ev.dataset} ${ev.split}, ${ev.examples} tickets` : 'not evaluated yet' }, ev ? fmtPct(ev.accuracy) : '—'),
-    h('td', { class: 'num' }, ev ? fmtPct(ev.macro_f1) : '—'),
-    h('td', { class: 'num' }, ev && ev.field_f1 !== null ? fmtPct(ev.field_f1) : '—'),
-    h('td', { class: 'small' }, fmtDate(r.created_at)),
+    h('td', { class: 'small run-eval', title: ev ? `${ev.dataset} ${ev.split}, ${ev.examples} tickets` : '' }, ev ? scores(ev) : h('span', { class: 'muted' }, 'not evaluated yet')),
     h('td', {}, button('Delete', { cls: 'btn-small', variant: 'ghost', disabled: r.active, onClick: () => remove(r.name) })),
   );
+}
+
+function scores(ev) {
+  const parts = [`accuracy ${fmtPct(ev.accuracy)}`, `macro-F1 ${fmtPct(ev.macro_f1)}`];
+  if (ev.field_f1 !== null && ev.field_f1 !== undefined) parts.push(`fields ${fmtPct(ev.field_f1)}`);
+  return parts.join(' · ');
 }
 
 function showComparison(box, names, error) {
