@@ -254,3 +254,58 @@ fn assert_close(got: &[(i64, f64)], want: &[(i64, f64)]) {
         assert!((gl - wl).abs() < 1e-5, "step {gs}: {gl} vs {wl}");
     }
 }
+
+/// The desktop app imports while a run trains: each has its own store connection, and the
+/// import (one transaction) neither waits for the run nor stops it.
+#[test]
+fn an_import_does_not_wait_for_a_training_run() {
+    let (dir, store, data_dir, mut spec) = setup();
+    drop(store);
+    spec.config.epochs = 10_000; // far longer than the import: the run is cancelled below
+    spec.config.eval_every = None;
+    let cancel = std::sync::Arc::new(AtomicBool::new(false));
+    let (started, on_started) = std::sync::mpsc::channel();
+    let trainer = {
+        let (cancel, data_dir) = (std::sync::Arc::clone(&cancel), data_dir.clone());
+        std::thread::spawn(move || {
+            let mut store = Store::open(data_dir.db_path()).unwrap();
+            let mut sent = false;
+            train_run::start(
+                &mut store,
+                &data_dir,
+                "long",
+                &spec,
+                &Template::default(),
+                &cancel,
+                &mut |e| {
+                    if matches!(e, TrainEvent::Step { step: 2, .. }) && !sent {
+                        sent = true;
+                        started.send(()).unwrap();
+                    }
+                },
+            )
+            .unwrap()
+        })
+    };
+    on_started.recv().unwrap();
+    let mut csv = String::from("text,label\n");
+    for i in 0..2_000 {
+        csv.push_str(&format!("ticket number {i},label{}\n", i % 7));
+    }
+    let file = dir.path().join("more.csv");
+    std::fs::write(&file, csv).unwrap();
+    let mut store = Store::open(data_dir.db_path()).unwrap();
+    let spec = tunedesk::import::ImportSpec::csv("more", ["text"], "label");
+    let summary = tunedesk::import::import_file(&mut store, &file, &spec, &mut |_| {}).unwrap();
+    assert_eq!(summary.rows, 2_000);
+    assert!(
+        !trainer.is_finished(),
+        "the import finished while the run was still training"
+    );
+    assert_eq!(store.run("long").unwrap().status, RunStatus::Running);
+    let steps_before = store.run("long").unwrap().steps;
+    cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+    let run = trainer.join().unwrap();
+    assert_eq!(run.status, RunStatus::Cancelled);
+    assert!(run.steps >= steps_before, "the run kept recording steps");
+}
