@@ -8,6 +8,7 @@ const COMMANDS: &[&str] = &[
     "pick_file",
     "preview_file",
     "import_dataset",
+    "import_sample",
     "quality_report",
     "split_dataset",
     "dataset_rows",

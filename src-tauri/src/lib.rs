@@ -35,6 +35,7 @@ pub fn run() {
             commands::import::pick_file,
             commands::import::preview_file,
             commands::import::import_dataset,
+            commands::import::import_sample,
             commands::quality::quality_report,
             commands::models::list_models,
             commands::models::pull_model,

@@ -165,6 +165,14 @@ async fn drive(c: &Client, dir: &Path) {
     find(c, "#datasets-empty").await;
     screenshot(c, "01-empty").await;
 
+    // The empty app offers the sample tickets.
+    click(c, "#btn-sample").await;
+    wait_text(c, "#dataset-detail", |t| {
+        t.contains("sample-tickets") && t.contains("360")
+    })
+    .await;
+    click(c, "#nav-datasets").await;
+
     // A malformed file: the error is shown in plain words and nothing is imported.
     find(c, "#btn-import").await.click().await.unwrap();
     find(c, "#import-path")
@@ -291,9 +299,10 @@ fn import_list_and_quality_in_the_real_window() {
     let info = store.dataset("tickets").unwrap();
     assert_eq!(info.rows, 12);
     assert_eq!(info.fields, vec!["Customer ID"]);
+    assert_eq!(store.dataset("sample-tickets").unwrap().rows, 360);
     assert_eq!(
         store.list_datasets().unwrap().len(),
-        1,
+        2,
         "the broken file stored nothing"
     );
 }

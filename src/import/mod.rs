@@ -10,6 +10,7 @@ pub(crate) mod error;
 mod jsonl;
 mod mapping;
 mod preview;
+pub mod sample;
 pub(crate) mod table;
 
 pub use error::{ImportError, Problem, ProblemKind, MAX_LISTED_PROBLEMS};

@@ -42,6 +42,11 @@ export async function importDataset(path, spec, onProgress) {
   return invoke('import_dataset', { path, spec, onEvent });
 }
 
+/** Imports the sample dataset of support tickets. @returns {Promise<ImportSummary>} */
+export async function importSample() {
+  return invoke('import_sample');
+}
+
 /** @returns {Promise<Report>} */
 export async function qualityReport(name) {
   return invoke('quality_report', { name });

@@ -47,3 +47,16 @@ pub async fn import_dataset(
         })
         .await
 }
+
+/// Imports the sample dataset of support tickets (for a first run without data of one's own).
+#[tauri::command]
+pub async fn import_sample(state: State<'_, AppState>) -> CommandResult<ImportSummary> {
+    state
+        .with_store(|s| {
+            Ok(import::sample::import_sample(
+                s,
+                import::sample::SAMPLE_NAME,
+            )?)
+        })
+        .await
+}

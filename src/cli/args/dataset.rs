@@ -10,6 +10,13 @@ use tunedesk::quality::QualityOptions;
 pub enum DatasetCommand {
     /// Import a CSV or JSONL file as a new dataset (all rows or none).
     Import(ImportArgs),
+    /// Import the sample dataset of support tickets (category + Customer ID, Account Number,
+    /// Email), to try TuneDesk before using your own data.
+    Sample {
+        /// Dataset name.
+        #[arg(long, default_value = tunedesk::import::sample::SAMPLE_NAME)]
+        name: String,
+    },
     /// Show a file's columns, first rows and a suggested mapping, without importing.
     Preview(PreviewArgs),
     /// List datasets.

@@ -17,6 +17,7 @@ use tunedesk::quality::{self, QualityOptions};
 pub fn run(ctx: &Context, cmd: DatasetCommand) -> Result<()> {
     match cmd {
         DatasetCommand::Import(args) => import_cmd(ctx, args),
+        DatasetCommand::Sample { name } => sample_cmd(ctx, &name),
         DatasetCommand::Preview(args) => preview_cmd(ctx, args),
         DatasetCommand::List => list_cmd(ctx),
         DatasetCommand::Show { name } => show_cmd(ctx, &name),
@@ -152,6 +153,19 @@ fn export_cmd(
         "wrote {} rows of '{name}' to {}",
         examples.len(),
         out.display()
+    );
+    Ok(())
+}
+
+fn sample_cmd(ctx: &Context, name: &str) -> Result<()> {
+    let summary = tunedesk::import::sample::import_sample(&mut ctx.store()?, name)?;
+    if ctx.json {
+        return output::json(&summary);
+    }
+    outln!(
+        "imported the sample dataset as '{}' ({} rows)",
+        summary.dataset.name,
+        summary.rows
     );
     Ok(())
 }

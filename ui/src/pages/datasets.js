@@ -1,6 +1,6 @@
 // Datasets page: the list of imported datasets.
 
-import { listDatasets } from '../backend.js';
+import { listDatasets, importSample } from '../backend.js';
 import { h, setChildren, fmtInt, fmtDate, plural, showError, button, loading } from '../dom.js';
 
 export function render(params, ctx) {
@@ -39,7 +39,19 @@ export function render(params, ctx) {
       'Import a CSV or JSONL file of support tickets to get started. ',
       'You choose which columns hold the ticket text, the label and the fields to extract.',
     ),
-    button('Import dataset…', { id: 'btn-import-empty', variant: 'primary', onClick: openImport }),
+    h(
+      'div',
+      { class: 'row' },
+      button('Import dataset…', { id: 'btn-import-empty', variant: 'primary', onClick: openImport }),
+      button('Try the sample tickets', {
+        id: 'btn-sample',
+        title: '360 support tickets written for TuneDesk: category + Customer ID, Account Number, Email',
+        onClick: () =>
+          importSample()
+            .then((s) => ctx.navigate('detail', { name: s.dataset.name }))
+            .catch((e) => showError(error, e)),
+      }),
+    ),
   );
   const status = h('div', { class: 'page-status' }, loading('Loading datasets…'));
   const error = h('div', { class: 'error-box', hidden: true });

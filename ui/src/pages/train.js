@@ -1,7 +1,7 @@
 // Train page: choose a dataset (its quality summary; errors acknowledged) and a model, a
 // preset or hand-set hyperparameters with one line of guidance each, then Start → run page.
 
-import { listDatasets, listModels, qualityReport, startRun } from '../backend.js';
+import { listDatasets, listModels, qualityReport, startRun, importSample } from '../backend.js';
 import { h, setChildren, button, loading, showError, clearError, plural } from '../dom.js';
 import * as jobs from '../jobs.js';
 import * as settings from '../settings.js';
@@ -84,7 +84,10 @@ function form(datasets, models, current, engine, params, ctx, error) {
 
 function missing(datasets, models, ctx) {
   const need = [];
-  if (!datasets.length) need.push(h('li', {}, 'a dataset: ', button('Import one', { cls: 'btn-small', onClick: () => ctx.navigate('import') })));
+  const sample = () => importSample().then(() => ctx.navigate('train'));
+  if (!datasets.length) {
+    need.push(h('li', {}, 'a dataset: ', button('Import one', { cls: 'btn-small', onClick: () => ctx.navigate('import') }), ' or ', button('use the sample tickets', { cls: 'btn-small', onClick: sample })));
+  }
   if (!models.length) need.push(h('li', {}, 'a base model: ', button('Choose one', { cls: 'btn-small', onClick: () => ctx.navigate('models') })));
   return h('div', { class: 'card empty-state', id: 'train-missing' }, h('h2', {}, 'Training needs'), h('ul', {}, need));
 }
