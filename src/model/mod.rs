@@ -113,38 +113,59 @@ pub struct LoadedModel {
     pub path: PathBuf,
 }
 
+/// Where a model's weights are, once its configuration and tokenizer are read.
+enum Source {
+    /// A GGUF file (its header read: metadata and tensor index).
+    Gguf(gguf_file::Content),
+    /// A Hugging Face folder.
+    HfDir,
+}
+
+/// The configuration and tokenizer of the model at `path` (a `.gguf` file or a Hugging Face
+/// folder), without its weights: what a training plan needs (sizes, token counts).
+pub fn config_and_tokenizer(path: &Path) -> Result<(Config, Tokenizer), ModelError> {
+    let (config, tokenizer, _) = open_parts(path)?;
+    Ok((config, tokenizer))
+}
+
+fn open_parts(path: &Path) -> Result<(Config, Tokenizer, Source), ModelError> {
+    let is_gguf = path.is_file()
+        && path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("gguf"));
+    if is_gguf {
+        let mut file = std::fs::File::open(path).map_err(|e| ModelError::io(path, e))?;
+        let content = gguf_file::Content::read(&mut file)?;
+        let config = Config::from_gguf(&content)?;
+        let tokenizer = Tokenizer::from_gguf(&content)?;
+        return Ok((config, tokenizer, Source::Gguf(content)));
+    }
+    if !path.is_dir() {
+        return Err(ModelError::NotAModel(path.to_path_buf()));
+    }
+    let cfg_path = path.join("config.json");
+    let text = std::fs::read_to_string(&cfg_path).map_err(|e| ModelError::io(&cfg_path, e))?;
+    let mut config = Config::from_hf_json(&text)?;
+    if let Ok(gen) = std::fs::read_to_string(path.join("generation_config.json")) {
+        // generation_config.json's eos list wins (e.g. Llama 3 stops on <|eot_id|>).
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&gen) {
+            let ids = config::ids(v.get("eos_token_id").cloned());
+            if !ids.is_empty() {
+                config.eos_token_ids = ids;
+            }
+        }
+    }
+    let tokenizer = Tokenizer::from_hf_dir(path)?;
+    Ok((config, tokenizer, Source::HfDir))
+}
+
 impl LoadedModel {
     /// Loads a Hugging Face folder or a `.gguf` file onto `device`.
     pub fn load(path: &Path, device: &Device) -> Result<LoadedModel, ModelError> {
-        let is_gguf = path.is_file()
-            && path
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("gguf"));
-        let (config, weights, tokenizer) = if is_gguf {
-            let mut file = std::fs::File::open(path).map_err(|e| ModelError::io(path, e))?;
-            let content = gguf_file::Content::read(&mut file)?;
-            let config = Config::from_gguf(&content)?;
-            let tokenizer = Tokenizer::from_gguf(&content)?;
-            let weights = Weights::from_gguf(path, content, config.clone())?;
-            (config, weights, tokenizer)
-        } else if path.is_dir() {
-            let cfg_path = path.join("config.json");
-            let text =
-                std::fs::read_to_string(&cfg_path).map_err(|e| ModelError::io(&cfg_path, e))?;
-            let mut config = Config::from_hf_json(&text)?;
-            if let Ok(gen) = std::fs::read_to_string(path.join("generation_config.json")) {
-                // generation_config.json's eos list wins (e.g. Llama 3 stops on <|eot_id|>).
-                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&gen) {
-                    let ids = config::ids(v.get("eos_token_id").cloned());
-                    if !ids.is_empty() {
-                        config.eos_token_ids = ids;
-                    }
-                }
-            }
-            let tokenizer = Tokenizer::from_hf_dir(path)?;
-            (config, Weights::from_hf_dir(path)?, tokenizer)
-        } else {
-            return Err(ModelError::NotAModel(path.to_path_buf()));
+        let (config, tokenizer, source) = open_parts(path)?;
+        let weights = match source {
+            Source::Gguf(content) => Weights::from_gguf(path, content, config.clone())?,
+            Source::HfDir => Weights::from_hf_dir(path)?,
         };
         let model = Model::load(&config, &weights, device)?;
         Ok(LoadedModel {

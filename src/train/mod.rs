@@ -9,6 +9,7 @@ pub mod checkpoint;
 pub mod data;
 pub mod loss;
 pub mod optim;
+pub mod preflight;
 pub mod presets;
 pub mod run;
 pub mod summary;
@@ -359,14 +360,14 @@ fn overfitting(evals: &[(f64, f64)]) -> Option<[(f64, f64); 3]> {
 }
 
 /// How many optimizer steps a run takes, and how many of them warm up.
-struct Schedule {
-    steps_per_epoch: usize,
-    total_steps: usize,
+pub(crate) struct Schedule {
+    pub(crate) steps_per_epoch: usize,
+    pub(crate) total_steps: usize,
     warmup: usize,
 }
 
 impl Schedule {
-    fn of(train_examples: usize, cfg: &TrainConfig) -> Schedule {
+    pub(crate) fn of(train_examples: usize, cfg: &TrainConfig) -> Schedule {
         let micro_per_epoch = train_examples.div_ceil(cfg.batch_size.max(1));
         let steps_per_epoch = micro_per_epoch.div_ceil(cfg.grad_accum.max(1));
         let mut total_steps = steps_per_epoch * cfg.epochs;

@@ -309,3 +309,43 @@ fn an_import_does_not_wait_for_a_training_run() {
     assert_eq!(run.status, RunStatus::Cancelled);
     assert!(run.steps >= steps_before, "the run kept recording steps");
 }
+
+/// The pre-flight plan: steps as the run takes them, cut tickets at a short max length, and a
+/// duration only once this model has a measured speed here.
+#[test]
+fn preflight_plans_what_the_run_does() {
+    use tunedesk::train::preflight::preflight;
+    let (_dir, mut store, data_dir, mut spec) = setup();
+    let tpl = Template::default();
+    let plan = preflight(&mut store, &spec, &tpl).unwrap();
+    assert!(plan.estimate.is_none(), "no measured speed yet");
+    assert_eq!(plan.truncated, 0);
+    assert!(plan.ram_bytes > 0 && plan.checkpoint_bytes > 0);
+    let never = AtomicBool::new(false);
+    let mut started = None;
+    let run = train_run::start(&mut store, &data_dir, "p", &spec, &tpl, &never, &mut |e| {
+        if let TrainEvent::Started {
+            total_steps,
+            train_examples,
+            val_examples,
+            ..
+        } = e
+        {
+            started = Some((*total_steps, *train_examples, *val_examples));
+        }
+    })
+    .unwrap();
+    assert_eq!(
+        started,
+        Some((plan.total_steps, plan.train_examples, plan.val_examples)),
+        "the plan matches the run"
+    );
+    let again = preflight(&mut store, &spec, &tpl).unwrap();
+    let est = again.estimate.expect("a speed measured by run 'p'");
+    assert_eq!(est.from_run, run.name);
+    assert!(est.seconds > 0.0 && est.tokens_per_s > 0.0);
+    spec.config.max_len = 6;
+    let short = preflight(&mut store, &spec, &tpl).unwrap();
+    assert_eq!(short.truncated, short.train_examples + short.val_examples);
+    assert!(short.longest_tokens > 6);
+}

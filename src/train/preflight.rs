@@ -1,0 +1,136 @@
+//! What a run will take, worked out before it starts (the window's pre-flight card): steps,
+//! tickets cut at the maximum length, peak RAM against free RAM, disk for checkpoints, and a
+//! duration estimated from the speed this model trained at on this machine before.
+
+use super::run::{run_data, RunSpec, TrainError};
+use super::{data, Schedule};
+use crate::model::config_and_tokenizer;
+use crate::model::estimate::{
+    available_ram_bytes, lora_param_count, training_ram_bytes, TrainShape,
+};
+use crate::store::Store;
+use crate::template::Template;
+use serde::Serialize;
+
+/// The plan of a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Preflight {
+    /// Training examples.
+    pub train_examples: usize,
+    /// Validation examples.
+    pub val_examples: usize,
+    /// Optimizer steps.
+    pub total_steps: usize,
+    /// Examples longer than `max_len` tokens (their prompt is cut).
+    pub truncated: usize,
+    /// Tokens of the longest example.
+    pub longest_tokens: usize,
+    /// Tokens of one epoch of training examples.
+    pub epoch_tokens: u64,
+    /// Estimated peak RAM of training.
+    pub ram_bytes: u64,
+    /// RAM free now, where the system says.
+    pub free_ram_bytes: Option<u64>,
+    /// Disk the checkpoints take (best, last, one adapter per validation).
+    pub checkpoint_bytes: u64,
+    /// Duration, when this model has trained on this machine before.
+    pub estimate: Option<Estimate>,
+}
+
+/// A duration estimate and what it rests on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Estimate {
+    /// Seconds the run should take.
+    pub seconds: f64,
+    /// The training speed assumed.
+    pub tokens_per_s: f64,
+    /// The run whose measured speed it is.
+    pub from_run: String,
+}
+
+/// A validation token costs about a third of a training token (forward only).
+const EVAL_COST: f64 = 1.0 / 3.0;
+
+/// Plans run `spec` laid out with `template`. Like the run itself, it splits the dataset first
+/// if it has no splits yet (the same stratified split the run would make).
+pub fn preflight(
+    store: &mut Store,
+    spec: &RunSpec,
+    template: &Template,
+) -> Result<Preflight, TrainError> {
+    let (train, val) = run_data(store, spec)?;
+    let (config, tokenizer) = config_and_tokenizer(&spec.model)?;
+    let cfg = &spec.config;
+    let eos = config.eos_token();
+    let encode = |rows: &[crate::example::Example]| {
+        rows.iter()
+            .map(|e| data::encode(&tokenizer, template, e, cfg.max_len, eos))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let (train_set, val_set) = (encode(&train)?, encode(&val)?);
+    let tokens = |set: &[data::Encoded]| set.iter().map(|e| e.input_ids.len() as u64).sum::<u64>();
+    let schedule = Schedule::of(train_set.len(), cfg);
+    let longest = train_set
+        .iter()
+        .chain(&val_set)
+        .map(|e| e.input_ids.len() + e.truncated)
+        .max()
+        .unwrap_or(0);
+    let evals = schedule.total_steps / cfg.eval_every.unwrap_or(usize::MAX).max(1) + cfg.epochs + 1;
+    let adapter = lora_param_count(&config, cfg.lora.rank) * 4;
+    let epoch_tokens = tokens(&train_set);
+    let work = epoch_tokens as f64 * schedule.total_steps as f64
+        / schedule.steps_per_epoch.max(1) as f64
+        + tokens(&val_set) as f64 * evals as f64 * EVAL_COST;
+    Ok(Preflight {
+        train_examples: train_set.len(),
+        val_examples: val_set.len(),
+        total_steps: schedule.total_steps,
+        truncated: train_set
+            .iter()
+            .chain(&val_set)
+            .filter(|e| e.truncated > 0)
+            .count(),
+        longest_tokens: longest,
+        epoch_tokens,
+        ram_bytes: training_ram_bytes(
+            &config,
+            TrainShape {
+                batch: cfg.batch_size,
+                seq: longest.min(cfg.max_len),
+                rank: cfg.lora.rank,
+            },
+        ),
+        free_ram_bytes: available_ram_bytes(),
+        // best and last hold the adapter and AdamW's two moments; each validation keeps an adapter.
+        checkpoint_bytes: adapter * 3 * 2 + adapter * evals as u64,
+        estimate: measured_speed(store, &spec.model)?.map(|(tokens_per_s, from_run)| Estimate {
+            seconds: work / tokens_per_s,
+            tokens_per_s,
+            from_run,
+        }),
+    })
+}
+
+/// The median training speed of the newest run of `model` that recorded steps.
+fn measured_speed(
+    store: &Store,
+    model: &std::path::Path,
+) -> Result<Option<(f64, String)>, TrainError> {
+    let model = model.display().to_string();
+    for run in store.list_runs()?.into_iter().filter(|r| r.model == model) {
+        let mut speeds: Vec<f64> = store
+            .run_metrics(&run)?
+            .steps
+            .iter()
+            .map(|s| s.tokens_per_s)
+            .filter(|v| v.is_finite() && *v > 0.0)
+            .collect();
+        if speeds.is_empty() {
+            continue;
+        }
+        speeds.sort_by(f64::total_cmp);
+        return Ok(Some((speeds[speeds.len() / 2], run.name)));
+    }
+    Ok(None)
+}
