@@ -21,6 +21,7 @@ const COMMANDS: &[&str] = &[
     "save_token",
     "forget_token",
     "train_settings",
+    "preflight_run",
     "start_run",
     "resume_run",
     "list_runs",

@@ -46,6 +46,7 @@ pub fn run() {
             commands::models::save_token,
             commands::models::forget_token,
             commands::train::train_settings,
+            commands::train::preflight_run,
             commands::train::start_run,
             commands::train::resume_run,
             commands::runs::list_runs,

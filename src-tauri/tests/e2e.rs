@@ -464,6 +464,15 @@ async fn train_in_window(c: &Client) {
     if let Ok(ack) = c.find(Locator::Css("#ack-quality")).await {
         ack.click().await.unwrap();
     }
+    // The pre-flight card follows the settings: 30 training tickets / batch 4 × 6 epochs.
+    wait_text(c, "#plan-steps", |t| t.contains("48 steps")).await;
+    wait_text(c, "#plan-ram", |t| t.contains("free now")).await;
+    c.execute(
+        "document.getElementById('preflight').scrollIntoView()",
+        vec![],
+    )
+    .await
+    .unwrap();
     screenshot(c, "09-train").await;
     click(c, "#btn-start-run").await;
     // The run page, live: train loss and at least two validation points while it trains.

@@ -117,6 +117,11 @@ export async function trainSettings() {
   return invoke('train_settings');
 }
 
+/** What a run would take (steps, cut tickets, RAM, disk, duration). @returns {Promise<Preflight>} */
+export async function preflightRun(dataset, model, config, valLimit) {
+  return invoke('preflight_run', { dataset, model, config, valLimit });
+}
+
 /** Starts a run as a background job. @returns {Promise<Job>} */
 export async function startRun(name, dataset, model, config, valLimit) {
   return invoke('start_run', { name, dataset, model, config, valLimit });

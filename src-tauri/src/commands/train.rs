@@ -12,6 +12,7 @@ use tunedesk::paths::DataDir;
 use tunedesk::registry;
 use tunedesk::store::{RunStatus, Store};
 use tunedesk::template::Template;
+use tunedesk::train::preflight::{preflight, Preflight};
 use tunedesk::train::presets::{presets, Preset};
 use tunedesk::train::run::{self as train_run, RunSpec, DEFAULT_VAL_LIMIT};
 use tunedesk::train::{StopReason, TrainConfig, TrainEvent};
@@ -45,24 +46,15 @@ pub async fn start_run(
     config: TrainConfig,
     val_limit: usize,
 ) -> CommandResult<Job> {
-    let hub_cfg = state.hub();
     let run_name = name.clone();
+    let hub_cfg = state.hub();
     let spec = state
         .with_store(move |s| {
             tunedesk::name::check("run", &run_name)?;
             if s.run(&run_name).is_ok() {
                 anyhow::bail!("a run named '{run_name}' exists: choose another name");
             }
-            s.dataset(&dataset)?;
-            let no_cancel = AtomicBool::new(false);
-            let resolved = registry::resolve(s, &hub_cfg, &model, false, &no_cancel, &mut |_| {})?;
-            Ok(RunSpec {
-                dataset,
-                model: resolved.path,
-                config,
-                train_limit: None,
-                val_limit: Some(val_limit),
-            })
+            run_spec(s, &hub_cfg, dataset, &model, config, val_limit)
         })
         .await?;
     let data_dir = state.data_dir().clone();
@@ -83,6 +75,46 @@ pub async fn start_run(
             Ok(outcome(&run.name, run.status, &progress))
         })?;
     Ok(job)
+}
+
+/// What a run of `dataset` on `model` with `config` would take (the pre-flight card).
+#[tauri::command]
+pub async fn preflight_run(
+    state: State<'_, AppState>,
+    dataset: String,
+    model: String,
+    config: TrainConfig,
+    val_limit: usize,
+) -> CommandResult<Preflight> {
+    let hub_cfg = state.hub();
+    state
+        .with_store(move |s| {
+            let spec = run_spec(s, &hub_cfg, dataset, &model, config, val_limit)?;
+            Ok(preflight(s, &spec, &Template::default())?)
+        })
+        .await
+}
+
+/// The run of `dataset` on `model` (a registered name, a path or a cached repo id; never
+/// pulled here).
+fn run_spec(
+    s: &mut Store,
+    hub_cfg: &tunedesk::hub::HubConfig,
+    dataset: String,
+    model: &str,
+    config: TrainConfig,
+    val_limit: usize,
+) -> anyhow::Result<RunSpec> {
+    s.dataset(&dataset)?;
+    let no_cancel = AtomicBool::new(false);
+    let resolved = registry::resolve(s, hub_cfg, model, false, &no_cancel, &mut |_| {})?;
+    Ok(RunSpec {
+        dataset,
+        model: resolved.path,
+        config,
+        train_limit: None,
+        val_limit: Some(val_limit),
+    })
 }
 
 /// Continues run `name` from its last checkpoint.

@@ -1,8 +1,8 @@
 // Train page: choose a dataset (its quality summary; errors acknowledged) and a model, a
 // preset or hand-set hyperparameters with one line of guidance each, then Start → run page.
 
-import { listDatasets, listModels, qualityReport, startRun, importSample } from '../backend.js';
-import { h, setChildren, button, loading, showError, clearError, plural } from '../dom.js';
+import { listDatasets, listModels, qualityReport, startRun, importSample, preflightRun } from '../backend.js';
+import { h, setChildren, button, loading, showError, clearError, plural, fmtBytes, fmtDuration } from '../dom.js';
 import * as jobs from '../jobs.js';
 import * as settings from '../settings.js';
 
@@ -54,9 +54,14 @@ function form(datasets, models, current, engine, params, ctx, error) {
     if (!named) name.value = defaultName(dataset.value);
     showQuality(quality, dataset.value, ctx);
   };
-  dataset.addEventListener('change', onDataset);
-  onDataset();
   const knobs = settingsCard(current, engine);
+  const plan = preflightCard(() => [dataset.value, model.value, knobs.read()], ctx);
+  dataset.addEventListener('change', () => (onDataset(), plan.update()));
+  model.addEventListener('change', plan.update);
+  knobs.card.addEventListener('input', plan.update);
+  knobs.card.addEventListener('click', plan.update);
+  onDataset();
+  plan.update();
   const start = () => {
     clearError(error);
     const ack = document.getElementById('ack-quality');
@@ -78,6 +83,7 @@ function form(datasets, models, current, engine, params, ctx, error) {
       quality,
     ),
     knobs.card,
+    plan.card,
     h('div', { class: 'page-actions end' }, button('Start training', { id: 'btn-start-run', variant: 'primary', onClick: start })),
   ];
 }
@@ -156,4 +162,56 @@ function settingsCard(current, engine) {
     ),
   );
   return { card, read };
+}
+
+/** How long to wait after the last change before planning again. */
+const PLAN_DELAY_MS = 400;
+
+/** The pre-flight card: what the run will take, recomputed as the choices change. */
+function preflightCard(choices, ctx) {
+  const body = h('div', { class: 'preflight-body' }, loading('Planning…'));
+  const card = h('div', { class: 'card', id: 'preflight' }, h('h2', { class: 'card-title' }, 'Before you start'), body);
+  let timer = null;
+  let asked = 0;
+  const update = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      const [dataset, model, chosen] = choices();
+      const mine = ++asked;
+      preflightRun(dataset, model, chosen.config, chosen.val_limit)
+        .then((p) => ctx.alive() && mine === asked && setChildren(body, preflightRows(p, chosen.config)))
+        .catch((e) => ctx.alive() && mine === asked && setChildren(body, h('p', { class: 'error-text' }, String(e))));
+    }, PLAN_DELAY_MS);
+  };
+  ctx.onLeave(() => clearTimeout(timer));
+  return { card, update };
+}
+
+function preflightRows(p, config) {
+  const fits = p.free_ram_bytes ? p.ram_bytes <= p.free_ram_bytes : null;
+  const item = (label, value, note, id) => h('div', { class: 'plan-item', id }, h('div', { class: 'figure-label' }, label), h('div', { class: 'plan-value' }, value), note ? h('div', { class: 'field-hint' }, note) : null);
+  return h(
+    'div',
+    { class: 'plan-grid' },
+    item('Training', `${plural(p.total_steps, 'step')}`, `${plural(p.train_examples, 'ticket')} × ${plural(config.epochs, 'epoch')}; ${plural(p.val_examples, 'validation ticket')}`, 'plan-steps'),
+    item(
+      'Peak memory',
+      [`≈ ${fmtBytes(p.ram_bytes)} `, fits === null ? null : h('span', { class: ['badge', fits ? 'badge-ok' : 'badge-warn'] }, fits ? 'fits' : 'too big')],
+      p.free_ram_bytes ? `${fmtBytes(p.free_ram_bytes)} free now` : null,
+      'plan-ram',
+    ),
+    item(
+      'Duration (estimate)',
+      p.estimate ? `≈ ${fmtDuration(p.estimate.seconds)}` : 'after the first steps',
+      p.estimate ? `at ${Math.round(p.estimate.tokens_per_s)} tokens/s, measured by run ${p.estimate.from_run} on this computer` : 'This model has not trained here yet: the run page shows the time left once it starts.',
+      'plan-duration',
+    ),
+    item('Checkpoints', `≈ ${fmtBytes(p.checkpoint_bytes)}`, 'on disk: best, last and one adapter per validation', 'plan-disk'),
+    item(
+      'Cut tickets',
+      p.truncated ? plural(p.truncated, 'ticket') : 'none',
+      p.truncated ? `longer than ${config.max_len} tokens (the longest has ${p.longest_tokens}): raise Max length to keep them whole` : `the longest has ${p.longest_tokens} tokens`,
+      'plan-cut',
+    ),
+  );
 }
