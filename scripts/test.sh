@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, unit + integration tests, and the end-to-end test of
+# The whole test suite: the architecture check, the UI's types, formatting, lints, unit +
+# integration tests, and the end-to-end tests of
 # the real desktop window (under Xvfb, through tauri-driver + WebKitWebDriver).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,8 @@ fi
 
 echo "== architecture (layers and invariants of ARCHITECTURE.md)"
 python3 scripts/check-architecture.py
+echo "== UI types (tsc --checkJs)"
+npx --no-install tsc -p ui/jsconfig.json
 echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy"

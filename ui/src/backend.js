@@ -8,12 +8,18 @@ export async function listDatasets() {
   return invoke('list_datasets');
 }
 
-/** @returns {Promise<DatasetStats>} DatasetInfo keys plus label_counts, field_fill, split_counts. */
+/**
+ * @param {string} name
+ * @returns {Promise<DatasetStats>} DatasetInfo keys plus label_counts, field_fill, split_counts.
+ */
 export async function showDataset(name) {
   return invoke('show_dataset', { name });
 }
 
-/** @returns {Promise<DatasetInfo>} the deleted dataset. */
+/**
+ * @param {string} name
+ * @returns {Promise<DatasetInfo>} the deleted dataset.
+ */
 export async function deleteDataset(name) {
   return invoke('delete_dataset', { name });
 }
@@ -23,7 +29,10 @@ export async function pickFile() {
   return invoke('pick_file');
 }
 
-/** @returns {Promise<Preview>} */
+/**
+ * @param {string} path
+ * @returns {Promise<Preview>}
+ */
 export async function previewFile(path) {
   return invoke('preview_file', { path });
 }
@@ -32,9 +41,13 @@ export async function previewFile(path) {
  * Imports `path` with `spec` (snake_case keys: name, format, delimiter, text_columns,
  * label_column, field_columns, fields_rest, replace). `onProgress` receives
  * {event: "parsed", rows} then {event: "storing", done, total}.
+ * @param {string} path
+ * @param {ImportSpec} spec
+ * @param {(event: ImportEvent) => void} [onProgress]
  * @returns {Promise<ImportSummary>}
  */
 export async function importDataset(path, spec, onProgress) {
+  /** @type {TauriChannel<ImportEvent>} */
   const onEvent = new Channel();
   onEvent.onmessage = (message) => {
     if (onProgress) onProgress(message);
@@ -47,20 +60,32 @@ export async function importSample() {
   return invoke('import_sample');
 }
 
-/** @returns {Promise<Report>} */
+/**
+ * @param {string} name
+ * @returns {Promise<Report>}
+ */
 export async function qualityReport(name) {
   return invoke('quality_report', { name });
 }
 
 /**
  * Rows by id (1-based; at most 50 per call).
- * @returns {Promise<Array<{row, line, text, label, fields: [string, string][], split}>>}
+ * @param {string} name
+ * @param {number[]} rows
+ * @returns {Promise<Example[]>}
  */
 export async function datasetRows(name, rows) {
   return invoke('dataset_rows', { name, rows: rows.slice(0, 50) });
 }
 
-/** Assigns train/val/test splits. @returns {Promise<{train, val, test, unassigned}>} */
+/**
+ * Assigns train/val/test splits.
+ * @param {string} name
+ * @param {number} val  fraction for validation
+ * @param {number} test  fraction for test
+ * @param {number} seed
+ * @returns {Promise<SplitCounts>}
+ */
 export async function splitDataset(name, val, test, seed) {
   return invoke('split_dataset', { name, val, test, seed });
 }
@@ -69,28 +94,49 @@ export async function splitDataset(name, val, test, seed) {
 
 /**
  * The catalog (training RAM at batch × maxLen, rank), registered models, free RAM and whether
- * a token is saved. @returns {Promise<{catalog, registered, free_ram_bytes, has_token}>}
+ * a token is saved.
+ * @param {number} batch
+ * @param {number} maxLen
+ * @param {number} rank
+ * @returns {Promise<ModelsPage>}
  */
 export async function listModels(batch, maxLen, rank) {
   return invoke('list_models', { batch, maxLen, rank });
 }
 
-/** Starts downloading `repo` as a background job. @returns {Promise<Job>} */
+/**
+ * Starts downloading `repo` as a background job.
+ * @param {string} repo
+ * @returns {Promise<Job>}
+ */
 export async function pullModel(repo) {
   return invoke('pull_model', { repo });
 }
 
-/** Native dialog for a .gguf file or (folder) a model folder. @returns {Promise<string|null>} */
+/**
+ * Native dialog for a .gguf file or (folder) a model folder.
+ * @param {boolean} folder
+ * @returns {Promise<string|null>}
+ */
 export async function pickModel(folder) {
   return invoke('pick_model', { folder });
 }
 
-/** Registers a local model. @returns {Promise<ModelInfo>} */
+/**
+ * Registers a local model.
+ * @param {string} path
+ * @param {string | null} name  default: the model's own name
+ * @returns {Promise<ModelInfo>}
+ */
 export async function registerModel(path, name) {
   return invoke('register_model', { path, name: name || null });
 }
 
-/** Unregisters a model (its files stay). @returns {Promise<ModelInfo>} */
+/**
+ * Unregisters a model (its files stay).
+ * @param {string} name
+ * @returns {Promise<ModelInfo>}
+ */
 export async function removeModel(name) {
   return invoke('remove_model', { name });
 }
@@ -100,34 +146,60 @@ export async function discoverModels() {
   return invoke('discover_models');
 }
 
-/** Saves a Hugging Face token (it is never sent back). */
+/**
+ * Saves a Hugging Face token (it is never sent back).
+ * @param {string} token
+ * @returns {Promise<void>}
+ */
 export async function saveToken(token) {
   return invoke('save_token', { token });
 }
 
-/** Forgets the saved token. */
+/**
+ * Forgets the saved token.
+ * @returns {Promise<void>}
+ */
 export async function forgetToken() {
   return invoke('forget_token');
 }
 
 // ---- training ----
 
-/** @returns {Promise<{defaults: TrainConfig, val_limit: number, presets: Preset[]}>} */
+/** @returns {Promise<TrainSettings>} */
 export async function trainSettings() {
   return invoke('train_settings');
 }
 
-/** What a run would take (steps, cut tickets, RAM, disk, duration). @returns {Promise<Preflight>} */
+/**
+ * What a run would take (steps, cut tickets, RAM, disk, duration).
+ * @param {string} dataset
+ * @param {string} model
+ * @param {TrainConfig} config
+ * @param {number} valLimit
+ * @returns {Promise<Preflight>}
+ */
 export async function preflightRun(dataset, model, config, valLimit) {
   return invoke('preflight_run', { dataset, model, config, valLimit });
 }
 
-/** Starts a run as a background job. @returns {Promise<Job>} */
+/**
+ * Starts a run as a background job.
+ * @param {string} name
+ * @param {string} dataset
+ * @param {string} model
+ * @param {TrainConfig} config
+ * @param {number} valLimit
+ * @returns {Promise<Job>}
+ */
 export async function startRun(name, dataset, model, config, valLimit) {
   return invoke('start_run', { name, dataset, model, config, valLimit });
 }
 
-/** Continues a stopped run from its last checkpoint. @returns {Promise<Job>} */
+/**
+ * Continues a stopped run from its last checkpoint.
+ * @param {string} name
+ * @returns {Promise<Job>}
+ */
 export async function resumeRun(name) {
   return invoke('resume_run', { name });
 }
@@ -141,18 +213,29 @@ export async function listRuns() {
 
 /**
  * One run with its metrics and charts drawn as `view` ({x: 'step'|'epoch', log}) asks.
+ * @param {string} name
+ * @param {LossView} view
  * @returns {Promise<RunDetail>}
  */
 export async function runDetail(name, view) {
   return invoke('run_detail', { name, view });
 }
 
-/** 2–4 runs: their records and an overlay chart. @returns {Promise<{runs, svg}>} */
+/**
+ * 2–4 runs: their records and an overlay chart.
+ * @param {string[]} names
+ * @param {LossView} view
+ * @returns {Promise<Comparison>}
+ */
 export async function compareRuns(names, view) {
   return invoke('compare_runs', { names, view });
 }
 
-/** Deletes a run and its checkpoints. */
+/**
+ * Deletes a run and its checkpoints.
+ * @param {string} name
+ * @returns {Promise<RunInfo>} the deleted run.
+ */
 export async function deleteRun(name) {
   return invoke('delete_run', { name });
 }
@@ -164,24 +247,39 @@ export async function listJobs() {
   return invoke('list_jobs');
 }
 
-/** Asks a job to stop. @returns {Promise<boolean>} */
+/**
+ * Asks a job to stop.
+ * @param {number} id
+ * @returns {Promise<boolean>}
+ */
 export async function cancelJob(id) {
   return invoke('cancel_job', { id });
 }
 
-/** Stops every job (runs keep a checkpoint) and quits. */
+/**
+ * Stops every job (runs keep a checkpoint) and quits.
+ * @returns {Promise<void>}
+ */
 export async function quitApp() {
   return invoke('quit_app');
 }
 
 const { listen } = window.__TAURI__.event;
 
-/** Calls `handler(job)` on every job change. @returns {Promise<() => void>} unlisten */
+/**
+ * Calls `handler(job)` on every job change.
+ * @param {(job: Job) => void} handler
+ * @returns {Promise<() => void>} unlisten
+ */
 export async function onJob(handler) {
-  return listen('job', (e) => handler(e.payload));
+  return listen('job', (/** @type {TauriEvent<Job>} */ e) => handler(e.payload));
 }
 
-/** Calls `handler()` when the user closes the window while a run trains. */
+/**
+ * Calls `handler()` when the user closes the window while a run trains.
+ * @param {() => void} handler
+ * @returns {Promise<() => void>} unlisten
+ */
 export async function onCloseRequested(handler) {
   return listen('close-requested', () => handler());
 }

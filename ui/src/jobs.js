@@ -5,10 +5,6 @@
 import { listJobs, onJob, cancelJob } from './backend.js';
 import { h, setChildren, bar, button, fmtBytes, fmtDuration, errorText } from './dom.js';
 
-/** @typedef {{id: number, kind: 'pull'|'train', subject: string, state: 'running'|'done'|'cancelled'|'failed',
- *   phase: string, done: number, total: number, unit: 'bytes'|'steps', rate: number|null,
- *   eta_s: number|null, elapsed_s: number, message: string|null, event: object|null}} Job */
-
 /** @type {Map<number, Job>} */
 const jobs = new Map();
 /** @type {Set<(job: Job) => void>} */
@@ -20,7 +16,11 @@ export async function init() {
   for (const job of await listJobs()) put(job, { quiet: true });
 }
 
-/** Records a job change and tells the subscribers (and the user, when it ended). */
+/**
+ * Records a job change and tells the subscribers (and the user, when it ended).
+ * @param {Job} job
+ * @param {{quiet?: boolean}} [options]  quiet: no toast
+ */
 export function put(job, { quiet = false } = {}) {
   const before = jobs.get(job.id);
   jobs.set(job.id, job);
@@ -29,7 +29,11 @@ export function put(job, { quiet = false } = {}) {
   if (!quiet && job.state !== 'running' && (!before || before.state === 'running')) toast(job);
 }
 
-/** Calls `fn(job)` on every change until the returned function is called. */
+/**
+ * Calls `fn(job)` on every change until the returned function is called.
+ * @param {(job: Job) => void} fn
+ * @returns {() => void}
+ */
 export function subscribe(fn) {
   listeners.add(fn);
   return () => listeners.delete(fn);
@@ -40,14 +44,22 @@ export function all() {
   return [...jobs.values()].sort((a, b) => a.id - b.id);
 }
 
-/** The newest job on `subject` (a repo id or a run name), if any. */
+/**
+ * The newest job on `subject` (a repo id or a run name), if any.
+ * @param {string} subject
+ * @returns {Job | null}
+ */
 export function latest(subject) {
+  /** @type {Job | null} */
   let found = null;
   for (const j of jobs.values()) if (j.subject === subject && (!found || j.id > found.id)) found = j;
   return found;
 }
 
-/** "1.2 GB of 2.5 GB · 12 MB/s · 1 min left" / "step 12 of 40 · 0.8 steps/s · 35 s left". */
+/**
+ * "1.2 GB of 2.5 GB · 12 MB/s · 1 min left" / "step 12 of 40 · 0.8 steps/s · 35 s left".
+ * @param {Job} job
+ */
 export function progressText(job) {
   const bytes = job.unit === 'bytes';
   const amount = (v) => (bytes ? fmtBytes(v) : String(Math.round(v)));
@@ -58,7 +70,10 @@ export function progressText(job) {
   return parts.join(' · ');
 }
 
-/** The fraction done (0..1). */
+/**
+ * The fraction done (0..1).
+ * @param {Job} job
+ */
 export function fraction(job) {
   return job.total > 0 ? job.done / job.total : 0;
 }
@@ -73,6 +88,7 @@ function renderDock() {
   setChildren(dock, h('div', { class: 'dock-title' }, 'Background jobs'), shown.map(dockItem));
 }
 
+/** @param {Job} job */
 function dockItem(job) {
   return h(
     'div',
@@ -91,12 +107,17 @@ function dockItem(job) {
 
 const TOAST_SECONDS = 8;
 
+/** @param {Job} job */
 function toast(job) {
   const verb = { done: 'finished', cancelled: 'stopped', failed: 'failed' }[job.state];
   showToast(job.message || `${KIND_WORD[job.kind]} ${job.subject} ${verb}`, job.state);
 }
 
-/** Shows a message in the corner for a few seconds. */
+/**
+ * Shows a message in the corner for a few seconds.
+ * @param {string} text
+ * @param {string} [kind]  done, cancelled or failed (the toast's colour)
+ */
 export function showToast(text, kind = 'done') {
   const box = document.getElementById('toasts');
   if (!box) return;

@@ -27,19 +27,28 @@ const PAGES = {
 let current = 0; // incremented on every navigation; pages check it before late DOM updates
 let leave = () => {}; // the shown page's clean-up
 
+/** The sidebar entries (`data-nav` names a page). */
+function navEntries() {
+  return /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll('[data-nav]'));
+}
+
 /**
  * Shows page `name` with `params`. Each page module exports `render(params, ctx)` that
  * returns its root <section> at once and fills it asynchronously; `ctx.alive()` tells
  * whether the page is still the one shown; `ctx.onLeave(fn)` registers clean-up (timers,
  * job subscriptions).
+ * @param {string} name
+ * @param {Record<string, unknown>} [params]
  */
 export function navigate(name, params = {}) {
   const entry = PAGES[name];
   if (!entry) throw new Error(`unknown page ${name}`);
   leave();
+  /** @type {Array<() => void>} */
   const cleanups = [];
   leave = () => cleanups.splice(0).forEach((fn) => fn());
   const token = ++current;
+  /** @type {PageContext} */
   const ctx = {
     navigate,
     alive: () => token === current,
@@ -48,7 +57,7 @@ export function navigate(name, params = {}) {
   const main = document.getElementById('main');
   main.replaceChildren(entry[0].render(params, ctx));
   main.scrollTop = 0;
-  for (const nav of document.querySelectorAll('[data-nav]')) {
+  for (const nav of navEntries()) {
     const active = nav.dataset.nav === entry[1];
     nav.classList.toggle('active', active);
     if (active) nav.setAttribute('aria-current', 'page');
@@ -57,10 +66,11 @@ export function navigate(name, params = {}) {
 }
 
 function askBeforeQuitting() {
-  const dialog = document.getElementById('close-dialog');
+  const dialog = /** @type {HTMLDialogElement} */ (document.getElementById('close-dialog'));
+  const quit = /** @type {HTMLButtonElement} */ (document.getElementById('btn-quit'));
   document.getElementById('btn-keep-open').addEventListener('click', () => dialog.close());
-  document.getElementById('btn-quit').addEventListener('click', () => {
-    document.getElementById('btn-quit').disabled = true;
+  quit.addEventListener('click', () => {
+    quit.disabled = true;
     quitApp();
   });
   onCloseRequested(() => {
@@ -69,7 +79,7 @@ function askBeforeQuitting() {
 }
 
 function start() {
-  for (const nav of document.querySelectorAll('[data-nav]')) {
+  for (const nav of navEntries()) {
     nav.addEventListener('click', () => navigate(nav.dataset.nav));
   }
   askBeforeQuitting();

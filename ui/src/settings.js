@@ -5,16 +5,19 @@ import { trainSettings } from './backend.js';
 
 const KEY = 'tunedesk.train-settings';
 
-/** The engine's defaults and presets (fetched once). */
+/** The engine's defaults and presets (fetched once). @type {Promise<TrainSettings> | null} */
 let fetched = null;
 
-/** @returns {Promise<{defaults: object, val_limit: number, presets: object[]}>} */
+/** @returns {Promise<TrainSettings>} */
 export function engineSettings() {
   if (!fetched) fetched = trainSettings();
   return fetched;
 }
 
-/** The current settings: {config, val_limit, preset}, the engine's defaults until edited. */
+/**
+ * The current settings: {config, val_limit, preset}, the engine's defaults until edited.
+ * @returns {Promise<ChosenSettings>}
+ */
 export async function current() {
   const saved = localStorage.getItem(KEY);
   if (saved) {
@@ -28,7 +31,10 @@ export async function current() {
   return { config: structuredClone(s.defaults), val_limit: s.val_limit, preset: null };
 }
 
-/** Saves the current settings. */
+/**
+ * Saves the current settings.
+ * @param {ChosenSettings} settings
+ */
 export function save(settings) {
   localStorage.setItem(KEY, JSON.stringify(settings));
 }

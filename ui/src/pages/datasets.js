@@ -3,58 +3,18 @@
 import { listDatasets, importSample } from '../backend.js';
 import { h, setChildren, fmtInt, fmtDate, plural, showError, button, loading } from '../dom.js';
 
+/**
+ * The datasets page: the stored datasets, or the empty state with Import and the sample.
+ * @param {{notice?: string}} params  notice: a line shown on top (e.g. after a delete)
+ * @param {PageContext} ctx
+ */
 export function render(params, ctx) {
   const openImport = () => ctx.navigate('import');
-
-  const tbody = h('tbody');
-  const table = h(
-    'table',
-    { id: 'datasets-table', class: 'table' },
-    h(
-      'thead',
-      {},
-      h(
-        'tr',
-        {},
-        h('th', { scope: 'col' }, 'Name'),
-        h('th', { scope: 'col', class: 'num' }, 'Rows'),
-        h('th', { scope: 'col' }, 'Label column'),
-        h('th', { scope: 'col', class: 'num' }, 'Fields'),
-        h('th', { scope: 'col' }, 'Format'),
-        h('th', { scope: 'col' }, 'Source'),
-        h('th', { scope: 'col' }, 'Created'),
-      ),
-    ),
-    tbody,
-  );
-  const tableCard = h('div', { class: 'card table-card', hidden: true }, h('div', { class: 'table-scroll' }, table));
-  const empty = h(
-    'div',
-    { id: 'datasets-empty', class: 'card empty-state', hidden: true },
-    h('div', { class: 'empty-icon', 'aria-hidden': 'true' }),
-    h('h2', {}, 'No datasets yet'),
-    h(
-      'p',
-      {},
-      'Import a CSV or JSONL file of support tickets to get started. ',
-      'You choose which columns hold the ticket text, the label and the fields to extract.',
-    ),
-    h(
-      'div',
-      { class: 'row' },
-      button('Import dataset…', { id: 'btn-import-empty', variant: 'primary', onClick: openImport }),
-      button('Try the sample tickets', {
-        id: 'btn-sample',
-        title: '360 support tickets written for TuneDesk: category + Customer ID, Account Number, Email',
-        onClick: () =>
-          importSample()
-            .then((s) => ctx.navigate('detail', { name: s.dataset.name }))
-            .catch((e) => showError(error, e)),
-      }),
-    ),
-  );
-  const status = h('div', { class: 'page-status' }, loading('Loading datasets…'));
   const error = h('div', { class: 'error-box', hidden: true });
+  const tbody = h('tbody');
+  const tableCard = h('div', { class: 'card table-card', hidden: true }, h('div', { class: 'table-scroll' }, datasetsTable(tbody)));
+  const empty = emptyState(ctx, openImport, error);
+  const status = h('div', { class: 'page-status' }, loading('Loading datasets…'));
   const count = h('span', { class: 'page-subtitle' });
 
   const section = h(
@@ -99,6 +59,72 @@ export function render(params, ctx) {
   return section;
 }
 
+/**
+ * The datasets table: its header over `tbody` (filled once the list arrives).
+ * @param {HTMLTableSectionElement} tbody
+ */
+function datasetsTable(tbody) {
+  return h(
+    'table',
+    { id: 'datasets-table', class: 'table' },
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        h('th', { scope: 'col' }, 'Name'),
+        h('th', { scope: 'col', class: 'num' }, 'Rows'),
+        h('th', { scope: 'col' }, 'Label column'),
+        h('th', { scope: 'col', class: 'num' }, 'Fields'),
+        h('th', { scope: 'col' }, 'Format'),
+        h('th', { scope: 'col' }, 'Source'),
+        h('th', { scope: 'col' }, 'Created'),
+      ),
+    ),
+    tbody,
+  );
+}
+
+/**
+ * The (hidden) "No datasets yet" card: Import, or try the sample tickets.
+ * @param {PageContext} ctx
+ * @param {() => void} openImport
+ * @param {HTMLElement} error  where a failed sample import is shown
+ */
+function emptyState(ctx, openImport, error) {
+  return h(
+    'div',
+    { id: 'datasets-empty', class: 'card empty-state', hidden: true },
+    h('div', { class: 'empty-icon', 'aria-hidden': 'true' }),
+    h('h2', {}, 'No datasets yet'),
+    h(
+      'p',
+      {},
+      'Import a CSV or JSONL file of support tickets to get started. ',
+      'You choose which columns hold the ticket text, the label and the fields to extract.',
+    ),
+    h(
+      'div',
+      { class: 'row' },
+      button('Import dataset…', { id: 'btn-import-empty', variant: 'primary', onClick: openImport }),
+      button('Try the sample tickets', {
+        id: 'btn-sample',
+        title: '360 support tickets written for TuneDesk: category + Customer ID, Account Number, Email',
+        onClick: () =>
+          importSample()
+            .then((s) => ctx.navigate('detail', { name: s.dataset.name }))
+            .catch((e) => showError(error, e)),
+      }),
+    ),
+  );
+}
+
+/**
+ * One dataset's row; a click (or Enter/Space) opens it.
+ * @param {DatasetInfo} ds
+ * @param {PageContext} ctx
+ */
 function row(ds, ctx) {
   const open = () => ctx.navigate('detail', { name: ds.name });
   const fields = Array.isArray(ds.fields) ? ds.fields : [];
@@ -127,6 +153,7 @@ function row(ds, ctx) {
   );
 }
 
+/** @param {string} path */
 function basename(path) {
   if (!path) return '';
   const parts = String(path).split(/[\\/]/);

@@ -18,6 +18,12 @@ import {
 
 const LABELS_SHOWN = 30;
 
+/**
+ * One dataset: overview, splits, field fill rates, label distribution; split and delete.
+ * @param {{name: string, imported?: {rows?: number, unmapped?: string[]}}} params
+ *   imported: what the import that just finished reported (shown as a notice)
+ * @param {PageContext} ctx
+ */
 export function render(params, ctx) {
   const name = params.name;
   const back = () => ctx.navigate('datasets');

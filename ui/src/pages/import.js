@@ -14,13 +14,26 @@ import {
   loading,
 } from '../dom.js';
 
+/** What a CSV column is for. @typedef {'text' | 'label' | 'field' | 'ignore'} Role */
+
+/** @type {Role[]} */
 const ROLES = ['text', 'label', 'field', 'ignore'];
 const ROLE_LABELS = { text: 'Text', label: 'Label', field: 'Field', ignore: 'Ignore' };
 
 /**
+ * @typedef {object} ImportState  The wizard's state.
+ * @property {Preview | null} preview  the last successful preview
+ * @property {string | null} path  the path it was made from
+ * @property {Map<string, Role>} roles  column → role (CSV only)
+ * @property {Set<string>} existing  names of stored datasets, for the "already exists" hint
+ * @property {boolean} busy
+ * @property {(() => void) | null} onExisting  refreshes the name hint once the names are known
+ */
+
+/**
  * @typedef {object} Page  What the steps share; built once by `buildPage`.
- * @property {object} ctx  the router context (navigate, alive)
- * @property {object} state  preview, path, roles, existing, busy, onExisting
+ * @property {PageContext} ctx  the router context (navigate, alive)
+ * @property {ImportState} state
  * @property {() => void} back  goes back to the dataset list
  * @property {HTMLInputElement} pathInput
  * @property {HTMLButtonElement} browseBtn
@@ -36,6 +49,8 @@ const ROLE_LABELS = { text: 'Text', label: 'Label', field: 'Field', ignore: 'Ign
 /**
  * The import page. Step 1 (always shown) takes a path and previews the file; each successful
  * preview redraws step 2 (name, column mapping, import).
+ * @param {unknown} _params
+ * @param {PageContext} ctx
  */
 export function render(_params, ctx) {
   const page = buildPage(ctx);
@@ -45,8 +60,13 @@ export function render(_params, ctx) {
   return page.section;
 }
 
-/** Creates the page state and the fixed elements: header, step 1 card, error box, step 2 slot. */
+/**
+ * Creates the page state and the fixed elements: header, step 1 card, error box, step 2 slot.
+ * @param {PageContext} ctx
+ * @returns {Page}
+ */
 function buildPage(ctx) {
+  /** @type {ImportState} */
   const state = {
     preview: null, // the last successful Preview
     path: null, // the path it was made from
@@ -117,7 +137,10 @@ function step1Card() {
   return { pathInput, browseBtn, previewBtn, staleNote, step1Status, step1 };
 }
 
-/** Fetches the stored dataset names (for the "already exists" hint); failures are ignored. */
+/**
+ * Fetches the stored dataset names (for the "already exists" hint); failures are ignored.
+ * @param {ImportState} state
+ */
 function loadExistingNames(state) {
   listDatasets()
     .then((list) => {
@@ -127,7 +150,10 @@ function loadExistingNames(state) {
     .catch(() => {});
 }
 
-/** Step 1 behaviour: Preview (button or Enter), the stale-path check while typing, Browse. */
+/**
+ * Step 1 behaviour: Preview (button or Enter), the stale-path check while typing, Browse.
+ * @param {Page} page
+ */
 function wireStep1(page) {
   const { state, pathInput, browseBtn, previewBtn, staleNote, section } = page;
 
@@ -141,13 +167,16 @@ function wireStep1(page) {
   pathInput.addEventListener('input', () => {
     const stale = state.preview !== null && pathInput.value.trim() !== state.path;
     staleNote.hidden = !stale;
-    const importBtn = section.querySelector('#btn-do-import');
+    const importBtn = /** @type {HTMLButtonElement | null} */ (section.querySelector('#btn-do-import'));
     if (importBtn && !state.busy) importBtn.disabled = stale;
   });
   browseBtn.addEventListener('click', () => doBrowse(page));
 }
 
-/** Previews the typed path; on success draws step 2, on failure clears it and shows the error. */
+/**
+ * Previews the typed path; on success draws step 2, on failure clears it and shows the error.
+ * @param {Page} page
+ */
 async function doPreview(page) {
   const { ctx, state, pathInput, browseBtn, previewBtn, staleNote, errorBox, step1Status, step1, step2 } = page;
   if (state.busy) return;
@@ -184,7 +213,10 @@ async function doPreview(page) {
   }
 }
 
-/** Opens the native file dialog and previews the chosen file. */
+/**
+ * Opens the native file dialog and previews the chosen file.
+ * @param {Page} page
+ */
 async function doBrowse(page) {
   const { ctx, state, pathInput, errorBox } = page;
   if (state.busy) return;
@@ -203,10 +235,10 @@ async function doBrowse(page) {
 
 /**
  * @typedef {object} Step2Form  The step 2 controls of one preview; built by `renderStep2`.
- * @property {object} p  the Preview they were built from
+ * @property {Preview} p  the Preview they were built from
  * @property {boolean} isJsonl
  * @property {string[]} columns
- * @property {Array} rows  the sample rows
+ * @property {string[][]} rows  the sample rows
  * @property {HTMLElement} summary  format · rows · columns line
  * @property {HTMLElement|null} problemNote  rows the import will refuse
  * @property {HTMLInputElement} nameInput
@@ -224,7 +256,10 @@ async function doBrowse(page) {
  * @property {HTMLElement} progressWrap
  */
 
-/** Step 2 for `state.preview`: the summary, name, column mapping and Import button. */
+/**
+ * Step 2 for `state.preview`: the summary, name, column mapping and Import button.
+ * @param {Page} page
+ */
 function renderStep2(page) {
   const { state, step2 } = page;
   const p = state.preview;
@@ -254,10 +289,16 @@ function renderStep2(page) {
   form.nameInput.select();
 }
 
-/** Sets `state.roles` to the backend's suggestion: each column text, label, field or ignore. */
+/**
+ * Sets `state.roles` to the backend's suggestion: each column text, label, field or ignore.
+ * @param {ImportState} state
+ * @param {string[]} columns
+ * @param {Suggestion} sugg
+ */
 function suggestRoles(state, columns, sugg) {
   state.roles = new Map();
   for (const c of columns) {
+    /** @type {Role} */
     let role = 'ignore';
     if ((sugg.text || []).includes(c)) role = 'text';
     else if (sugg.label === c) role = 'label';
@@ -266,7 +307,12 @@ function suggestRoles(state, columns, sugg) {
   }
 }
 
-/** The "CSV · comma-separated · N rows · M columns" line. */
+/**
+ * The "CSV · comma-separated · N rows · M columns" line.
+ * @param {Preview} p
+ * @param {string[]} columns
+ * @param {boolean} isJsonl
+ */
 function previewSummary(p, columns, isJsonl) {
   const parts = [String(p.format || '').toUpperCase()];
   const dw = delimiterWord(p.delimiter);
@@ -276,7 +322,10 @@ function previewSummary(p, columns, isJsonl) {
   return h('p', { id: 'import-summary', class: 'import-summary' }, parts.join(' · '));
 }
 
-/** Rows the import will refuse: say so now, before the user maps columns. Null when none. */
+/**
+ * Rows the import will refuse: say so now, before the user maps columns. Null when none.
+ * @param {Preview} p
+ */
 function previewProblems(p) {
   return p.problem_count
     ? h(
@@ -296,6 +345,8 @@ function previewProblems(p) {
  * The dataset name input and the Replace checkbox, with the hint that warns about (or
  * confirms replacing) a stored dataset of that name. The hint is refreshed on every change
  * and, through `state.onExisting`, once the stored names arrive.
+ * @param {Preview} p
+ * @param {ImportState} state
  */
 function nameForm(p, state) {
   const nameInput = h('input', {
@@ -350,6 +401,10 @@ function nameForm(p, state) {
 /**
  * The preview table with a role select per column (CSV), the mapping summary and the
  * "Map all other columns as fields" button; `state.roles` and the selects are kept in step.
+ * @param {ImportState} state
+ * @param {string[]} columns
+ * @param {string[][]} rows
+ * @param {boolean} isJsonl
  */
 function mappingControls(state, columns, rows, isJsonl) {
   const table = previewTable(columns, rows, isJsonl);
@@ -366,7 +421,7 @@ function mappingControls(state, columns, rows, isJsonl) {
     } });
 
   function syncMapping() {
-    for (const sel of table.querySelectorAll('select[data-column]')) {
+    for (const sel of roleSelects(table)) {
       sel.value = state.roles.get(sel.dataset.column) || 'ignore';
     }
     paintRoles(table, columns, state.roles);
@@ -389,8 +444,8 @@ function mappingControls(state, columns, rows, isJsonl) {
   // The selects are the source of truth (WebDriver or the keyboard may change them without
   // a change event reaching us first): read them back before using the mapping.
   function readRoles() {
-    for (const sel of table.querySelectorAll('select[data-column]')) {
-      state.roles.set(sel.dataset.column, ROLES.includes(sel.value) ? sel.value : 'ignore');
+    for (const sel of roleSelects(table)) {
+      state.roles.set(sel.dataset.column, asRole(sel.value));
     }
   }
   const onSelect = (e) => {
@@ -405,6 +460,23 @@ function mappingControls(state, columns, rows, isJsonl) {
   return { table, mappingSummary, fieldsRestBtn, syncMapping, readRoles };
 }
 
+/**
+ * The role selects of the preview table (CSV), one per column.
+ * @param {HTMLTableElement} table
+ */
+function roleSelects(table) {
+  return /** @type {NodeListOf<HTMLSelectElement>} */ (table.querySelectorAll('select[data-column]'));
+}
+
+/**
+ * `value` as a role; anything else is 'ignore'.
+ * @param {string} value
+ * @returns {Role}
+ */
+function asRole(value) {
+  return ROLES.find((r) => r === value) || 'ignore';
+}
+
 /** The import progress bar and its text, hidden until an import starts. */
 function importProgress() {
   const progress = h('progress', { id: 'import-progress', class: 'progress', max: '1', hidden: true });
@@ -413,7 +485,11 @@ function importProgress() {
   return { progress, progressText, progressWrap };
 }
 
-/** Import on the Import button or on Enter in the name input. */
+/**
+ * Import on the Import button or on Enter in the name input.
+ * @param {Page} page
+ * @param {Step2Form} form
+ */
 function wireImport(page, form) {
   form.importBtn.addEventListener('click', () => doImport(page, form));
   form.nameInput.addEventListener('keydown', (e) => {
@@ -424,7 +500,11 @@ function wireImport(page, form) {
   });
 }
 
-/** Lays out the step 2 card. */
+/**
+ * Lays out the step 2 card.
+ * @param {Page} page
+ * @param {Step2Form} form
+ */
 function step2Card(page, form) {
   const { p, rows } = form;
   const shown = Math.min(rows.length, Number(p.total_rows) || rows.length);
@@ -460,7 +540,10 @@ function step2Card(page, form) {
   );
 }
 
-/** The text above the table: how to map columns (CSV), or why there is nothing to map (JSONL). */
+/**
+ * The text above the table: how to map columns (CSV), or why there is nothing to map (JSONL).
+ * @param {boolean} isJsonl
+ */
 function mappingIntro(isJsonl) {
   return isJsonl
     ? h(
@@ -483,7 +566,12 @@ function mappingIntro(isJsonl) {
     );
 }
 
-/** Why the form cannot be imported as it is, or null when it can. */
+/**
+ * Why the form cannot be imported as it is, or null when it can.
+ * @param {Step2Form} form
+ * @param {ImportState} state
+ * @returns {string | null}
+ */
 function validateImport(form, state) {
   const { nameInput, isJsonl, columns } = form;
   const name = nameInput.value.trim();
@@ -499,7 +587,12 @@ function validateImport(form, state) {
   return null;
 }
 
-/** The import spec (backend.js `importDataset`) for the form's name, mapping and Replace box. */
+/**
+ * The import spec (backend.js `importDataset`) for the form's name, mapping and Replace box.
+ * @param {Step2Form} form
+ * @param {ImportState} state
+ * @returns {ImportSpec}
+ */
 function importSpec(form, state) {
   const { p, isJsonl, columns, nameInput, replaceBox } = form;
   return {
@@ -517,6 +610,8 @@ function importSpec(form, state) {
 /**
  * Validates and imports, showing progress; on success opens the new dataset, on failure
  * shows the error and unlocks the form.
+ * @param {Page} page
+ * @param {Step2Form} form
  */
 async function doImport(page, form) {
   const { ctx, state, errorBox } = page;
@@ -555,7 +650,12 @@ async function doImport(page, form) {
   }
 }
 
-/** Shows one import progress event: {event: "parsed", rows} or {event: "storing", done, total}. */
+/**
+ * Shows one import progress event: {event: "parsed", rows} or {event: "storing", done, total}.
+ * @param {PageContext} ctx
+ * @param {Step2Form} form
+ * @param {ImportEvent} ev
+ */
 function showImportProgress(ctx, form, ev) {
   const { progress, progressText } = form;
   if (!ctx.alive() || !ev) return;
@@ -571,7 +671,12 @@ function showImportProgress(ctx, form, ev) {
   }
 }
 
-/** Locks (or unlocks) both steps' controls while an import runs. */
+/**
+ * Locks (or unlocks) both steps' controls while an import runs.
+ * @param {Page} page
+ * @param {Step2Form} form
+ * @param {boolean} busy
+ */
 function setBusy(page, form, busy) {
   const { state, previewBtn, browseBtn, pathInput } = page;
   const { importBtn, nameInput, replaceBox, fieldsRestBtn, table } = form;
@@ -587,6 +692,12 @@ function setBusy(page, form, busy) {
   importBtn.classList.toggle('is-busy', busy);
 }
 
+/**
+ * The preview table: the column names (with a role select each, CSV) over the sample rows.
+ * @param {string[]} columns
+ * @param {string[][]} rows
+ * @param {boolean} isJsonl
+ */
 function previewTable(columns, rows, isJsonl) {
   const headCells = columns.map((c, i) => {
     const label = h('div', { class: 'col-name', title: c }, c);
@@ -616,6 +727,12 @@ function previewTable(columns, rows, isJsonl) {
   );
 }
 
+/**
+ * Colours each column's cells by its role.
+ * @param {HTMLTableElement} table
+ * @param {string[]} columns
+ * @param {Map<string, Role>} roles
+ */
 function paintRoles(table, columns, roles) {
   const classes = ROLES.map((r) => `role-${r}`);
   const rowsEls = table.querySelectorAll('tr');

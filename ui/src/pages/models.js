@@ -16,6 +16,11 @@ import { h, setChildren, button, loading, showError, clearError, bar, fmtBytes, 
 import * as jobs from '../jobs.js';
 import * as settings from '../settings.js';
 
+/**
+ * The models page: catalog with downloads, other pulls, registered models, local models, token.
+ * @param {unknown} params
+ * @param {PageContext} ctx
+ */
 export function render(params, ctx) {
   const error = h('div', { class: 'error-box', hidden: true });
   const body = h('div', { class: 'stack' }, loading('Loading models…'));

@@ -33,43 +33,29 @@ function rank(sev) {
   return SEVERITY_RANK[sev] ?? 3;
 }
 
+/**
+ * The quality report of dataset `params.name`, checked when the page opens and on "Run again".
+ * @param {{name: string}} params
+ * @param {PageContext} ctx
+ */
 export function render(params, ctx) {
   const name = params.name;
   const container = h('div', { id: 'quality-report' });
   const section = h('section', { id: 'page-quality', class: 'page' }, container);
   const toDataset = () => ctx.navigate('detail', { name });
-
-  function header(report, rerunBtn) {
-    let sub = null;
-    if (report) {
-      const sev = { error: 0, warning: 0, info: 0 };
-      for (const f of report.findings || []) if (f.severity in sev) sev[f.severity] += 1;
-      const bits = [`${plural(report.rows, 'row')} checked`];
-      if (sev.error) bits.push(plural(sev.error, 'error'));
-      if (sev.warning) bits.push(plural(sev.warning, 'warning'));
-      if (sev.info) bits.push(`${fmtInt(sev.info)} info`);
-      sub = h('p', { class: 'page-subtitle', id: 'quality-rows' }, bits.join(' · '));
-    }
-    return h(
-      'header',
-      { class: 'page-header' },
-      h(
-        'div',
-        { class: 'page-heading' },
-        backLink(name, toDataset, 'quality-back'),
-        h('h1', {}, 'Quality report ', h('span', { class: 'title-name' }, name)),
-        sub,
-      ),
-      rerunBtn ? h('div', { class: 'page-actions' }, rerunBtn) : null,
-    );
-  }
+  /** @type {(report: Report | null, rerunBtn?: HTMLButtonElement) => HTMLElement} */
+  const header = (report, rerunBtn) => pageHeader(name, toDataset, report, rerunBtn);
 
   async function load() {
     setChildren(container, header(null), loading('Checking the data…'));
     try {
       const report = await qualityReport(name);
       if (!ctx.alive()) return;
-      draw(report);
+      setChildren(
+        container,
+        header(report, button('Run again', { id: 'btn-quality-rerun', onClick: load })),
+        reportBody(report, name),
+      );
     } catch (err) {
       if (!ctx.alive()) return;
       const box = h('div', { class: 'error-box' });
@@ -78,79 +64,154 @@ export function render(params, ctx) {
     }
   }
 
-  function draw(report) {
-    const findings = Array.isArray(report.findings) ? report.findings : [];
-    const groups = groupFindings(findings);
-    const groupEls = new Map();
-
-    const summary = h('div', { id: 'quality-summary', class: 'summary-grid' });
-    for (const g of groups) {
-      summary.appendChild(
-        h(
-          'button',
-          {
-            type: 'button',
-            class: ['summary-card', `sev-${g.worst}`],
-            dataset: { summaryCheck: g.check, severity: g.worst },
-            title: CHECKS[g.check] ? CHECKS[g.check][1] : null,
-            onClick: () => {
-              const el = groupEls.get(g.check);
-              if (!el) return;
-              el.open = true;
-              el.scrollIntoView({ behavior: 'smooth', block: 'start' });
-            },
-          },
-          h('span', { class: 'summary-count num' }, fmtInt(g.findings.length)),
-          h('span', { class: 'summary-title' }, checkTitle(g.check)),
-          h('span', { class: ['summary-sev', `text-${g.worst}`] }, SEVERITY_WORD[g.worst] || g.worst),
-        ),
-      );
-    }
-
-    const clean = findings.length === 0
-      ? h(
-        'div',
-        { id: 'quality-clean', class: 'card clean-state' },
-        h('div', { class: 'clean-icon', 'aria-hidden': 'true' }),
-        h('h2', {}, 'All clear'),
-        h('p', { class: 'muted' }, `No problems found in ${plural(report.rows, 'row')}. This dataset is ready for training.`),
-      )
-      : null;
-
-    const groupList = h('div', { class: 'groups' });
-    for (const g of groups) {
-      const el = groupElement(g, name);
-      groupEls.set(g.check, el);
-      groupList.appendChild(el);
-    }
-
-    const opts = report.options || {};
-    const fine = [];
-    if (report.token_estimate) {
-      const est = String(report.token_estimate).trim();
-      fine.push(`Token lengths: ${est}${/[.!?]$/.test(est) ? '' : '.'}`);
-    }
-    const thresholds = [];
-    if (opts.max_tokens !== undefined) thresholds.push(`texts over ${fmtInt(opts.max_tokens)} tokens`);
-    if (opts.min_class_rows !== undefined) thresholds.push(`classes under ${fmtInt(opts.min_class_rows)} rows`);
-    if (opts.imbalance_ratio !== undefined) thresholds.push(`class imbalance from ${opts.imbalance_ratio}×`);
-    if (thresholds.length) fine.push(`Reported: ${thresholds.join(', ')}.`);
-
-    setChildren(
-      container,
-      header(report, button('Run again', { id: 'btn-quality-rerun', onClick: load })),
-      groups.length ? summary : null,
-      clean,
-      groupList,
-      fine.length ? h('p', { class: 'fine-print', id: 'quality-token-estimate' }, fine.join(' ')) : null,
-    );
-  }
-
   load();
   return section;
 }
 
+/**
+ * The page header: back link, title, the counts of `report` (once there is one), `rerunBtn`.
+ * @param {string} name
+ * @param {() => void} toDataset
+ * @param {Report | null} report
+ * @param {HTMLButtonElement} [rerunBtn]
+ */
+function pageHeader(name, toDataset, report, rerunBtn) {
+  return h(
+    'header',
+    { class: 'page-header' },
+    h(
+      'div',
+      { class: 'page-heading' },
+      backLink(name, toDataset, 'quality-back'),
+      h('h1', {}, 'Quality report ', h('span', { class: 'title-name' }, name)),
+      report ? severityLine(report) : null,
+    ),
+    rerunBtn ? h('div', { class: 'page-actions' }, rerunBtn) : null,
+  );
+}
+
+/**
+ * "N rows checked · 2 errors · 1 warning · 3 info".
+ * @param {Report} report
+ */
+function severityLine(report) {
+  const sev = { error: 0, warning: 0, info: 0 };
+  for (const f of report.findings || []) if (f.severity in sev) sev[f.severity] += 1;
+  const bits = [`${plural(report.rows, 'row')} checked`];
+  if (sev.error) bits.push(plural(sev.error, 'error'));
+  if (sev.warning) bits.push(plural(sev.warning, 'warning'));
+  if (sev.info) bits.push(`${fmtInt(sev.info)} info`);
+  return h('p', { class: 'page-subtitle', id: 'quality-rows' }, bits.join(' · '));
+}
+
+/**
+ * What the page shows under its header: the summary cards, the all-clear card (no findings),
+ * one group per check and the fine print.
+ * @param {Report} report
+ * @param {string} name  the dataset
+ * @returns {DomChild[]}
+ */
+function reportBody(report, name) {
+  const findings = Array.isArray(report.findings) ? report.findings : [];
+  const groups = groupFindings(findings);
+  /** @type {Map<string, HTMLDetailsElement>} */
+  const groupEls = new Map();
+  const groupList = h('div', { class: 'groups' });
+  for (const g of groups) {
+    const el = groupElement(g, name);
+    groupEls.set(g.check, el);
+    groupList.appendChild(el);
+  }
+  const fine = finePrint(report);
+  return [
+    groups.length ? summaryGrid(groups, groupEls) : null,
+    findings.length === 0 ? cleanState(report) : null,
+    groupList,
+    fine.length ? h('p', { class: 'fine-print', id: 'quality-token-estimate' }, fine.join(' ')) : null,
+  ];
+}
+
+/**
+ * One card per check (count, title, worst severity); a click opens and scrolls to its group.
+ * @param {Group[]} groups
+ * @param {Map<string, HTMLDetailsElement>} groupEls
+ */
+function summaryGrid(groups, groupEls) {
+  const summary = h('div', { id: 'quality-summary', class: 'summary-grid' });
+  for (const g of groups) {
+    summary.appendChild(
+      h(
+        'button',
+        {
+          type: 'button',
+          class: ['summary-card', `sev-${g.worst}`],
+          dataset: { summaryCheck: g.check, severity: g.worst },
+          title: CHECKS[g.check] ? CHECKS[g.check][1] : null,
+          onClick: () => {
+            const el = groupEls.get(g.check);
+            if (!el) return;
+            el.open = true;
+            el.scrollIntoView({ behavior: 'smooth', block: 'start' });
+          },
+        },
+        h('span', { class: 'summary-count num' }, fmtInt(g.findings.length)),
+        h('span', { class: 'summary-title' }, checkTitle(g.check)),
+        h('span', { class: ['summary-sev', `text-${g.worst}`] }, SEVERITY_WORD[g.worst] || g.worst),
+      ),
+    );
+  }
+  return summary;
+}
+
+/**
+ * The "All clear" card of a report without findings.
+ * @param {Report} report
+ */
+function cleanState(report) {
+  return h(
+    'div',
+    { id: 'quality-clean', class: 'card clean-state' },
+    h('div', { class: 'clean-icon', 'aria-hidden': 'true' }),
+    h('h2', {}, 'All clear'),
+    h('p', { class: 'muted' }, `No problems found in ${plural(report.rows, 'row')}. This dataset is ready for training.`),
+  );
+}
+
+/**
+ * The sentences under the report: how token lengths were estimated and the thresholds used.
+ * @param {Report} report
+ * @returns {string[]}
+ */
+function finePrint(report) {
+  const opts = report.options || /** @type {Partial<QualityOptions>} */ ({});
+  const fine = [];
+  if (report.token_estimate) {
+    const est = String(report.token_estimate).trim();
+    fine.push(`Token lengths: ${est}${/[.!?]$/.test(est) ? '' : '.'}`);
+  }
+  const thresholds = [];
+  if (opts.max_tokens !== undefined) thresholds.push(`texts over ${fmtInt(opts.max_tokens)} tokens`);
+  if (opts.min_class_rows !== undefined) thresholds.push(`classes under ${fmtInt(opts.min_class_rows)} rows`);
+  if (opts.imbalance_ratio !== undefined) thresholds.push(`class imbalance from ${opts.imbalance_ratio}×`);
+  if (thresholds.length) fine.push(`Reported: ${thresholds.join(', ')}.`);
+  return fine;
+}
+
+/**
+ * The findings of one check, with the most severe of them.
+ * @typedef {object} Group
+ * @property {Check} check
+ * @property {Severity} worst
+ * @property {Finding[]} findings
+ */
+
+/**
+ * Findings grouped by check: most severe groups first, then in check order.
+ * @param {Finding[]} findings
+ * @returns {Group[]}
+ */
 function groupFindings(findings) {
+  /** @type {Map<Check, Group>} */
   const map = new Map();
   for (const f of findings) {
     let g = map.get(f.check);
@@ -168,6 +229,11 @@ function groupFindings(findings) {
   return [...map.values()].sort((a, b) => rank(a.worst) - rank(b.worst) || order(a.check) - order(b.check));
 }
 
+/**
+ * A check's group: a collapsible list of its findings, the first `FIRST_SHOWN` at once.
+ * @param {Group} g
+ * @param {string} name  the dataset
+ */
 function groupElement(g, name) {
   const list = h('div', { class: 'finding-list' });
   let shown = 0;
@@ -210,6 +276,11 @@ function groupElement(g, name) {
   return details;
 }
 
+/**
+ * One finding: severity, message, and its rows (fetched on "Show rows").
+ * @param {Finding} f
+ * @param {string} name  the dataset
+ */
 function findingElement(f, name) {
   const rows = Array.isArray(f.rows) ? f.rows : [];
   const rowsBox = h('div', { class: 'finding-rows', hidden: true });
@@ -256,6 +327,12 @@ function findingElement(f, name) {
   );
 }
 
+/**
+ * The rows of a finding as a table (at most `ROWS_FETCHED` of `total`).
+ * @param {Example[]} data
+ * @param {number} total
+ * @param {Finding} finding
+ */
 function rowsTable(data, total, finding) {
   const list = Array.isArray(data) ? data : [];
   const note = total > list.length

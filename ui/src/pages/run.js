@@ -14,8 +14,14 @@ export function statusWord(detail) {
   return detail.interrupted ? 'interrupted' : detail.status;
 }
 
+/**
+ * One run, live while it trains.
+ * @param {{name: string}} params
+ * @param {PageContext} ctx
+ */
 export function render(params, ctx) {
   const name = params.name;
+  /** @type {LossView} */
   const view = { x: 'step', log: false };
   const error = h('div', { class: 'error-box', hidden: true });
   const body = h('div', { class: 'stack' }, loading('Loading the run…'));
@@ -68,7 +74,7 @@ export function render(params, ctx) {
 
 /** The page's fixed parts, filled by `show` and `showJob`. */
 function skeleton(view, redraw, ctx, name, error) {
-  const el = (id, tag = 'span') => h(tag, { id });
+  const el = (/** @type {string} */ id) => h('span', { id });
   const p = {
     status: el('run-status'),
     step: el('run-step'),

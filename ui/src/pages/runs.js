@@ -6,6 +6,11 @@ import { h, setChildren, button, loading, showError, clearError, fmtDate, fmtDur
 import * as jobs from '../jobs.js';
 import { statusWord } from './run.js';
 
+/**
+ * The runs table, and the comparison of the selected runs.
+ * @param {unknown} params
+ * @param {PageContext} ctx
+ */
 export function render(params, ctx) {
   const error = h('div', { class: 'error-box', hidden: true });
   const body = h('div', { class: 'stack' }, loading('Loading runs…'));
@@ -81,7 +86,7 @@ function table(runs, ctx, onSelect, selected, remove) {
 
 function row(r, ctx, onSelect, selected, remove) {
   const open = () => ctx.navigate('run', { name: r.name });
-  const box = h('input', { type: 'checkbox', class: 'run-select', checked: selected.has(r.name), title: 'Select to compare', onChange: (e) => onSelect(r.name, e.target.checked) });
+  const box = h('input', { type: 'checkbox', class: 'run-select', checked: selected.has(r.name), title: 'Select to compare', onChange: () => onSelect(r.name, box.checked) });
   const ev = r.latest_eval;
   const word = statusWord(r);
   return h(
@@ -118,6 +123,7 @@ function showComparison(box, names, error) {
     .catch((e) => (box.replaceChildren(), showError(error, e)));
 }
 
+/** The settings compared: [label, value of a run's config]. @type {Array<[string, (c: Partial<TrainConfig>) => unknown]>} */
 const SETTINGS = [
   ['Learning rate', (c) => c.lr],
   ['Epochs', (c) => c.epochs],

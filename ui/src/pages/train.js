@@ -6,18 +6,33 @@ import { h, setChildren, button, loading, showError, clearError, plural, fmtByte
 import * as jobs from '../jobs.js';
 import * as settings from '../settings.js';
 
-/** The form's number fields: [id, label, guidance, read(config, valLimit), write(config, value)]. */
+/**
+ * A number field of the settings form.
+ * @typedef {object} Field
+ * @property {string} id  the input's id
+ * @property {string} label
+ * @property {string} hint  one line of guidance
+ * @property {(c: TrainConfig) => number | string} read  the value shown for `c`
+ * @property {(c: TrainConfig, v: number) => void} write  stores `v` (NaN when empty) in `c`
+ */
+
+/** The form's number fields. @type {Field[]} */
 const FIELDS = [
-  ['set-lr', 'Learning rate', 'How big each update is. The usual range is 1e-5 to 2e-4; on our ticket data small models learned best at 5e-4.', (c) => c.lr, (c, v) => (c.lr = v)],
-  ['set-epochs', 'Epochs', 'Passes over the training tickets. 3–5 is typical; watch the validation loss for overfitting.', (c) => c.epochs, (c, v) => (c.epochs = Math.round(v))],
-  ['set-batch', 'Batch size', 'Tickets per step. 4–8 on a laptop; larger needs more memory.', (c) => c.batch_size, (c, v) => (c.batch_size = Math.round(v))],
-  ['set-wd', 'Weight decay', 'Keeps the adapter’s weights small. 0.01 is the usual value.', (c) => c.weight_decay, (c, v) => (c.weight_decay = v)],
-  ['set-rank', 'LoRA rank', 'Size of the adapter. 8–16; more can learn more and needs more memory.', (c) => c.lora.rank, (c, v) => (c.lora.rank = Math.round(v))],
-  ['set-alpha', 'LoRA alpha', 'Scale of the adapter’s updates; usually twice the rank.', (c) => c.lora.alpha, (c, v) => (c.lora.alpha = v)],
-  ['set-maxlen', 'Max length', 'Longest ticket plus answer, in tokens. Longer tickets are cut.', (c) => c.max_len, (c, v) => (c.max_len = Math.round(v))],
-  ['set-patience', 'Early stopping', 'Stop after this many validations without improvement (empty: never).', (c) => c.patience ?? '', (c, v) => (c.patience = Number.isFinite(v) && v > 0 ? Math.round(v) : null)],
+  { id: 'set-lr', label: 'Learning rate', hint: 'How big each update is. The usual range is 1e-5 to 2e-4; on our ticket data small models learned best at 5e-4.', read: (c) => c.lr, write: (c, v) => (c.lr = v) },
+  { id: 'set-epochs', label: 'Epochs', hint: 'Passes over the training tickets. 3–5 is typical; watch the validation loss for overfitting.', read: (c) => c.epochs, write: (c, v) => (c.epochs = Math.round(v)) },
+  { id: 'set-batch', label: 'Batch size', hint: 'Tickets per step. 4–8 on a laptop; larger needs more memory.', read: (c) => c.batch_size, write: (c, v) => (c.batch_size = Math.round(v)) },
+  { id: 'set-wd', label: 'Weight decay', hint: 'Keeps the adapter’s weights small. 0.01 is the usual value.', read: (c) => c.weight_decay, write: (c, v) => (c.weight_decay = v) },
+  { id: 'set-rank', label: 'LoRA rank', hint: 'Size of the adapter. 8–16; more can learn more and needs more memory.', read: (c) => c.lora.rank, write: (c, v) => (c.lora.rank = Math.round(v)) },
+  { id: 'set-alpha', label: 'LoRA alpha', hint: 'Scale of the adapter’s updates; usually twice the rank.', read: (c) => c.lora.alpha, write: (c, v) => (c.lora.alpha = v) },
+  { id: 'set-maxlen', label: 'Max length', hint: 'Longest ticket plus answer, in tokens. Longer tickets are cut.', read: (c) => c.max_len, write: (c, v) => (c.max_len = Math.round(v)) },
+  { id: 'set-patience', label: 'Early stopping', hint: 'Stop after this many validations without improvement (empty: never).', read: (c) => c.patience ?? '', write: (c, v) => (c.patience = Number.isFinite(v) && v > 0 ? Math.round(v) : null) },
 ];
 
+/**
+ * The new-run form, opened on `params.dataset` / `params.model` when given.
+ * @param {{dataset?: string, model?: string}} params
+ * @param {PageContext} ctx
+ */
 export function render(params, ctx) {
   const error = h('div', { class: 'error-box', hidden: true });
   const body = h('div', { class: 'stack' }, loading('Loading…'));
@@ -64,7 +79,7 @@ function form(datasets, models, current, engine, params, ctx, error) {
   plan.update();
   const start = () => {
     clearError(error);
-    const ack = document.getElementById('ack-quality');
+    const ack = /** @type {HTMLInputElement | null} */ (document.getElementById('ack-quality'));
     if (ack && !ack.checked) return showError(error, 'The dataset has errors: fix them on the Datasets page, or tick the box to train anyway.');
     const chosen = knobs.read();
     startRun(name.value.trim(), dataset.value, model.value, chosen.config, chosen.val_limit)
@@ -129,7 +144,7 @@ function showQuality(box, name, ctx) {
 
 function settingsCard(current, engine) {
   const state = structuredClone(current);
-  const inputs = FIELDS.map(([id, label, hint, read]) => [id, label, hint, h('input', { id, class: 'input', type: 'number', step: 'any', value: read(state.config) })]);
+  const inputs = FIELDS.map((field) => ({ field, input: h('input', { id: field.id, class: 'input', type: 'number', step: 'any', value: field.read(state.config) }) }));
   const valLimit = h('input', { id: 'val-limit', class: 'input', type: 'number', value: state.val_limit });
   const presetButtons = engine.presets.map((p) =>
     h('button', { type: 'button', id: `preset-${p.id}`, class: ['preset', state.preset === p.id ? 'active' : null], onClick: () => apply(p) }, h('strong', {}, p.name), h('span', { class: 'small muted' }, p.description)),
@@ -138,13 +153,13 @@ function settingsCard(current, engine) {
     state.config = structuredClone(p.config);
     state.val_limit = p.val_limit;
     state.preset = p.id;
-    for (const [id, , , input] of inputs) input.value = FIELDS.find((f) => f[0] === id)[3](state.config);
-    valLimit.value = state.val_limit;
+    for (const { field, input } of inputs) input.value = String(field.read(state.config));
+    valLimit.value = String(state.val_limit);
     presetButtons.forEach((b) => b.classList.toggle('active', b.id === `preset-${p.id}`));
     settings.save(state);
   };
   const read = () => {
-    inputs.forEach(([id, , , input], i) => FIELDS[i][4](state.config, input.value === '' ? NaN : Number(input.value)));
+    inputs.forEach(({ field, input }) => field.write(state.config, input.value === '' ? NaN : Number(input.value)));
     state.val_limit = Math.max(1, Math.round(Number(valLimit.value) || engine.val_limit));
     settings.save(state);
     return state;
@@ -157,7 +172,7 @@ function settingsCard(current, engine) {
     h(
       'div',
       { class: 'form-grid settings-grid' },
-      inputs.map(([, label, hint, input]) => labelled(label, input, hint)),
+      inputs.map(({ field, input }) => labelled(field.label, input, field.hint)),
       labelled('Validation tickets', valLimit, 'Checked at each validation pass (a stratified sample of the validation split).'),
     ),
   );
