@@ -526,20 +526,38 @@ async fn compare_in_window(c: &Client) {
     screenshot(c, "12-runs-compare").await;
 }
 
-#[test]
-fn pull_train_cancel_resume_and_compare_in_the_real_window() {
+/// A data folder (see [`training_fixture`]) and the environment that points the app at a fake
+/// Hub serving a tiny model as `repo`, whose weights stall for `stall` half-way, with training
+/// steps paced `pace_ms` apart.
+struct Scenario {
+    _dir: tempfile::TempDir,
+    home: PathBuf,
+    env: Vec<(&'static str, String)>,
+}
+
+fn scenario(repo: &str, stall: Duration, pace_ms: u64, baseline: bool) -> Scenario {
     let dir = tempfile::tempdir().unwrap();
     let model_dir = dir.path().join("tiny");
     let hub = fake_hub::FakeHub::start();
-    hub.add_repo("tiny/llama", tiny_files(&model_dir), None);
-    hub.stall_once("model.safetensors", 4000, Duration::from_secs(4));
+    hub.add_repo(repo, tiny_files(&model_dir), None);
+    hub.stall_once("model.safetensors", 4000, stall);
     let home = dir.path().join("home");
-    training_fixture(&home, &model_dir, true);
-    let env = [
+    training_fixture(&home, &model_dir, baseline);
+    let env = vec![
         ("HF_ENDPOINT", hub.url().to_string()),
         ("HF_HOME", dir.path().join("hf").display().to_string()),
-        ("TUNEDESK_FAULT", "slow-step:120".to_string()),
+        ("TUNEDESK_FAULT", format!("slow-step:{pace_ms}")),
     ];
+    Scenario {
+        _dir: dir,
+        home,
+        env,
+    }
+}
+
+#[test]
+fn pull_train_cancel_resume_and_compare_in_the_real_window() {
+    let Scenario { _dir, home, env } = scenario("tiny/llama", Duration::from_secs(4), 120, true);
     in_window(
         &home,
         &env,
@@ -566,18 +584,7 @@ fn pull_train_cancel_resume_and_compare_in_the_real_window() {
 
 #[test]
 fn leaving_a_page_keeps_the_progress_of_its_job() {
-    let dir = tempfile::tempdir().unwrap();
-    let model_dir = dir.path().join("tiny");
-    let hub = fake_hub::FakeHub::start();
-    hub.add_repo("tiny/slow", tiny_files(&model_dir), None);
-    hub.stall_once("model.safetensors", 4000, Duration::from_secs(30));
-    let home = dir.path().join("home");
-    training_fixture(&home, &model_dir, false);
-    let env = [
-        ("HF_ENDPOINT", hub.url().to_string()),
-        ("HF_HOME", dir.path().join("hf").display().to_string()),
-        ("TUNEDESK_FAULT", "slow-step:400".to_string()),
-    ];
+    let Scenario { _dir, home, env } = scenario("tiny/slow", Duration::from_secs(30), 400, false);
     in_window(
         &home,
         &env,

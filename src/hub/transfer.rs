@@ -403,20 +403,32 @@ mod tests {
         assert!(v
             .verified(&path, &path, "f", &meta, &mut |e| events.push(e))
             .unwrap());
-        assert!(path.exists() && events.is_empty());
+        assert!(path.exists());
+        assert!(matches!(&events[..], [PullEvent::Verifying { file }] if file == "f"));
+        events.clear();
 
         std::fs::write(&path, b"bad! bytes").unwrap();
         assert!(!v
             .verified(&path, &path, "f", &meta, &mut |e| events.push(e))
             .unwrap());
         assert!(!path.exists(), "the bad bytes are deleted");
-        assert!(matches!(&events[..], [PullEvent::Refetch { what, .. }] if what == "sha256"));
+        assert!(matches!(
+            &events[..],
+            [PullEvent::Verifying { .. }, PullEvent::Refetch { what, .. }] if what == "sha256"
+        ));
 
         std::fs::write(&path, b"bad again").unwrap();
         let err = v
             .verified(&path, &path, "f", &meta, &mut |e| events.push(e))
             .unwrap_err();
         assert!(matches!(err, HubError::Integrity { ref what, .. } if what == "size"));
-        assert_eq!(events.len(), 1, "no second refetch");
+        assert_eq!(
+            events
+                .iter()
+                .filter(|e| matches!(e, PullEvent::Refetch { .. }))
+                .count(),
+            1,
+            "no second refetch"
+        );
     }
 }
