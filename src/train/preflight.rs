@@ -1,12 +1,13 @@
 //! What a run will take, worked out before it starts (the window's pre-flight card): steps,
 //! tickets cut at the maximum length, peak RAM against free RAM, disk for checkpoints, and a
-//! duration estimated from the speed this model trained at on this machine before.
+//! duration estimated from the speed this model trained at on this machine before (else from
+//! the training benchmark, scaled).
 
 use super::run::{run_data, RunSpec, TrainError};
 use super::{data, Schedule};
 use crate::model::config_and_tokenizer;
 use crate::model::estimate::{
-    available_ram_bytes, lora_param_count, training_ram_bytes, TrainShape,
+    available_ram_bytes, lora_param_count, param_count, training_ram_bytes, TrainShape,
 };
 use crate::store::Store;
 use crate::template::Template;
@@ -33,8 +34,8 @@ pub struct Preflight {
     pub free_ram_bytes: Option<u64>,
     /// Disk the checkpoints take (best, last, one adapter per validation).
     pub checkpoint_bytes: u64,
-    /// Duration, when this model has trained on this machine before.
-    pub estimate: Option<Estimate>,
+    /// How long it should take.
+    pub estimate: Estimate,
 }
 
 /// A duration estimate and what it rests on.
@@ -44,9 +45,31 @@ pub struct Estimate {
     pub seconds: f64,
     /// The training speed assumed.
     pub tokens_per_s: f64,
-    /// The run whose measured speed it is.
-    pub from_run: String,
+    /// Where that speed comes from.
+    pub basis: Basis,
 }
+
+/// Where a speed comes from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "from", rename_all = "snake_case")]
+pub enum Basis {
+    /// Measured by an earlier run of this model on this machine.
+    Run {
+        /// That run.
+        name: String,
+    },
+    /// The training benchmark (docs/PERFORMANCE.md), scaled to this model's size and this
+    /// machine's cores: a rougher guess.
+    Bench,
+}
+
+/// LoRA training speed of SmolLM2-135M on the 2-core reference machine (docs/PERFORMANCE.md,
+/// `tunedesk bench train`, batch 8 × 128): 203–206 tokens/s.
+const BENCH_TOKENS_PER_S: f64 = 204.0;
+/// Parameters of the benchmarked model.
+const BENCH_PARAMS: f64 = 134_515_008.0;
+/// Cores of the benchmark machine.
+const BENCH_CORES: f64 = 2.0;
 
 /// A validation token costs about a third of a training token (forward only).
 const EVAL_COST: f64 = 1.0 / 3.0;
@@ -104,12 +127,25 @@ pub fn preflight(
         free_ram_bytes: available_ram_bytes(),
         // best and last hold the adapter and AdamW's two moments; each validation keeps an adapter.
         checkpoint_bytes: adapter * 3 * 2 + adapter * evals as u64,
-        estimate: measured_speed(store, &spec.model)?.map(|(tokens_per_s, from_run)| Estimate {
-            seconds: work / tokens_per_s,
-            tokens_per_s,
-            from_run,
-        }),
+        estimate: {
+            let (tokens_per_s, basis) = match measured_speed(store, &spec.model)? {
+                Some((speed, name)) => (speed, Basis::Run { name }),
+                None => (bench_speed(param_count(&config)), Basis::Bench),
+            };
+            Estimate {
+                seconds: work / tokens_per_s,
+                tokens_per_s,
+                basis,
+            }
+        },
     })
+}
+
+/// The benchmark's speed scaled to a model of `params` parameters (compute grows with the
+/// parameter count) and this machine's cores.
+fn bench_speed(params: u64) -> f64 {
+    let cores = std::thread::available_parallelism().map_or(BENCH_CORES, |n| n.get() as f64);
+    BENCH_TOKENS_PER_S * BENCH_PARAMS / params.max(1) as f64 * cores / BENCH_CORES
 }
 
 /// The median training speed of the newest run of `model` that recorded steps.

@@ -318,7 +318,11 @@ fn preflight_plans_what_the_run_does() {
     let (_dir, mut store, data_dir, mut spec) = setup();
     let tpl = Template::default();
     let plan = preflight(&mut store, &spec, &tpl).unwrap();
-    assert!(plan.estimate.is_none(), "no measured speed yet");
+    assert_eq!(
+        plan.estimate.basis,
+        tunedesk::train::preflight::Basis::Bench,
+        "no measured speed yet"
+    );
     assert_eq!(plan.truncated, 0);
     assert!(plan.ram_bytes > 0 && plan.checkpoint_bytes > 0);
     let never = AtomicBool::new(false);
@@ -341,8 +345,12 @@ fn preflight_plans_what_the_run_does() {
         "the plan matches the run"
     );
     let again = preflight(&mut store, &spec, &tpl).unwrap();
-    let est = again.estimate.expect("a speed measured by run 'p'");
-    assert_eq!(est.from_run, run.name);
+    let est = again.estimate;
+    assert_eq!(
+        est.basis,
+        tunedesk::train::preflight::Basis::Run { name: run.name },
+        "the speed run 'p' measured"
+    );
     assert!(est.seconds > 0.0 && est.tokens_per_s > 0.0);
     spec.config.max_len = 6;
     let short = preflight(&mut store, &spec, &tpl).unwrap();

@@ -283,7 +283,7 @@ interface ChosenSettings {
 interface Estimate {
   seconds: number;
   tokens_per_s: number;
-  from_run: string;
+  basis: { from: 'run'; name: string } | { from: 'bench' };
 }
 
 interface Preflight {
@@ -296,7 +296,7 @@ interface Preflight {
   ram_bytes: number;
   free_ram_bytes: number | null;
   checkpoint_bytes: number;
-  estimate: Estimate | null;
+  estimate: Estimate;
 }
 
 // ---- runs (src/store/runs.rs, src/train/run.rs, src/train/summary.rs, src/chart/loss.rs,

@@ -215,12 +215,7 @@ function preflightRows(p, config) {
       p.free_ram_bytes ? `${fmtBytes(p.free_ram_bytes)} free now` : null,
       'plan-ram',
     ),
-    item(
-      'Duration (estimate)',
-      p.estimate ? `≈ ${fmtDuration(p.estimate.seconds)}` : 'after the first steps',
-      p.estimate ? `at ${Math.round(p.estimate.tokens_per_s)} tokens/s, measured by run ${p.estimate.from_run} on this computer` : 'This model has not trained here yet: the run page shows the time left once it starts.',
-      'plan-duration',
-    ),
+    item('Duration (estimate)', `≈ ${fmtDuration(p.estimate.seconds)}`, durationBasis(p.estimate), 'plan-duration'),
     item('Checkpoints', `≈ ${fmtBytes(p.checkpoint_bytes)}`, 'on disk: best, last and one adapter per validation', 'plan-disk'),
     item(
       'Cut tickets',
@@ -229,4 +224,11 @@ function preflightRows(p, config) {
       'plan-cut',
     ),
   );
+}
+
+/** Where a duration estimate comes from, in words. @param {Estimate} e */
+function durationBasis(e) {
+  const speed = `${Math.round(e.tokens_per_s)} tokens/s`;
+  if (e.basis.from === 'run') return `at ${speed}, measured by run ${e.basis.name} on this computer`;
+  return `at about ${speed}: the training benchmark scaled to this model and computer (it has not trained here yet; the run page shows the time left once it starts)`;
 }
