@@ -40,6 +40,7 @@ pub mod dataset;
 mod error;
 pub mod evaluate;
 pub mod example;
+pub mod export;
 pub mod hub;
 pub mod import;
 pub mod metrics;

@@ -5,7 +5,9 @@
 //! - `reference`: the real SmolLM2-135M GGUF (`$TUNEDESK_TEST_GGUF`) against the reference
 //!   figures in `shared/reference/smollm2.json`; skipped loudly when the variable is unset.
 //! - `train`: LoRA training on a tiny model (loss falls, evaluations, reproducibility).
+//! - `export`: a trained tiny run exported as a PEFT folder and proven by reloading it.
 
+mod export;
 mod reference;
 mod tiny;
 #[path = "../common/tiny_model.rs"]

@@ -131,7 +131,7 @@ fn training_lowers_the_loss_and_is_reproducible() {
 }
 
 /// A store with the tiny dataset, a tiny model, and a run spec over them.
-fn setup() -> (tempfile::TempDir, Store, DataDir, RunSpec) {
+pub(crate) fn setup() -> (tempfile::TempDir, Store, DataDir, RunSpec) {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("model");
     std::fs::create_dir_all(&model).unwrap();

@@ -37,6 +37,32 @@ pub struct Cli {
 }
 
 /// Top-level commands.
+/// `tunedesk export`.
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// The run.
+    pub run: String,
+    /// The checkpoint of the run.
+    #[command(flatten)]
+    pub checkpoint: CheckpointArg,
+    /// What to write: `peft` (a folder PEFT loads with `PeftModel.from_pretrained`).
+    #[arg(long, value_enum, default_value = "peft")]
+    pub format: AdapterFormatArg,
+    /// The folder to create (it must not exist).
+    #[arg(long, short)]
+    pub out: PathBuf,
+    /// Validation tickets the reloaded export must predict as the run does.
+    #[arg(long, default_value_t = tunedesk::export::DEFAULT_CHECK_ROWS)]
+    pub check_rows: usize,
+}
+
+/// `--format` of `tunedesk export`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum AdapterFormatArg {
+    /// A Hugging Face PEFT LoRA folder.
+    Peft,
+}
+
 /// The loss chart's x axis.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum ChartX {
@@ -79,6 +105,8 @@ pub enum Command {
     Compare(CompareArgs),
     /// Run a fine-tuned model on one ticket or a CSV file of tickets.
     Predict(PredictArgs),
+    /// Export a run's adapter for other tools (checked by reloading it and predicting).
+    Export(ExportArgs),
     /// Base models: the catalog, pulls from Hugging Face, local folders and GGUF files.
     #[command(subcommand)]
     Model(ModelCommand),

@@ -3,6 +3,7 @@
 mod bench;
 mod dataset;
 mod evaluate;
+mod export;
 mod generate;
 mod models;
 mod predict;
@@ -47,6 +48,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Eval(args) => evaluate::eval(&ctx, *args),
         Command::Compare(args) => evaluate::compare(&ctx, args),
         Command::Predict(args) => predict::run(&ctx, args),
+        Command::Export(args) => export::run(&ctx, args),
         Command::Model(cmd) => models::run(&ctx, cmd),
         Command::Generate(args) => generate::run(&ctx, args),
         Command::Bench(cmd) => bench::run(&ctx, cmd),
