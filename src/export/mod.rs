@@ -1,5 +1,5 @@
 //! Export: a run's adapter out of TuneDesk, in a form another tool loads — so far a Hugging
-//! Face PEFT folder ([`peft`]) — proven by reloading what was written and predicting a sample
+//! Face PEFT folder ([`peft`]), with `tunedesk.json` beside it ([`bundle`]) — proven by reloading what was written and predicting a sample
 //! of the run's validation tickets: the labels must equal the in-app predictions, or the
 //! export fails and leaves nothing behind.
 //!
@@ -7,6 +7,7 @@
 //! temporary folder beside it and renamed into place only after the check passed.
 //! Must not touch: SQL (through [`Store`]), training state.
 
+pub mod bundle;
 pub mod peft;
 
 use crate::adapter::{AdapterInfo, Checkpoint, RunDir};
@@ -126,11 +127,22 @@ pub fn export(
         .prefix(".tunedesk-export-")
         .tempdir_in(&parent)
         .map_err(io(&parent))?;
-    let files = match req.format {
+    let mut files = match req.format {
         ExportFormat::Peft => {
             peft::write(store, &run, &info, &dir.adapter(req.checkpoint), tmp.path())?
         }
     };
+    let base = peft::base_id(&info.base_model).0;
+    bundle::write(
+        tmp.path(),
+        req.format,
+        &run,
+        req.checkpoint,
+        &info,
+        &base,
+        &files,
+    )?;
+    files.push(bundle::BUNDLE_FILE.into());
     let (checked, same_labels) = prove(store, data_dir, req, &info, tmp.path())?;
     let staged = tmp.keep();
     std::fs::rename(&staged, &req.out).map_err(|e| {

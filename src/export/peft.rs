@@ -67,7 +67,7 @@ pub(super) fn apply(lm: &mut LoadedModel, dir: &Path) -> Result<(), ExportError>
 
 /// `owner/name` and the commit for a Hub snapshot (`…/models--owner--name/snapshots/<commit>`),
 /// else the base's path as written.
-fn base_id(base: &Path) -> (String, Option<String>) {
+pub(super) fn base_id(base: &Path) -> (String, Option<String>) {
     let text = base.display().to_string();
     let label = crate::paths::model_label(&text);
     if label.contains('/') && !base.is_file() {

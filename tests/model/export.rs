@@ -72,6 +72,18 @@ fn a_peft_export_is_what_peft_loads_and_predicts_like_the_run() {
     );
     assert_eq!(tensors.tensor(b).unwrap().shape()[1], r, "B is [out, r]");
 
+    let bundle: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("tunedesk.json")).unwrap()).unwrap();
+    assert_eq!(bundle["labels"], serde_json::json!(["w20", "w21"]));
+    assert_eq!(bundle["fields"], serde_json::json!(["f"]));
+    assert!(bundle["prompt"].as_str().unwrap().contains("{ticket}"));
+    assert_eq!(
+        bundle["files"].as_object().unwrap().len(),
+        3,
+        "hashes of the PEFT files"
+    );
+    assert_eq!(summary.files.len(), 4);
+
     let card = std::fs::read_to_string(out.join("README.md")).unwrap();
     assert!(
         card.starts_with("---\nlibrary_name: peft\nbase_model: "),
