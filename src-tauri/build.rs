@@ -28,6 +28,8 @@ const COMMANDS: &[&str] = &[
     "run_detail",
     "compare_runs",
     "delete_run",
+    "pick_export_folder",
+    "export_run",
     "list_jobs",
     "cancel_job",
     "quit_app",

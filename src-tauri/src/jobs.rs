@@ -21,6 +21,8 @@ pub enum JobKind {
     Pull,
     /// A training run (new or resumed).
     Train,
+    /// An adapter export (with its check).
+    Export,
 }
 
 /// Where a job is.
@@ -54,7 +56,7 @@ pub struct Job {
     pub done: f64,
     /// Work planned, in `unit`s (0 while unknown).
     pub total: f64,
-    /// `bytes` or `steps`.
+    /// `bytes`, `steps` or `files`.
     pub unit: &'static str,
     /// `unit`s per second, when measured.
     pub rate: Option<f64>,
@@ -149,6 +151,7 @@ impl Jobs {
             unit: match kind {
                 JobKind::Pull => "bytes",
                 JobKind::Train => "steps",
+                JobKind::Export => "files",
             },
             rate: None,
             eta_s: None,

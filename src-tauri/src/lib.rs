@@ -53,6 +53,8 @@ pub fn run() {
             commands::runs::run_detail,
             commands::runs::compare_runs,
             commands::runs::delete_run,
+            commands::export::pick_export_folder,
+            commands::export::export_run,
             commands::jobs::list_jobs,
             commands::jobs::cancel_job,
             commands::jobs::quit_app,

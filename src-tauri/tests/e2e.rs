@@ -447,7 +447,7 @@ async fn pull_in_window(c: &Client) {
     .await;
 }
 
-async fn train_in_window(c: &Client) {
+async fn train_in_window(c: &Client, export_to: &Path) {
     click(c, "#nav-train").await;
     find(c, "#train-dataset")
         .await
@@ -511,6 +511,18 @@ async fn train_in_window(c: &Client) {
     .await
     .unwrap();
     screenshot(c, "11b-run-panels").await;
+
+    // Export the adapter from the run page: the job writes and checks a PEFT folder.
+    type_into(c, "#export-out", &export_to.display().to_string()).await;
+    click(c, "#btn-export").await;
+    wait_text_for(c, "#export-status", LONG, |t| t.contains("exported to")).await;
+    c.execute(
+        "document.getElementById('export-card').scrollIntoView()",
+        vec![],
+    )
+    .await
+    .unwrap();
+    screenshot(c, "11c-run-export").await;
 }
 
 async fn compare_in_window(c: &Client) {
@@ -563,6 +575,7 @@ fn scenario(repo: &str, stall: Duration, pace_ms: u64, baseline: bool) -> Scenar
 #[test]
 fn pull_train_cancel_resume_and_compare_in_the_real_window() {
     let Scenario { _dir, home, env } = scenario("tiny/llama", Duration::from_secs(4), 120, true);
+    let export_to = home.join("exports/live-peft");
     in_window(
         &home,
         &env,
@@ -570,13 +583,24 @@ fn pull_train_cancel_resume_and_compare_in_the_real_window() {
         Duration::from_secs(300),
         |c| async move {
             pull_in_window(&c).await;
-            train_in_window(&c).await;
+            train_in_window(&c, &export_to).await;
             compare_in_window(&c).await;
         },
     );
     let store = tunedesk::store::Store::open(home.join("tunedesk.db")).unwrap();
     let run = store.run("live").unwrap();
     assert_eq!(run.status, tunedesk::store::RunStatus::Done);
+    for f in [
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "README.md",
+        "tunedesk.json",
+    ] {
+        assert!(
+            home.join("exports/live-peft").join(f).exists(),
+            "{f} exported"
+        );
+    }
     assert!(run.best_step.is_some());
     assert_eq!(
         store

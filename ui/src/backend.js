@@ -240,6 +240,24 @@ export async function deleteRun(name) {
   return invoke('delete_run', { name });
 }
 
+// ---- export ----
+
+/**
+ * Native dialog for the folder an export creates. @param {string} suggested
+ * @returns {Promise<string|null>}
+ */
+export async function pickExportFolder(suggested) {
+  return invoke('pick_export_folder', { suggested });
+}
+
+/**
+ * Exports a run's checkpoint ('best', 'last' or a step) as a PEFT folder at `out`, as a job.
+ * @param {string} name @param {string} checkpoint @param {string} out @returns {Promise<Job>}
+ */
+export async function exportRun(name, checkpoint, out) {
+  return invoke('export_run', { name, checkpoint, out });
+}
+
 // ---- jobs ----
 
 /** Every job of this session. @returns {Promise<Job[]>} */

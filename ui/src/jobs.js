@@ -78,7 +78,7 @@ export function fraction(job) {
   return job.total > 0 ? job.done / job.total : 0;
 }
 
-const KIND_WORD = { pull: 'Download', train: 'Training' };
+const KIND_WORD = { pull: 'Download', train: 'Training', export: 'Export' };
 
 function renderDock() {
   const dock = document.getElementById('job-dock');

@@ -391,7 +391,7 @@ interface Comparison {
 
 interface Job {
   id: number;
-  kind: 'pull' | 'train';
+  kind: 'pull' | 'train' | 'export';
   /** The repo id of a pull, the name of a run. */
   subject: string;
   state: 'running' | 'done' | 'cancelled' | 'failed';

@@ -1,0 +1,64 @@
+//! Export commands: a run's adapter out of the app, as a background job (it reloads what it
+//! wrote and predicts to prove it).
+
+use crate::error::CommandResult;
+use crate::jobs::{Job, JobKind};
+use crate::state::AppState;
+use std::path::PathBuf;
+use tauri::{AppHandle, State};
+use tauri_plugin_dialog::DialogExt;
+use tunedesk::adapter::Checkpoint;
+use tunedesk::export::{export, ExportFormat, ExportRequest, DEFAULT_CHECK_ROWS};
+use tunedesk::store::Store;
+
+/// Opens the native dialog for the folder to create; `None` when the user cancels.
+#[tauri::command]
+pub async fn pick_export_folder(
+    app: AppHandle,
+    suggested: String,
+) -> CommandResult<Option<PathBuf>> {
+    let picked = app
+        .dialog()
+        .file()
+        .set_title("Export the adapter to a new folder")
+        .set_file_name(suggested)
+        .blocking_save_file();
+    Ok(picked.and_then(|p| p.into_path().ok()))
+}
+
+/// Exports run `name`'s `checkpoint` (best, last or a step) as a PEFT folder at `out`.
+#[tauri::command]
+pub async fn export_run(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    name: String,
+    checkpoint: String,
+    out: PathBuf,
+) -> CommandResult<Job> {
+    let checkpoint: Checkpoint = checkpoint.parse().map_err(anyhow::Error::msg)?;
+    let data_dir = state.data_dir().clone();
+    let subject = format!("{name} → {}", out.display());
+    let job = state
+        .jobs
+        .spawn(&app, JobKind::Export, subject, move |ctx| {
+            ctx.update(|job| job.phase = "writing and checking".into());
+            let req = ExportRequest {
+                run: name,
+                checkpoint,
+                format: ExportFormat::Peft,
+                out,
+                check_rows: DEFAULT_CHECK_ROWS,
+            };
+            let s = export(&mut Store::open(data_dir.db_path())?, &data_dir, &req)?;
+            Ok((
+                format!(
+                "exported to {}: reloaded, it labels {} of {} validation tickets as the run does",
+                s.out.display(),
+                s.same_labels,
+                s.checked
+            ),
+                false,
+            ))
+        })?;
+    Ok(job)
+}
