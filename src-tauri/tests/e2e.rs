@@ -447,28 +447,29 @@ async fn pull_in_window(c: &Client) {
     .await;
 }
 
-async fn train_in_window(c: &Client, export_to: &Path) {
+/// Opens the Train page and fills the form: dataset `tickets`, `model`, run `name`, the
+/// `preset` if any, then `epochs` and batch 4 (and acknowledges data errors, if any).
+async fn fill_train_form(c: &Client, model: &str, name: &str, preset: Option<&str>, epochs: &str) {
     click(c, "#nav-train").await;
-    find(c, "#train-dataset")
-        .await
-        .select_by_value("tickets")
-        .await
-        .unwrap();
-    find(c, "#train-model")
-        .await
-        .select_by_value("tiny/llama")
-        .await
-        .unwrap();
-    type_into(c, "#run-name", "live").await;
-    click(c, "#preset-balanced").await;
-    type_into(c, "#set-lr", "0.005").await;
-    type_into(c, "#set-epochs", "6").await;
+    for (css, value) in [("#train-dataset", "tickets"), ("#train-model", model)] {
+        find(c, css).await.select_by_value(value).await.unwrap();
+    }
+    type_into(c, "#run-name", name).await;
+    if let Some(p) = preset {
+        click(c, &format!("#preset-{p}")).await;
+    }
+    type_into(c, "#set-epochs", epochs).await;
     type_into(c, "#set-batch", "4").await;
-    type_into(c, "#set-patience", "").await;
     wait_text(c, "#train-quality", |t| t.contains("Data check")).await;
     if let Ok(ack) = c.find(Locator::Css("#ack-quality")).await {
         ack.click().await.unwrap();
     }
+}
+
+async fn train_in_window(c: &Client, export_to: &Path) {
+    fill_train_form(c, "tiny/llama", "live", Some("balanced"), "6").await;
+    type_into(c, "#set-lr", "0.005").await;
+    type_into(c, "#set-patience", "").await;
     // The pre-flight card follows the settings: 30 training tickets / batch 4 × 6 epochs.
     wait_text(c, "#plan-steps", |t| t.contains("48 steps")).await;
     wait_text(c, "#plan-ram", |t| t.contains("free now")).await;
@@ -633,23 +634,7 @@ fn leaving_a_page_keeps_the_progress_of_its_job() {
             assert!(again.to_lowercase().contains("downloading"), "{again}");
 
             // A run on the local model, left and opened again from the Runs page.
-            click(c, "#nav-train").await;
-            find(c, "#train-dataset")
-                .await
-                .select_by_value("tickets")
-                .await
-                .unwrap();
-            find(c, "#train-model")
-                .await
-                .select_by_value("tiny-local")
-                .await
-                .unwrap();
-            type_into(c, "#run-name", "kept").await;
-            type_into(c, "#set-epochs", "20").await;
-            type_into(c, "#set-batch", "4").await;
-            if let Ok(ack) = c.find(Locator::Css("#ack-quality")).await {
-                ack.click().await.unwrap();
-            }
+            fill_train_form(c, "tiny-local", "kept", None, "20").await;
             click(c, "#btn-start-run").await;
             wait_text_for(c, "#run-step", LONG, |t| {
                 t.starts_with("2 / ") || t.starts_with("3 / ")
