@@ -143,7 +143,7 @@ pub fn export(
         &files,
     )?;
     files.push(bundle::BUNDLE_FILE.into());
-    let (checked, same_labels) = prove(store, data_dir, req, &info, tmp.path())?;
+    let (checked, same_labels) = check(store, data_dir, req, tmp.path())?;
     let staged = tmp.keep();
     std::fs::rename(&staged, &req.out).map_err(|e| {
         let _ = std::fs::remove_dir_all(&staged);
@@ -158,16 +158,20 @@ pub fn export(
     })
 }
 
-/// Predicts a sample of the run's validation tickets with the run itself and with the
-/// exported adapter reloaded from `dir`; the labels must agree.
-fn prove(
+/// Predicts a sample of `req.run`'s validation tickets with the run itself and with the
+/// export in `dir` (of `req.format`) reloaded; returns (tickets, same labels), or
+/// [`ExportError::Mismatch`] when a label differs. [`export`] runs it before anything lands.
+pub fn check(
     store: &mut Store,
     data_dir: &DataDir,
     req: &ExportRequest,
-    info: &AdapterInfo,
     dir: &Path,
 ) -> Result<(usize, usize), ExportError> {
     let run = store.run(&req.run)?;
+    let ck = RunDir::new(data_dir, &run.name).checkpoint(req.checkpoint);
+    let info = AdapterInfo::read(&ck)
+        .map_err(io(&ck))?
+        .ok_or_else(|| ExportError::Undescribed(run.name.clone()))?;
     let dataset = run.dataset.clone();
     let (_, val) = split::run_examples(store, &dataset, None, Some(req.check_rows), 42)?;
     let tails: Vec<String> = val

@@ -4,7 +4,7 @@
 use crate::train::setup;
 use std::sync::atomic::AtomicBool;
 use tunedesk::adapter::Checkpoint;
-use tunedesk::export::{export, ExportError, ExportFormat, ExportRequest};
+use tunedesk::export::{check, export, ExportError, ExportFormat, ExportRequest};
 use tunedesk::template::Template;
 use tunedesk::train::run as train_run;
 
@@ -92,6 +92,40 @@ fn a_peft_export_is_what_peft_loads_and_predicts_like_the_run() {
     assert!(
         card.contains("Classification:") && card.contains("`w20`"),
         "{card}"
+    );
+
+    // The check catches an adapter that does not reproduce the run: B zeroed is the base model.
+    let broken = dir.path().join("broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    for f in ["adapter_config.json", "README.md", "tunedesk.json"] {
+        std::fs::copy(out.join(f), broken.join(f)).unwrap();
+    }
+    let zeros: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
+        .tensors()
+        .into_iter()
+        .map(|(name, v)| {
+            let data = if name.contains(".lora_B.") {
+                vec![0u8; v.data().len()]
+            } else {
+                v.data().to_vec()
+            };
+            (name, data, v.shape().to_vec())
+        })
+        .collect();
+    let views: Vec<(String, safetensors::tensor::TensorView)> = zeros
+        .iter()
+        .map(|(n, d, s)| {
+            let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), d)
+                .unwrap();
+            (n.clone(), view)
+        })
+        .collect();
+    safetensors::serialize_to_file(views, None, &broken.join("adapter_model.safetensors")).unwrap();
+    let err = check(&mut store, &data_dir, &req, &broken).unwrap_err();
+    assert!(matches!(err, ExportError::Mismatch(_)), "{err}");
+    assert_eq!(
+        check(&mut store, &data_dir, &req, &out).unwrap().1,
+        summary.checked
     );
 
     // An export never overwrites, and a failed one leaves nothing behind.
