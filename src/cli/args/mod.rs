@@ -36,7 +36,6 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Top-level commands.
 /// `tunedesk export`.
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
@@ -72,6 +71,7 @@ pub enum ChartX {
     Epoch,
 }
 
+/// Top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Import, inspect, split, check and export datasets.
