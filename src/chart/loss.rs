@@ -29,29 +29,17 @@ pub struct LossView {
     /// A logarithmic loss axis.
     #[serde(default)]
     pub log: bool,
-    /// Optimizer steps per epoch, when the caller knows it (else taken from the recorded steps).
-    #[serde(default)]
-    pub steps_per_epoch: Option<f64>,
 }
 
 impl LossView {
-    /// The steps per epoch this view maps steps with: given, or the length of the first
-    /// finished epoch, or (during the first epoch) the steps so far.
-    fn steps_per_epoch(&self, m: &RunMetrics) -> f64 {
-        self.steps_per_epoch
-            .filter(|s| *s > 0.0)
-            .unwrap_or_else(|| {
-                let first = m.steps.iter().filter(|s| s.epoch == 0).count();
-                first.max(1) as f64
-            })
-    }
-
-    /// The x coordinate of optimizer step `step`.
-    pub(super) fn x(&self, m: &RunMetrics, step: i64) -> f64 {
-        match self.x {
-            XAxis::Step => step as f64,
-            XAxis::Epoch => step as f64 / self.steps_per_epoch(m),
-        }
+    /// The x coordinate of an optimizer step of `m`'s run. Epochs count in steps of the first
+    /// epoch (the steps so far while it runs), worked out once per chart.
+    pub(super) fn x_of(&self, m: &RunMetrics) -> impl Fn(i64) -> f64 + Copy {
+        let per = match self.x {
+            XAxis::Step => 1.0,
+            XAxis::Epoch => m.steps.iter().filter(|s| s.epoch == 0).count().max(1) as f64,
+        };
+        move |step| step as f64 / per
     }
 
     /// The y coordinate of loss `v`.
@@ -91,11 +79,11 @@ impl LossView {
         }
     }
 
-    /// The x label of a marker at `step`.
-    pub(super) fn at(&self, m: &RunMetrics, step: i64) -> String {
+    /// The x label of a marker at `step`, whose x coordinate is `x`.
+    pub(super) fn at(&self, step: i64, x: f64) -> String {
         match self.x {
             XAxis::Step => format!("step {step}"),
-            XAxis::Epoch => format!("epoch {:.2}", self.x(m, step)),
+            XAxis::Epoch => format!("epoch {x:.2}"),
         }
     }
 }
@@ -199,7 +187,8 @@ fn draw<DB: DrawingBackend>(
     c: &LossChart,
 ) -> Result<(), ChartError> {
     let (m, v) = (c.m, c.view);
-    let last = v.x(m, m.steps.last().map_or(1, |s| s.step).max(1));
+    let x = v.x_of(m);
+    let last = x(m.steps.last().map_or(1, |s| s.step).max(1));
     let losses: Vec<f64> = m.steps.iter().map(|s| s.loss).collect();
     let ys = padded_range(
         losses
@@ -234,7 +223,7 @@ fn draw<DB: DrawingBackend>(
     let orange = RGBColor(234, 88, 12);
     chart
         .draw_series(LineSeries::new(
-            m.steps.iter().map(|s| (v.x(m, s.step), v.y(s.loss))),
+            m.steps.iter().map(|s| (x(s.step), v.y(s.loss))),
             light.stroke_width(1),
         ))
         .map_err(draw_err)?
@@ -246,14 +235,14 @@ fn draw<DB: DrawingBackend>(
             m.steps
                 .iter()
                 .zip(&smoothed)
-                .map(|(s, l)| (v.x(m, s.step), v.y(*l))),
+                .map(|(s, l)| (x(s.step), v.y(*l))),
             blue.stroke_width(3),
         ))
         .map_err(draw_err)?
         .label("train loss (smoothed)")
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], blue.stroke_width(3)));
     if !m.evals.is_empty() {
-        let points: Vec<(f64, f64)> = m.evals.iter().map(|&(s, l)| (v.x(m, s), v.y(l))).collect();
+        let points: Vec<(f64, f64)> = m.evals.iter().map(|&(s, l)| (x(s), v.y(l))).collect();
         chart
             .draw_series(LineSeries::new(points.clone(), orange.stroke_width(3)))
             .map_err(draw_err)?
@@ -275,14 +264,14 @@ fn draw<DB: DrawingBackend>(
     ];
     for (step, color, label) in markers {
         if let Some(step) = step {
-            let x = v.x(m, step);
+            let at = x(step);
             chart
                 .draw_series(std::iter::once(PathElement::new(
-                    vec![(x, lo), (x, hi)],
+                    vec![(at, lo), (at, hi)],
                     color.stroke_width(2),
                 )))
                 .map_err(draw_err)?
-                .label(format!("{label} ({})", v.at(m, step)))
+                .label(format!("{label} ({})", v.at(step, at)))
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
                 });
@@ -382,13 +371,12 @@ mod tests {
         let epochs = LossView {
             x: XAxis::Epoch,
             log: true,
-            steps_per_epoch: None,
         };
-        assert_eq!(epochs.x(&m, 12), 1.5, "8 steps in the first epoch");
-        assert_eq!(LossView::default().x(&m, 12), 12.0);
+        assert_eq!(epochs.x_of(&m)(12), 1.5, "8 steps in the first epoch");
+        assert_eq!(LossView::default().x_of(&m)(12), 12.0);
         assert!((epochs.y(0.01) + 2.0).abs() < 1e-12);
         assert_eq!(epochs.y_label(-1.0), "0.10");
-        assert_eq!(epochs.at(&m, 16), "epoch 2.00");
+        assert_eq!(epochs.at(16, epochs.x_of(&m)(16)), "epoch 2.00");
         if crate::chart::ensure_font().is_err() {
             eprintln!("SKIPPED: no system font for plotters");
             return;

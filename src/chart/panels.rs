@@ -47,12 +47,9 @@ impl Figure for Panels<'_> {
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), ChartError> {
         let (left, right) = area.split_horizontally(500);
         let (m, v) = (self.m, self.view);
-        let lr: Vec<(f64, f64)> = m.steps.iter().map(|s| (v.x(m, s.step), s.lr)).collect();
-        let gn: Vec<(f64, f64)> = m
-            .steps
-            .iter()
-            .map(|s| (v.x(m, s.step), s.grad_norm))
-            .collect();
+        let x = v.x_of(m);
+        let lr: Vec<(f64, f64)> = m.steps.iter().map(|s| (x(s.step), s.lr)).collect();
+        let gn: Vec<(f64, f64)> = m.steps.iter().map(|s| (x(s.step), s.grad_norm)).collect();
         panel(&left, "learning rate", &lr, v, RGBColor(124, 58, 237))?;
         panel(
             &right,
@@ -122,14 +119,15 @@ impl Figure for Overlay<'_> {
             .runs
             .iter()
             .map(|(_, m)| {
+                let x = v.x_of(m);
                 let losses: Vec<f64> = m.steps.iter().map(|s| s.loss).collect();
                 let train = m
                     .steps
                     .iter()
                     .zip(smooth(&losses))
-                    .map(|(s, l)| (v.x(m, s.step), v.y(l)))
+                    .map(|(s, l)| (x(s.step), v.y(l)))
                     .collect();
-                let val = m.evals.iter().map(|&(s, l)| (v.x(m, s), v.y(l))).collect();
+                let val = m.evals.iter().map(|&(s, l)| (x(s), v.y(l))).collect();
                 (train, val)
             })
             .collect();

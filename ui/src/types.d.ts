@@ -379,7 +379,6 @@ interface RunDetail extends RunRow {
 interface LossView {
   x: 'step' | 'epoch';
   log: boolean;
-  steps_per_epoch?: number | null;
 }
 
 interface Comparison {

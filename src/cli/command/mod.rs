@@ -41,7 +41,6 @@ pub fn run(cli: Cli) -> Result<()> {
                     ChartX::Epoch => XAxis::Epoch,
                 },
                 log,
-                steps_per_epoch: None,
             };
             run::chart(&ctx, &run, &out, confusion, &view)
         }
