@@ -1,7 +1,7 @@
 //! One line per run for the Runs table: the run, its best validation loss and the scores of
 //! its latest evaluation.
 
-use crate::store::{EvalInfo, RunInfo, Store, StoreError};
+use crate::store::{EvalInfo, RunInfo, RunMetrics, Store, StoreError};
 use serde::Serialize;
 
 /// The headline scores of an evaluation.
@@ -43,20 +43,24 @@ pub fn summaries(store: &Store) -> Result<Vec<RunSummary>, StoreError> {
     store
         .list_runs()?
         .into_iter()
-        .map(|run| summarize(store, run, &evals))
+        .map(|run| {
+            let metrics = store.run_metrics(&run)?;
+            Ok(summarize(run, &metrics, &evals))
+        })
         .collect()
 }
 
-/// Run `name`, summarised.
-pub fn summary(store: &Store, name: &str) -> Result<RunSummary, StoreError> {
+/// Run `name`, summarised, with the metrics the summary was made from (what the run page
+/// draws), read once.
+pub fn summary(store: &Store, name: &str) -> Result<(RunSummary, RunMetrics), StoreError> {
     let run = store.run(name)?;
     let evals = store.list_evals(Some(name))?;
-    summarize(store, run, &evals)
+    let metrics = store.run_metrics(&run)?;
+    Ok((summarize(run, &metrics, &evals), metrics))
 }
 
 /// `run` with its best validation loss and the first of `evals` (newest first) that is its.
-fn summarize(store: &Store, run: RunInfo, evals: &[EvalInfo]) -> Result<RunSummary, StoreError> {
-    let metrics = store.run_metrics(&run)?;
+fn summarize(run: RunInfo, metrics: &RunMetrics, evals: &[EvalInfo]) -> RunSummary {
     let best_val_loss = metrics.evals.iter().map(|e| e.1).reduce(f64::min);
     let latest_eval = evals
         .iter()
@@ -69,11 +73,11 @@ fn summarize(store: &Store, run: RunInfo, evals: &[EvalInfo]) -> Result<RunSumma
             macro_f1: e.metrics.macro_f1,
             field_f1: e.metrics.fields.as_ref().map(|f| f.micro_f1),
         });
-    Ok(RunSummary {
+    RunSummary {
         model_label: crate::paths::model_label(&run.model),
         run,
         best_val_loss,
         evals: metrics.evals.len(),
         latest_eval,
-    })
+    }
 }

@@ -70,9 +70,8 @@ pub async fn run_detail(
     let data_dir = state.data_dir().clone();
     state
         .with_store(move |s| {
-            let summary = summary(s, &name)?;
+            let (summary, metrics) = summary(s, &name)?;
             let run = &summary.run;
-            let metrics = s.run_metrics(run)?;
             let title = loss_title(&run.name, &run.model, &run.dataset);
             let drawn = !metrics.steps.is_empty();
             let loss_svg = drawn
