@@ -17,7 +17,7 @@ pub mod summary;
 use crate::example::Example;
 use crate::model::estimate::TrainShape;
 use crate::model::lora::LoraConfig;
-use crate::model::{LoadedModel, ModelError};
+use crate::model::{LoadedModel, ModelError, Tokenizer};
 use crate::template::Template;
 use candle_core::{Device, Tensor};
 use candle_nn::VarMap;
@@ -166,9 +166,20 @@ pub fn encode_all(
     max_len: usize,
 ) -> Result<(Vec<Encoded>, usize), ModelError> {
     let eos = lm.model.config().eos_token();
+    encode_with(&lm.tokenizer, eos, template, examples, max_len)
+}
+
+/// [`encode_all`] with a tokenizer and end-of-sequence token alone (no weights loaded).
+pub fn encode_with(
+    tokenizer: &Tokenizer,
+    eos: u32,
+    template: &Template,
+    examples: &[Example],
+    max_len: usize,
+) -> Result<(Vec<Encoded>, usize), ModelError> {
     let encoded = examples
         .iter()
-        .map(|e| data::encode(&lm.tokenizer, template, e, max_len, eos))
+        .map(|e| data::encode(tokenizer, template, e, max_len, eos))
         .collect::<Result<Vec<_>, _>>()?;
     let truncated = encoded.iter().filter(|e| e.truncated > 0).count();
     Ok((encoded, truncated))

@@ -4,7 +4,7 @@
 //! the training benchmark, scaled).
 
 use super::run::{run_data, RunSpec, TrainError};
-use super::{data, Schedule};
+use super::{data, encode_with, Schedule};
 use crate::model::config_and_tokenizer;
 use crate::model::estimate::{
     available_ram_bytes, lora_param_count, param_count, training_ram_bytes, TrainShape,
@@ -85,12 +85,8 @@ pub fn preflight(
     let (config, tokenizer) = config_and_tokenizer(&spec.model)?;
     let cfg = &spec.config;
     let eos = config.eos_token();
-    let encode = |rows: &[crate::example::Example]| {
-        rows.iter()
-            .map(|e| data::encode(&tokenizer, template, e, cfg.max_len, eos))
-            .collect::<Result<Vec<_>, _>>()
-    };
-    let (train_set, val_set) = (encode(&train)?, encode(&val)?);
+    let (train_set, cut_train) = encode_with(&tokenizer, eos, template, &train, cfg.max_len)?;
+    let (val_set, cut_val) = encode_with(&tokenizer, eos, template, &val, cfg.max_len)?;
     let tokens = |set: &[data::Encoded]| set.iter().map(|e| e.input_ids.len() as u64).sum::<u64>();
     let schedule = Schedule::of(train_set.len(), cfg);
     let longest = train_set
@@ -109,11 +105,7 @@ pub fn preflight(
         train_examples: train_set.len(),
         val_examples: val_set.len(),
         total_steps: schedule.total_steps,
-        truncated: train_set
-            .iter()
-            .chain(&val_set)
-            .filter(|e| e.truncated > 0)
-            .count(),
+        truncated: cut_train + cut_val,
         longest_tokens: longest,
         epoch_tokens,
         ram_bytes: training_ram_bytes(
