@@ -4,9 +4,9 @@
 
 use super::{io, ExportError, ExportFormat};
 use crate::adapter::{AdapterInfo, Checkpoint};
+use crate::hub::sha256_file;
 use crate::store::RunInfo;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -46,12 +46,7 @@ pub(super) fn write(
     let mut hashes = BTreeMap::new();
     for f in files {
         let path = dir.join(f);
-        let bytes = std::fs::read(&path).map_err(io(&path))?;
-        let hex = Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        hashes.insert(f.clone(), hex);
+        hashes.insert(f.clone(), sha256_file(&path).map_err(io(&path))?);
     }
     let bundle = Bundle {
         tunedesk_bundle: BUNDLE_VERSION,

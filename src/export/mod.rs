@@ -1,7 +1,7 @@
 //! Export: a run's adapter out of TuneDesk, in a form another tool loads — so far a Hugging
-//! Face PEFT folder ([`peft`]), with `tunedesk.json` beside it ([`bundle`]) — proven by reloading what was written and predicting a sample
-//! of the run's validation tickets: the labels must equal the in-app predictions, or the
-//! export fails and leaves nothing behind.
+//! Face PEFT folder ([`peft`]), with `tunedesk.json` beside it ([`bundle`]) — proven by
+//! reloading what was written and predicting a sample of the run's validation tickets: the
+//! labels must equal the in-app predictions, or the export fails and leaves nothing behind.
 //!
 //! Input: a run, a checkpoint, a format and an output folder. Output: the folder, written to a
 //! temporary folder beside it and renamed into place only after the check passed.
@@ -71,6 +71,18 @@ pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_
     }
 }
 
+/// The description (`adapter.json`) of `run`'s `checkpoint` in `dir`.
+fn checkpoint_info(
+    dir: &RunDir,
+    run: &str,
+    checkpoint: Checkpoint,
+) -> Result<AdapterInfo, ExportError> {
+    let ck = dir.checkpoint(checkpoint);
+    AdapterInfo::read(&ck)
+        .map_err(io(&ck))?
+        .ok_or_else(|| ExportError::Undescribed(run.to_string()))
+}
+
 /// What to export.
 #[derive(Debug, Clone)]
 pub struct ExportRequest {
@@ -115,9 +127,7 @@ pub fn export(
     }
     let run = store.run(&req.run)?;
     let dir = RunDir::new(data_dir, &run.name);
-    let info = AdapterInfo::read(&dir.checkpoint(req.checkpoint))
-        .map_err(io(&dir.checkpoint(req.checkpoint)))?
-        .ok_or_else(|| ExportError::Undescribed(run.name.clone()))?;
+    let info = checkpoint_info(&dir, &run.name, req.checkpoint)?;
     let parent = match req.out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -168,10 +178,7 @@ pub fn check(
     dir: &Path,
 ) -> Result<(usize, usize), ExportError> {
     let run = store.run(&req.run)?;
-    let ck = RunDir::new(data_dir, &run.name).checkpoint(req.checkpoint);
-    let info = AdapterInfo::read(&ck)
-        .map_err(io(&ck))?
-        .ok_or_else(|| ExportError::Undescribed(run.name.clone()))?;
+    let info = checkpoint_info(&RunDir::new(data_dir, &run.name), &run.name, req.checkpoint)?;
     let dataset = run.dataset.clone();
     let (_, val) = split::run_examples(store, &dataset, None, Some(req.check_rows), 42)?;
     let tails: Vec<String> = val

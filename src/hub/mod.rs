@@ -26,6 +26,7 @@ pub use error::HubError;
 pub use events::{FilePlan, PullEvent};
 pub use pull::{cached_snapshot, pull, Pulled};
 pub use token::Token;
+pub use transfer::sha256_file;
 
 use serde::Serialize;
 use std::path::PathBuf;

@@ -51,7 +51,11 @@ pub(crate) fn mismatch(path: &Path, meta: &FileMeta) -> Result<Option<&'static s
     if len != meta.size {
         return Ok(Some("size"));
     }
-    if is_sha256(&meta.etag) && !sha256_hex(path)?.eq_ignore_ascii_case(&meta.etag) {
+    if is_sha256(&meta.etag)
+        && !sha256_file(path)
+            .map_err(|e| HubError::io(path, e))?
+            .eq_ignore_ascii_case(&meta.etag)
+    {
         return Ok(Some("sha256"));
     }
     Ok(None)
@@ -101,12 +105,14 @@ impl Verifier {
     }
 }
 
-fn sha256_hex(path: &Path) -> Result<String, HubError> {
-    let mut file = std::fs::File::open(path).map_err(|e| HubError::io(path, e))?;
+/// The SHA-256 of the file at `path` in lowercase hex (the Hub's ETag of an LFS file), read
+/// in 1 MiB blocks.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = file.read(&mut buf).map_err(|e| HubError::io(path, e))?;
+        let n = file.read(&mut buf)?;
         if n == 0 {
             break;
         }
