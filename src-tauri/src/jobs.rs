@@ -161,10 +161,7 @@ impl Jobs {
         };
         {
             let mut map = self.lock();
-            if map
-                .values()
-                .any(|e| e.job.subject == subject && e.job.state == JobState::Running)
-            {
+            if busy(&map, &subject) {
                 return Err(AlreadyRunning(subject));
             }
             map.insert(
@@ -249,9 +246,7 @@ impl Jobs {
 
     /// Whether a job is running on `subject`.
     pub fn is_running(&self, subject: &str) -> bool {
-        self.lock()
-            .values()
-            .any(|e| e.job.subject == subject && e.job.state == JobState::Running)
+        busy(&self.lock(), subject)
     }
 
     /// Waits (at most `limit`) until no job runs; true when none does.
@@ -269,4 +264,10 @@ impl Jobs {
         }
         false
     }
+}
+
+/// Whether a job in `map` is running on `subject`.
+fn busy(map: &BTreeMap<u64, Entry>, subject: &str) -> bool {
+    map.values()
+        .any(|e| e.job.subject == subject && e.job.state == JobState::Running)
 }
