@@ -47,13 +47,17 @@ impl Driver {
                 panic!("cannot start {exe:?} ({e}); install it with `cargo install tauri-driver --version ^2 --locked` and put it on PATH")
             });
         let driver = Driver { child, port };
+        // tauri-driver starts WebKitWebDriver on the native port at once; a session asked for
+        // before both listen fails with a broken connection.
         let deadline = Instant::now() + TIMEOUT;
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "tauri-driver did not open port {port}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
+        for p in [port, native_port] {
+            while std::net::TcpStream::connect(("127.0.0.1", p)).is_err() {
+                assert!(
+                    Instant::now() < deadline,
+                    "tauri-driver did not open port {p}"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
         }
         driver
     }
@@ -101,6 +105,17 @@ async fn screenshot(c: &Client, name: &str) {
 
 /// Waits for `css` to appear. Live pages redraw parts as job events arrive, so an element
 /// found while it was being replaced is looked for again.
+/// Scrolls element `id` into view, then takes screenshot `name`.
+async fn screenshot_at(c: &Client, id: &str, name: &str) {
+    c.execute(
+        "document.getElementById(arguments[0]).scrollIntoView()",
+        vec![id.into()],
+    )
+    .await
+    .unwrap();
+    screenshot(c, name).await;
+}
+
 async fn find(c: &Client, css: &str) -> fantoccini::elements::Element {
     let deadline = Instant::now() + TIMEOUT;
     loop {
@@ -473,13 +488,7 @@ async fn train_in_window(c: &Client, export_to: &Path) {
     // The pre-flight card follows the settings: 30 training tickets / batch 4 × 6 epochs.
     wait_text(c, "#plan-steps", |t| t.contains("48 steps")).await;
     wait_text(c, "#plan-ram", |t| t.contains("free now")).await;
-    c.execute(
-        "document.getElementById('preflight').scrollIntoView()",
-        vec![],
-    )
-    .await
-    .unwrap();
-    screenshot(c, "09-train").await;
+    screenshot_at(c, "preflight", "09-train").await;
     click(c, "#btn-start-run").await;
     // The run page, live: train loss and at least two validation points while it trains.
     wait_attr_at_least(c, "#loss-chart", "data-evals", 2.0, LONG).await;
@@ -505,25 +514,13 @@ async fn train_in_window(c: &Client, export_to: &Path) {
     click(c, "#chart-log").await;
     wait_text(c, "#run-best", |t| t.contains("step")).await;
     screenshot(c, "11-run-done").await;
-    c.execute(
-        "document.getElementById('panels-chart').scrollIntoView()",
-        vec![],
-    )
-    .await
-    .unwrap();
-    screenshot(c, "11b-run-panels").await;
+    screenshot_at(c, "panels-chart", "11b-run-panels").await;
 
     // Export the adapter from the run page: the job writes and checks a PEFT folder.
     type_into(c, "#export-out", &export_to.display().to_string()).await;
     click(c, "#btn-export").await;
     wait_text_for(c, "#export-status", LONG, |t| t.contains("exported to")).await;
-    c.execute(
-        "document.getElementById('export-card').scrollIntoView()",
-        vec![],
-    )
-    .await
-    .unwrap();
-    screenshot(c, "11c-run-export").await;
+    screenshot_at(c, "export-card", "11c-run-export").await;
 }
 
 async fn compare_in_window(c: &Client) {
