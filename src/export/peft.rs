@@ -3,11 +3,9 @@
 //! `README.md` model card. A run's checkpoints already hold PEFT's names, shapes and the HF
 //! (half-split RoPE) layout, also for a base loaded from GGUF (q/k are un-permuted on load).
 
-use super::{io, ExportError};
-use crate::adapter::AdapterInfo;
+use super::{io, ExportError, Job};
 use crate::model::lora::LoraConfig;
 use crate::model::LoadedModel;
-use crate::store::{RunInfo, Store};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -15,30 +13,22 @@ use std::path::Path;
 pub const WEIGHTS_FILE: &str = "adapter_model.safetensors";
 /// The adapter's configuration.
 pub const CONFIG_FILE: &str = "adapter_config.json";
-/// The model card.
-pub const CARD_FILE: &str = "README.md";
 
 /// Writes the folder into `dir` (which exists and is empty); returns the file names.
-pub(super) fn write(
-    store: &Store,
-    run: &RunInfo,
-    info: &AdapterInfo,
-    adapter: &Path,
-    dir: &Path,
-) -> Result<Vec<String>, ExportError> {
-    write_weights(adapter, &dir.join(WEIGHTS_FILE), &info.lora)?;
+pub(super) fn write(job: &Job, dir: &Path) -> Result<Vec<String>, ExportError> {
+    let info = job.info;
+    write_weights(&job.adapter, &dir.join(WEIGHTS_FILE), &info.lora)?;
     let (base, revision) = base_id(&info.base_model);
     let config = adapter_config(&info.lora, &base, revision.as_deref());
     let text = serde_json::to_string_pretty(&config).expect("a JSON object") + "\n";
     let path = dir.join(CONFIG_FILE);
     std::fs::write(&path, text).map_err(io(&path))?;
-    let path = dir.join(CARD_FILE);
-    std::fs::write(&path, card(store, run, info, &base)?).map_err(io(&path))?;
-    Ok(vec![
-        CONFIG_FILE.into(),
-        WEIGHTS_FILE.into(),
-        CARD_FILE.into(),
-    ])
+    let use_it = format!(
+        "```python\nfrom peft import PeftModel\nfrom transformers import AutoModelForCausalLM\n\
+         base = AutoModelForCausalLM.from_pretrained({base:?})\nmodel = PeftModel.from_pretrained(base, \"THIS_FOLDER\")\n```\n"
+    );
+    let card = job.card("library_name: peft", &use_it, dir)?;
+    Ok(vec![CONFIG_FILE.into(), WEIGHTS_FILE.into(), card])
 }
 
 /// Folds the PEFT adapter in `dir` into `lm` (how the export is reloaded for its check).
@@ -151,64 +141,6 @@ fn write_weights(adapter: &Path, out: &Path, lora: &LoraConfig) -> Result<(), Ex
         "pt".to_string(),
     )]));
     safetensors::serialize_to_file(views, metadata, out).map_err(|e| bad(e.to_string()))
-}
-
-/// The model card: what the adapter is for, how to prompt it, how it was trained and scored.
-fn card(
-    store: &Store,
-    run: &RunInfo,
-    info: &AdapterInfo,
-    base: &str,
-) -> Result<String, ExportError> {
-    let t = &info.template;
-    let placeholders: Vec<(String, String)> = info
-        .fields
-        .iter()
-        .map(|f| (f.clone(), "…".to_string()))
-        .collect();
-    let label = info.labels.first().map_or("LABEL", |l| l.as_str());
-    let example = t.completion("", label, &placeholders);
-    let settings = serde_json::to_string_pretty(&run.config["config"]).unwrap_or_default();
-    let mut md = format!(
-        "---\nlibrary_name: peft\nbase_model: {base}\ntags:\n- tunedesk\n- lora\n- text-classification\n---\n\n\
-         # {name}\n\nA LoRA adapter trained with TuneDesk to classify tickets and extract fields.\n\n\
-         - Base model: `{base}`\n- Dataset: `{dataset}`\n- Labels: {labels}\n- Fields: {fields}\n\n\
-         ## Prompt\n\nThe model reads exactly this prompt (the ticket in place of `{{ticket}}`) and \
-         answers after it with greedy decoding:\n\n```text\n{prompt}\n```\n\n\
-         and answers in this layout:\n\n```text\n{example}\n```\n\n## Training settings\n\n```json\n{settings}\n```\n",
-        name = run.name,
-        dataset = run.dataset,
-        labels = list(&info.labels),
-        fields = if info.fields.is_empty() { "none".into() } else { list(&info.fields) },
-        prompt = t.prompt("{ticket}"),
-    );
-    if let Some(e) = store.list_evals(Some(&run.name))?.into_iter().next() {
-        md += &format!(
-            "\n## Evaluation\n\nOn `{}` ({}, {} tickets, checkpoint {}): accuracy {:.1} %, macro-F1 {:.1} %{}.\n",
-            e.spec.dataset,
-            e.spec.split,
-            e.metrics.examples,
-            e.spec.checkpoint.as_deref().unwrap_or("best"),
-            e.metrics.accuracy * 100.0,
-            e.metrics.macro_f1 * 100.0,
-            e.metrics
-                .fields
-                .as_ref()
-                .map(|f| format!(", field micro-F1 {:.1} %", f.micro_f1 * 100.0))
-                .unwrap_or_default()
-        );
-    }
-    md += "\n## Use\n\n```python\nfrom peft import PeftModel\nfrom transformers import AutoModelForCausalLM\n\
-           base = AutoModelForCausalLM.from_pretrained(\"BASE\")\nmodel = PeftModel.from_pretrained(base, \"THIS_FOLDER\")\n```\n";
-    Ok(md.replace("\"BASE\"", &format!("{base:?}")))
-}
-
-fn list(items: &[String]) -> String {
-    items
-        .iter()
-        .map(|s| format!("`{s}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 #[cfg(test)]

@@ -129,6 +129,40 @@ impl Config {
         self.eos_token_ids.first().copied().unwrap_or(0)
     }
 
+    /// This configuration as a Hugging Face `config.json` (for a base that came from GGUF):
+    /// the keys [`Config::from_hf_json`] reads and `transformers` needs, `dtype` as given.
+    pub fn hf_json(&self, torch_dtype: &str) -> serde_json::Value {
+        let (arch, model_type) = match self.family {
+            Family::Llama => ("LlamaForCausalLM", "llama"),
+            Family::Qwen2 => ("Qwen2ForCausalLM", "qwen2"),
+        };
+        let eos = match self.eos_token_ids.as_slice() {
+            [one] => serde_json::json!(one),
+            many => serde_json::json!(many),
+        };
+        serde_json::json!({
+            "architectures": [arch],
+            "model_type": model_type,
+            "vocab_size": self.vocab_size,
+            "hidden_size": self.hidden_size,
+            "intermediate_size": self.intermediate_size,
+            "num_hidden_layers": self.num_hidden_layers,
+            "num_attention_heads": self.num_attention_heads,
+            "num_key_value_heads": self.num_key_value_heads,
+            "head_dim": self.head_dim,
+            "hidden_act": "silu",
+            "rms_norm_eps": self.rms_norm_eps,
+            "rope_theta": self.rope_theta,
+            "rope_scaling": self.rope_scaling,
+            "max_position_embeddings": self.max_position_embeddings,
+            "tie_word_embeddings": self.tie_word_embeddings,
+            "attention_bias": self.attention_bias,
+            "bos_token_id": self.bos_token_id,
+            "eos_token_id": eos,
+            "torch_dtype": torch_dtype,
+        })
+    }
+
     /// Parses a Hugging Face `config.json`.
     pub fn from_hf_json(text: &str) -> Result<Config, ModelError> {
         let hf: HfConfig = serde_json::from_str(text)
@@ -241,6 +275,21 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hf_json_round_trips() {
+        for arch in ["LlamaForCausalLM", "Qwen2ForCausalLM"] {
+            let text = format!(
+                r#"{{"architectures": ["{arch}"], "vocab_size": 40, "hidden_size": 16,
+                "intermediate_size": 24, "num_hidden_layers": 2, "num_attention_heads": 4,
+                "num_key_value_heads": 2, "rms_norm_eps": 1e-5, "eos_token_id": [1, 2],
+                "bos_token_id": 0, "tie_word_embeddings": true}}"#
+            );
+            let c = Config::from_hf_json(&text).unwrap();
+            let back = Config::from_hf_json(&c.hf_json("float16").to_string()).unwrap();
+            assert_eq!(back, c);
+        }
+    }
 
     #[test]
     fn hf_defaults_and_families() {

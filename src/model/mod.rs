@@ -9,6 +9,7 @@ pub mod chat;
 pub mod config;
 pub mod estimate;
 pub mod generate;
+pub mod gguf;
 pub mod inspect;
 pub mod llama;
 pub mod lora;
@@ -22,7 +23,7 @@ pub use config::{Config, Family, SUPPORTED_ARCHITECTURES};
 pub use llama::Model;
 use std::path::{Path, PathBuf};
 pub use tokenizer::Tokenizer;
-use weights::Weights;
+pub use weights::Weights;
 
 /// Why a model could not be loaded or run.
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +129,18 @@ pub fn config_and_tokenizer(path: &Path) -> Result<(Config, Tokenizer), ModelErr
     Ok((config, tokenizer))
 }
 
+/// The configuration, tokenizer and weight source of the model at `path` (nothing loaded
+/// into memory yet): what [`LoadedModel::load`] builds the network from, and what an export
+/// reads tensor by tensor.
+pub fn open(path: &Path) -> Result<(Config, Tokenizer, Weights), ModelError> {
+    let (config, tokenizer, source) = open_parts(path)?;
+    let weights = match source {
+        Source::Gguf(content) => Weights::from_gguf(path, content, config.clone())?,
+        Source::HfDir => Weights::from_hf_dir(path)?,
+    };
+    Ok((config, tokenizer, weights))
+}
+
 fn open_parts(path: &Path) -> Result<(Config, Tokenizer, Source), ModelError> {
     let is_gguf = path.is_file()
         && path
@@ -162,11 +175,7 @@ fn open_parts(path: &Path) -> Result<(Config, Tokenizer, Source), ModelError> {
 impl LoadedModel {
     /// Loads a Hugging Face folder or a `.gguf` file onto `device`.
     pub fn load(path: &Path, device: &Device) -> Result<LoadedModel, ModelError> {
-        let (config, tokenizer, source) = open_parts(path)?;
-        let weights = match source {
-            Source::Gguf(content) => Weights::from_gguf(path, content, config.clone())?,
-            Source::HfDir => Weights::from_hf_dir(path)?,
-        };
+        let (config, tokenizer, weights) = open(path)?;
         let model = Model::load(&config, &weights, device)?;
         Ok(LoadedModel {
             model,
@@ -180,14 +189,28 @@ impl LoadedModel {
     pub fn apply_adapter(&mut self, file: &Path, cfg: &lora::LoraConfig) -> Result<(), ModelError> {
         let tensors = candle_core::safetensors::load(file, self.model.device())
             .map_err(|e| ModelError::Config(format!("adapter {}: {e}", file.display())))?;
+        self.apply_adapter_tensors(&tensors, cfg)
+            .map_err(|e| match e {
+                ModelError::Config(why) => {
+                    ModelError::Config(format!("adapter {}: {why}", file.display()))
+                }
+                other => other,
+            })
+    }
+
+    /// [`LoadedModel::apply_adapter`] for tensors already in memory (PEFT names).
+    pub fn apply_adapter_tensors(
+        &mut self,
+        tensors: &std::collections::HashMap<String, candle_core::Tensor>,
+        cfg: &lora::LoraConfig,
+    ) -> Result<(), ModelError> {
         let varmap = candle_nn::VarMap::new();
         let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
         self.model.add_lora(cfg, &varmap, &mut rng)?;
         let vars = self.model.lora_vars();
         if vars.len() != tensors.len() {
             return Err(ModelError::Config(format!(
-                "adapter {} has {} tensors, the run's LoRA settings expect {}",
-                file.display(),
+                "{} tensors where the LoRA settings expect {}",
                 tensors.len(),
                 vars.len()
             )));
@@ -196,7 +219,14 @@ impl LoadedModel {
             let t = tensors
                 .get(&name)
                 .ok_or_else(|| ModelError::MissingTensor(name.clone()))?;
-            var.set(t)?;
+            if t.dims() != var.dims() {
+                return Err(ModelError::Config(format!(
+                    "{name} is {:?}, this base needs {:?}",
+                    t.dims(),
+                    var.dims()
+                )));
+            }
+            var.set(&t.to_device(self.model.device())?)?;
         }
         self.model.merge_lora()?;
         Ok(())

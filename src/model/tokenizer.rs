@@ -11,6 +11,10 @@ const LLAMA3_SPLIT: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L
 /// Pre-tokenizer regex of Qwen2 (`tokenizer.ggml.pre` = qwen2).
 const QWEN2_SPLIT: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
+/// GGUF token type of ordinary vocabulary entries.
+const TOKEN_TYPE_NORMAL: i64 = 1;
+/// GGUF token type of padding entries beyond the tokenizer's vocabulary.
+const TOKEN_TYPE_UNUSED: i64 = 5;
 /// GGUF token type of control tokens (`<|im_start|>`, …).
 const TOKEN_TYPE_CONTROL: i64 = 3;
 /// GGUF token type of user-defined added tokens.
@@ -228,4 +232,133 @@ impl Tokenizer {
     pub fn token_id(&self, token: &str) -> Option<u32> {
         self.inner.token_to_id(token)
     }
+
+    /// The token string of `id`, if it is in the vocabulary.
+    pub fn token(&self, id: u32) -> Option<String> {
+        self.inner.id_to_token(id)
+    }
+
+    /// The tokenizer as a `tokenizer.json` (for a GGUF base, the rebuilt BPE in that form).
+    pub fn to_json(&self) -> Result<String, ModelError> {
+        self.inner.to_string(true).map_err(tok_err)
+    }
+
+    /// A `tokenizer_config.json` that makes `transformers` treat [`Tokenizer::to_json`]'s file
+    /// as this model's tokenizer (special tokens, BOS handling, chat template).
+    pub fn hf_config(&self, config: &super::Config) -> serde_json::Value {
+        let name = |id: Option<u32>| id.and_then(|i| self.token(i));
+        json!({
+            "tokenizer_class": "PreTrainedTokenizerFast",
+            "bos_token": name(self.bos),
+            "eos_token": name(config.eos_token_ids.first().copied()),
+            "add_bos_token": self.add_bos,
+            "add_eos_token": false,
+            "clean_up_tokenization_spaces": false,
+            "model_max_length": config.max_position_embeddings,
+            "chat_template": self.chat_template,
+        })
+    }
+
+    /// The `tokenizer.ggml.*` metadata llama.cpp rebuilds this tokenizer from (the inverse of
+    /// [`Tokenizer::from_gguf`]): byte-level BPE only, its pre-tokenizer one llama.cpp names;
+    /// the vocabulary padded to the model's embedding rows as `convert_hf_to_gguf.py` does.
+    pub fn gguf_metadata(
+        &self,
+        config: &super::Config,
+    ) -> Result<Vec<(String, gguf_file::Value)>, ModelError> {
+        use gguf_file::Value;
+        let spec: serde_json::Value = serde_json::from_str(&self.to_json()?).map_err(tok_err)?;
+        let unsupported = || {
+            tok_err("only byte-level BPE tokenizers with a pre-tokenizer llama.cpp knows (SmolLM2, Qwen2, Llama 3, GPT-2) can be written to GGUF; export the merged folder and convert it with llama.cpp's convert_hf_to_gguf.py")
+        };
+        if spec["model"]["type"] != "BPE" || spec["model"]["byte_fallback"] == true {
+            return Err(unsupported());
+        }
+        let theirs = pre_signature(&spec["pre_tokenizer"]);
+        let pre = ["smollm", "qwen2", "llama-bpe", "gpt2"]
+            .into_iter()
+            .find(|name| gguf_pre_tokenizer(name).is_ok_and(|p| pre_signature(&p) == theirs))
+            .ok_or_else(unsupported)?;
+        let vocab = self.inner.get_vocab(true);
+        if vocab.len() > config.vocab_size {
+            return Err(tok_err(format!(
+                "the tokenizer has {} tokens, more than the model's {} embedding rows",
+                vocab.len(),
+                config.vocab_size
+            )));
+        }
+        let mut tokens: Vec<String> = (0..config.vocab_size)
+            .map(|i| format!("[PAD{i}]"))
+            .collect();
+        let mut types = vec![TOKEN_TYPE_UNUSED; config.vocab_size];
+        for (token, id) in vocab {
+            tokens[id as usize] = token;
+            types[id as usize] = TOKEN_TYPE_NORMAL;
+        }
+        for (id, added) in self.inner.get_added_tokens_decoder() {
+            types[id as usize] = if added.special {
+                TOKEN_TYPE_CONTROL
+            } else {
+                TOKEN_TYPE_USER_DEFINED
+            };
+        }
+        let merges: Vec<Value> = spec["model"]["merges"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|m| match m {
+                serde_json::Value::Array(pair) => Value::String(format!(
+                    "{} {}",
+                    pair[0].as_str().unwrap_or_default(),
+                    pair.get(1).and_then(|p| p.as_str()).unwrap_or_default()
+                )),
+                other => Value::String(other.as_str().unwrap_or_default().to_string()),
+            })
+            .collect();
+        let mut md = vec![
+            ("tokenizer.ggml.model", Value::String("gpt2".into())),
+            ("tokenizer.ggml.pre", Value::String(pre.into())),
+            (
+                "tokenizer.ggml.tokens",
+                Value::Array(tokens.into_iter().map(Value::String).collect()),
+            ),
+            (
+                "tokenizer.ggml.token_type",
+                Value::Array(types.into_iter().map(|t| Value::I32(t as i32)).collect()),
+            ),
+            ("tokenizer.ggml.merges", Value::Array(merges)),
+            (
+                "tokenizer.ggml.eos_token_id",
+                Value::U32(config.eos_token()),
+            ),
+            ("tokenizer.ggml.add_bos_token", Value::Bool(self.add_bos)),
+        ];
+        if let Some(bos) = self.bos {
+            md.push(("tokenizer.ggml.bos_token_id", Value::U32(bos)));
+        }
+        if let Some(t) = &self.chat_template {
+            md.push(("tokenizer.chat_template", Value::String(t.clone())));
+        }
+        Ok(md.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+    }
+}
+
+/// What a pre-tokenizer does, for comparing a `tokenizer.json`'s with the ones llama.cpp names:
+/// its steps in order (type, digit splitting, split regex), formatting details ignored. A
+/// `Digits` step that keeps digit runs together is dropped: byte-level BPE's own regex already
+/// separates them.
+fn pre_signature(p: &serde_json::Value) -> Vec<String> {
+    let steps: Vec<&serde_json::Value> = match p["pretokenizers"].as_array() {
+        Some(list) => list.iter().collect(),
+        None => vec![p],
+    };
+    steps
+        .into_iter()
+        .filter(|s| !(s["type"] == "Digits" && s["individual_digits"] == false))
+        .map(|s| match s["type"].as_str() {
+            Some("Split") => format!("Split {}", s["pattern"]["Regex"]),
+            Some("Digits") => "Digits individual".into(),
+            other => other.unwrap_or("none").to_string(),
+        })
+        .collect()
 }

@@ -1,9 +1,10 @@
 //! Where the weights come from: memory-mapped Hugging Face safetensors (one file or sharded
 //! with `model.safetensors.index.json`) or a GGUF file (tensors dequantized to f32, GGUF
 //! names mapped to Hugging Face names, Llama q/k rows un-permuted from llama.cpp's interleaved
-//! RoPE layout back to the half-split layout the model and PEFT adapters use).
+//! RoPE layout back to the half-split layout the model and PEFT adapters use; see [`gguf`]).
 
-use super::config::{Config, Family};
+use super::config::Config;
+use super::gguf;
 use super::ModelError;
 use candle_core::quantized::gguf_file;
 use candle_core::{DType, Device, Tensor};
@@ -58,46 +59,6 @@ pub fn safetensors_files(dir: &Path) -> Result<Vec<PathBuf>, ModelError> {
     Err(ModelError::MissingFile(single))
 }
 
-/// The GGUF tensor name for a Hugging Face name, if there is one.
-fn gguf_name(hf: &str) -> Option<String> {
-    let fixed = match hf {
-        "model.embed_tokens.weight" => Some("token_embd.weight"),
-        "model.norm.weight" => Some("output_norm.weight"),
-        "lm_head.weight" => Some("output.weight"),
-        _ => None,
-    };
-    if let Some(n) = fixed {
-        return Some(n.to_string());
-    }
-    let rest = hf.strip_prefix("model.layers.")?;
-    let (layer, rest) = rest.split_once('.')?;
-    let (module, kind) = rest.rsplit_once('.')?;
-    let g = match module {
-        "self_attn.q_proj" => "attn_q",
-        "self_attn.k_proj" => "attn_k",
-        "self_attn.v_proj" => "attn_v",
-        "self_attn.o_proj" => "attn_output",
-        "mlp.gate_proj" => "ffn_gate",
-        "mlp.up_proj" => "ffn_up",
-        "mlp.down_proj" => "ffn_down",
-        "input_layernorm" => "attn_norm",
-        "post_attention_layernorm" => "ffn_norm",
-        _ => return None,
-    };
-    Some(format!("blk.{layer}.{g}.{kind}"))
-}
-
-/// Undoes llama.cpp's q/k permutation: rows (heads, 2, d/2) ← (heads, d/2, 2).
-fn unpermute(w: &Tensor, heads: usize) -> candle_core::Result<Tensor> {
-    let dims = w.dims().to_vec();
-    let out = dims[0];
-    let rest: usize = dims[1..].iter().product();
-    w.reshape((heads, out / heads / 2, 2, rest))?
-        .transpose(1, 2)?
-        .contiguous()?
-        .reshape(dims)
-}
-
 impl Weights {
     /// Memory-maps the safetensors of a Hugging Face folder.
     pub fn from_hf_dir(dir: &Path) -> Result<Weights, ModelError> {
@@ -121,12 +82,34 @@ impl Weights {
         })
     }
 
+    /// The Hugging Face names of every tensor the source holds that the engine knows, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = match self {
+            Weights::Safetensors(st) => st.tensors().into_iter().map(|(n, _)| n).collect(),
+            Weights::Gguf { content, .. } => content
+                .tensor_infos
+                .keys()
+                .filter_map(|g| gguf::hf_name(g))
+                .collect(),
+        };
+        names.sort();
+        names
+    }
+
+    /// The GGUF header (metadata and tensor directory) when the source is a GGUF file.
+    pub fn gguf_content(&self) -> Option<&gguf_file::Content> {
+        match self {
+            Weights::Gguf { content, .. } => Some(content),
+            Weights::Safetensors(_) => None,
+        }
+    }
+
     /// True when the source has the tensor `name`.
     pub fn contains(&self, name: &str) -> bool {
         match self {
             Weights::Safetensors(st) => st.get(name).is_ok(),
             Weights::Gguf { content, .. } => {
-                gguf_name(name).is_some_and(|g| content.tensor_infos.contains_key(&g))
+                gguf::tensor_name(name).is_some_and(|g| content.tensor_infos.contains_key(&g))
             }
         }
     }
@@ -144,7 +127,7 @@ impl Weights {
                 content,
                 config,
             } => {
-                let g = gguf_name(name).ok_or_else(missing)?;
+                let g = gguf::tensor_name(name).ok_or_else(missing)?;
                 if !content.tensor_infos.contains_key(&g) {
                     return Err(missing());
                 }
@@ -153,56 +136,11 @@ impl Weights {
                     content.tensor(&mut *f, &g, device)?
                 };
                 let t = q.dequantize(device)?.to_dtype(DType::F32)?;
-                let heads = if name.contains("q_proj") {
-                    Some(config.num_attention_heads)
-                } else if name.contains("k_proj") {
-                    Some(config.num_key_value_heads)
-                } else {
-                    None
-                };
-                match heads {
-                    Some(h) if config.family == Family::Llama => Ok(unpermute(&t, h)?),
-                    _ => Ok(t),
+                match gguf::permuted_heads(config, name) {
+                    Some(h) => Ok(gguf::unpermute(&t, h)?),
+                    None => Ok(t),
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn maps_names() {
-        assert_eq!(
-            gguf_name("model.layers.3.self_attn.q_proj.weight").unwrap(),
-            "blk.3.attn_q.weight"
-        );
-        assert_eq!(
-            gguf_name("model.layers.0.self_attn.k_proj.bias").unwrap(),
-            "blk.0.attn_k.bias"
-        );
-        assert_eq!(
-            gguf_name("model.layers.12.post_attention_layernorm.weight").unwrap(),
-            "blk.12.ffn_norm.weight"
-        );
-        assert_eq!(gguf_name("lm_head.weight").unwrap(), "output.weight");
-        assert!(gguf_name("model.layers.0.rotary.inv_freq").is_none());
-    }
-
-    #[test]
-    fn unpermute_inverts_llama_cpp_permute() -> candle_core::Result<()> {
-        // llama.cpp: w.reshape(heads, 2, d/2, in).swapaxes(1, 2).reshape(out, in)
-        let heads = 2;
-        let w = Tensor::arange(0f32, 8.0 * 3.0, &Device::Cpu)?.reshape((8, 3))?;
-        let permuted = w
-            .reshape((heads, 2, 2, 3))?
-            .transpose(1, 2)?
-            .contiguous()?
-            .reshape((8, 3))?;
-        let back = unpermute(&permuted, heads)?;
-        assert_eq!(back.to_vec2::<f32>()?, w.to_vec2::<f32>()?);
-        Ok(())
     }
 }

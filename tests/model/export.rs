@@ -4,7 +4,7 @@
 use crate::train::setup;
 use std::sync::atomic::AtomicBool;
 use tunedesk::adapter::Checkpoint;
-use tunedesk::export::{check, export, ExportError, ExportFormat, ExportRequest};
+use tunedesk::export::{check, export, ExportError, ExportFormat, ExportRequest, Precision};
 use tunedesk::template::Template;
 use tunedesk::train::run as train_run;
 
@@ -27,6 +27,7 @@ fn a_peft_export_is_what_peft_loads_and_predicts_like_the_run() {
         run: "r".into(),
         checkpoint: Checkpoint::Best,
         format: ExportFormat::Peft,
+        precision: None,
         out: out.clone(),
         check_rows: 8,
     };
@@ -121,10 +122,10 @@ fn a_peft_export_is_what_peft_loads_and_predicts_like_the_run() {
         })
         .collect();
     safetensors::serialize_to_file(views, None, &broken.join("adapter_model.safetensors")).unwrap();
-    let err = check(&mut store, &data_dir, &req, &broken).unwrap_err();
+    let err = check(&mut store, &data_dir, &req, Precision::F32, &broken).unwrap_err();
     assert!(matches!(err, ExportError::Mismatch(_)), "{err}");
     assert_eq!(
-        check(&mut store, &data_dir, &req, &out).unwrap().1,
+        check(&mut store, &data_dir, &req, Precision::F32, &out).unwrap()[0].same_labels,
         summary.checked
     );
 
@@ -144,4 +145,213 @@ fn a_peft_export_is_what_peft_loads_and_predicts_like_the_run() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(left, ["r-peft"], "no half-written folder");
+}
+
+/// A run of `arch` trained on the byte-level tiny model (a tokenizer llama.cpp can run).
+fn trained_bpe_run(
+    arch: &str,
+) -> (
+    tempfile::TempDir,
+    tunedesk::store::Store,
+    tunedesk::paths::DataDir,
+) {
+    let (dir, mut store, data_dir, spec) =
+        crate::train::setup_with(|m| crate::tiny_model::write_tiny_bpe(m, arch, 5));
+    let template = Template {
+        instruction: "Classify:".into(),
+        ..Template::default()
+    };
+    let never = AtomicBool::new(false);
+    train_run::start(
+        &mut store,
+        &data_dir,
+        "r",
+        &spec,
+        &template,
+        &never,
+        &mut |_| {},
+    )
+    .unwrap();
+    (dir, store, data_dir)
+}
+
+/// Logits at every position of a few prompts.
+fn logits(lm: &tunedesk::model::LoadedModel) -> candle_core::Tensor {
+    let ids = lm
+        .tokenizer
+        .encode_plain("Classify:\n\nTicket: \"w3 w7\"")
+        .unwrap();
+    let ids = candle_core::Tensor::new(&ids[..], &candle_core::Device::Cpu)
+        .unwrap()
+        .unsqueeze(0)
+        .unwrap();
+    lm.model.forward_train(&ids, None, None).unwrap()
+}
+
+fn export_as(
+    store: &mut tunedesk::store::Store,
+    data_dir: &tunedesk::paths::DataDir,
+    format: ExportFormat,
+    precision: Precision,
+    out: std::path::PathBuf,
+) -> tunedesk::export::ExportSummary {
+    let req = ExportRequest {
+        run: "r".into(),
+        checkpoint: Checkpoint::Best,
+        format,
+        precision: Some(precision),
+        out,
+        check_rows: 8,
+    };
+    let summary = export(store, data_dir, &req).unwrap();
+    assert!(
+        summary.checked > 0 && summary.checks.iter().all(|c| c.checked == summary.checked),
+        "{summary:?}"
+    );
+    summary
+}
+
+#[test]
+fn merged_and_gguf_exports_reproduce_the_adapter_llama_and_qwen2() {
+    use crate::tiny_model::max_diff;
+    use tunedesk::model::{default_device, LoadedModel};
+    for arch in ["LlamaForCausalLM", "Qwen2ForCausalLM"] {
+        let (dir, mut store, data_dir) = trained_bpe_run(arch);
+        let run =
+            tunedesk::predict::from_run::load_run(&mut store, &data_dir, "r", Checkpoint::Best)
+                .unwrap();
+        let adapted = logits(&run.lm);
+        let base =
+            logits(&LoadedModel::load(&dir.path().join("model"), &default_device()).unwrap());
+        assert!(
+            max_diff(&adapted, &base) > 1e-3,
+            "{arch}: the trained adapter changes the logits"
+        );
+        drop(run);
+
+        // Merged Hugging Face folder, f32: the same network as base + adapter.
+        let out = dir.path().join("merged-f32");
+        let s = export_as(
+            &mut store,
+            &data_dir,
+            ExportFormat::Merged,
+            Precision::F32,
+            out.clone(),
+        );
+        assert_eq!(s.same_labels, s.checked, "{s:?}");
+        let merged = LoadedModel::load(&out, &default_device()).unwrap();
+        assert!(
+            max_diff(&logits(&merged), &adapted) < 1e-4,
+            "{arch}: merged f32"
+        );
+        for f in [
+            "config.json",
+            "model.safetensors",
+            "tokenizer.json",
+            "README.md",
+            "tunedesk.json",
+        ] {
+            assert!(out.join(f).is_file(), "{arch}: {f} in {:?}", s.files);
+        }
+        assert_eq!(
+            std::fs::read(out.join("tokenizer.json")).unwrap(),
+            std::fs::read(dir.path().join("model/tokenizer.json")).unwrap(),
+            "tokenizer copied byte for byte"
+        );
+        let st = std::fs::read(out.join("model.safetensors")).unwrap();
+        let (_, meta) = safetensors::SafeTensors::read_metadata(&st).unwrap();
+        assert_eq!(meta.metadata().as_ref().unwrap()["format"], "pt");
+
+        // GGUF, F32: the merged file and the GGUF adapter both read back as the adapter path.
+        let out = dir.path().join("gguf-f32");
+        let s = export_as(
+            &mut store,
+            &data_dir,
+            ExportFormat::Gguf,
+            Precision::F32,
+            out.clone(),
+        );
+        assert_eq!(s.checks.len(), 2, "{s:?}");
+        let merged = LoadedModel::load(&out.join("model.gguf"), &default_device()).unwrap();
+        assert!(
+            max_diff(&logits(&merged), &adapted) < 1e-4,
+            "{arch}: merged GGUF"
+        );
+        let mut with_adapter =
+            LoadedModel::load(&dir.path().join("model"), &default_device()).unwrap();
+        let (tensors, lora) = tunedesk::export::gguf::read_adapter(
+            &out.join("adapter.gguf"),
+            with_adapter.model.config(),
+        )
+        .unwrap();
+        with_adapter.apply_adapter_tensors(&tensors, &lora).unwrap();
+        assert!(
+            max_diff(&logits(&with_adapter), &adapted) < 1e-4,
+            "{arch}: GGUF adapter"
+        );
+        let mut file = std::fs::File::open(out.join("adapter.gguf")).unwrap();
+        let content = candle_core::quantized::gguf_file::Content::read(&mut file).unwrap();
+        let text = |k: &str| content.metadata[k].to_string().unwrap().clone();
+        assert_eq!(text("general.type"), "adapter");
+        assert_eq!(text("adapter.type"), "lora");
+        let a = &content.tensor_infos["blk.0.attn_q.weight.lora_a"];
+        let b = &content.tensor_infos["blk.0.attn_q.weight.lora_b"];
+        // GGUF lists dims innermost first: A is [r, in] → (in, r), B is [out, r] → (r, out).
+        assert_eq!(a.shape.dims(), [4, crate::tiny_model::BPE_HIDDEN]);
+        assert_eq!(b.shape.dims()[1], 4);
+
+        // A GGUF base keeps its metadata: the merged GGUF, used as a base, exports again.
+        let gguf_base = out.join("model.gguf");
+        let relabelled = LoadedModel::load(&gguf_base, &default_device()).unwrap();
+        assert_eq!(
+            relabelled.tokenizer.encode_plain("w3 w7").unwrap(),
+            merged.tokenizer.encode_plain("w3 w7").unwrap()
+        );
+
+        // F16 and Q8_0: smaller, labels checked (Q8_0 by agreement).
+        let out = dir.path().join("ollama-q8");
+        let s = export_as(
+            &mut store,
+            &data_dir,
+            ExportFormat::Ollama,
+            Precision::Q8_0,
+            out.clone(),
+        );
+        let modelfile = std::fs::read_to_string(out.join("Modelfile")).unwrap();
+        assert!(
+            modelfile.contains(
+                "TEMPLATE \"\"\"Classify:\n\nTicket: \"{{ .Prompt }}\"\n\nClassification:\"\"\""
+            ),
+            "{modelfile}"
+        );
+        assert!(
+            modelfile.contains("PARAMETER stop \"<|endoftext|>\""),
+            "{modelfile}"
+        );
+        assert!(s.same_labels as f64 >= 0.9 * s.checked as f64, "{s:?}");
+        let out = dir.path().join("merged-f16");
+        let s = export_as(
+            &mut store,
+            &data_dir,
+            ExportFormat::Merged,
+            Precision::F16,
+            out,
+        );
+        assert_eq!(s.same_labels, s.checked, "{s:?}");
+        assert!(matches!(
+            export(
+                &mut store,
+                &data_dir,
+                &ExportRequest {
+                    run: "r".into(),
+                    checkpoint: Checkpoint::Best,
+                    format: ExportFormat::Merged,
+                    precision: Some(Precision::Q8_0),
+                    out: dir.path().join("merged-q8"),
+                    check_rows: 8,
+                }
+            ),
+            Err(ExportError::Unsupported(_))
+        ));
+    }
 }

@@ -132,10 +132,17 @@ fn training_lowers_the_loss_and_is_reproducible() {
 
 /// A store with the tiny dataset, a tiny model, and a run spec over them.
 pub(crate) fn setup() -> (tempfile::TempDir, Store, DataDir, RunSpec) {
+    setup_with(|model| write_tiny(model, "LlamaForCausalLM", 3))
+}
+
+/// [`setup`] with the model `write` writes into the model folder.
+pub(crate) fn setup_with(
+    write: impl FnOnce(&std::path::Path),
+) -> (tempfile::TempDir, Store, DataDir, RunSpec) {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("model");
     std::fs::create_dir_all(&model).unwrap();
-    write_tiny(&model, "LlamaForCausalLM", 3);
+    write(&model);
     let data_dir = DataDir::resolve(Some(&dir.path().join("home")));
     let mut store = Store::open(data_dir.db_path()).unwrap();
     let mut csv = String::from("text,label,f\n");

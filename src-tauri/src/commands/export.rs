@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use tauri::{AppHandle, State};
 use tauri_plugin_dialog::DialogExt;
 use tunedesk::adapter::Checkpoint;
-use tunedesk::export::{export, ExportFormat, ExportRequest, DEFAULT_CHECK_ROWS};
+use tunedesk::export::{export, ExportFormat, ExportRequest, Precision, DEFAULT_CHECK_ROWS};
 use tunedesk::store::Store;
 
 /// Opens the native dialog for the folder to create; `None` when the user cancels.
@@ -20,22 +20,30 @@ pub async fn pick_export_folder(
     let picked = app
         .dialog()
         .file()
-        .set_title("Export the adapter to a new folder")
+        .set_title("Export the model to a new folder")
         .set_file_name(suggested)
         .blocking_save_file();
     Ok(picked.and_then(|p| p.into_path().ok()))
 }
 
-/// Exports run `name`'s `checkpoint` (best, last or a step) as a PEFT folder at `out`.
+/// Exports run `name`'s `checkpoint` (best, last or a step) in `format` (peft, merged, gguf,
+/// ollama) at `precision` (`None`: the format's default) into the new folder `out`.
 #[tauri::command]
 pub async fn export_run(
     app: AppHandle,
     state: State<'_, AppState>,
     name: String,
     checkpoint: String,
+    format: String,
+    precision: Option<String>,
     out: PathBuf,
 ) -> CommandResult<Job> {
     let checkpoint: Checkpoint = checkpoint.parse().map_err(anyhow::Error::msg)?;
+    let format: ExportFormat = format.parse().map_err(anyhow::Error::msg)?;
+    let precision = precision
+        .map(|p| p.parse::<Precision>())
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
     let data_dir = state.data_dir().clone();
     let subject = format!("{name} → {}", out.display());
     let job = state
@@ -45,18 +53,29 @@ pub async fn export_run(
             let req = ExportRequest {
                 run: name,
                 checkpoint,
-                format: ExportFormat::Peft,
+                format,
+                precision,
                 out,
                 check_rows: DEFAULT_CHECK_ROWS,
             };
             let s = export(&mut Store::open(data_dir.db_path())?, &data_dir, &req)?;
+            let checks: Vec<String> = s
+                .checks
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{} labels {} of {} tickets as the run does",
+                        c.what, c.same_labels, c.checked
+                    )
+                })
+                .collect();
             Ok((
                 format!(
-                "exported to {}: reloaded, it labels {} of {} validation tickets as the run does",
-                s.out.display(),
-                s.same_labels,
-                s.checked
-            ),
+                    "exported to {} ({}): reloaded, {}",
+                    s.out.display(),
+                    s.precision,
+                    checks.join("; ")
+                ),
                 false,
             ))
         })?;

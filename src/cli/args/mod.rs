@@ -44,22 +44,21 @@ pub struct ExportArgs {
     /// The checkpoint of the run.
     #[command(flatten)]
     pub checkpoint: CheckpointArg,
-    /// What to write: `peft` (a folder PEFT loads with `PeftModel.from_pretrained`).
-    #[arg(long, value_enum, default_value = "peft")]
-    pub format: AdapterFormatArg,
+    /// What to write: `peft` (a folder PEFT loads with `PeftModel.from_pretrained`), `merged`
+    /// (a Hugging Face folder of the base with the adapter merged), `gguf` (a merged GGUF and a
+    /// GGUF LoRA adapter for llama.cpp / LM Studio), `ollama` (the merged GGUF + a Modelfile).
+    #[arg(long, default_value = "peft")]
+    pub format: tunedesk::export::ExportFormat,
+    /// The merged weights' number type: f32, bf16, f16 (merged, gguf, ollama) or q8_0 (gguf,
+    /// ollama). Default: f32 for peft, else f16.
+    #[arg(long)]
+    pub precision: Option<tunedesk::export::Precision>,
     /// The folder to create (it must not exist).
     #[arg(long, short)]
     pub out: PathBuf,
     /// Validation tickets the reloaded export must predict as the run does.
     #[arg(long, default_value_t = tunedesk::export::DEFAULT_CHECK_ROWS)]
     pub check_rows: usize,
-}
-
-/// `--format` of `tunedesk export`.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum AdapterFormatArg {
-    /// A Hugging Face PEFT LoRA folder.
-    Peft,
 }
 
 /// The loss chart's x axis.

@@ -1,18 +1,17 @@
-//! `tunedesk export RUN --format peft --out DIR`.
+//! `tunedesk export RUN --format peft|merged|gguf|ollama [--precision P] --out DIR`.
 
 use super::Context;
-use crate::cli::args::{AdapterFormatArg, ExportArgs};
+use crate::cli::args::ExportArgs;
 use crate::cli::output;
 use anyhow::Result;
-use tunedesk::export::{export, ExportFormat, ExportRequest};
+use tunedesk::export::{export, ExportRequest};
 
 pub fn run(ctx: &Context, args: ExportArgs) -> Result<()> {
     let req = ExportRequest {
         run: args.run,
         checkpoint: args.checkpoint.checkpoint,
-        format: match args.format {
-            AdapterFormatArg::Peft => ExportFormat::Peft,
-        },
+        format: args.format,
+        precision: args.precision,
         out: args.out,
         check_rows: args.check_rows,
     };
@@ -25,10 +24,14 @@ pub fn run(ctx: &Context, args: ExportArgs) -> Result<()> {
         summary.out.display(),
         summary.files.join(", ")
     );
-    outln!(
-        "checked: reloaded, it labels {} of {} validation tickets as the run does",
-        summary.same_labels,
-        summary.checked
-    );
+    for c in &summary.checks {
+        outln!(
+            "checked {} ({}): labels {} of {} validation tickets as the run does",
+            c.what,
+            summary.precision,
+            c.same_labels,
+            c.checked
+        );
+    }
     Ok(())
 }
