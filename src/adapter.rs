@@ -15,6 +15,9 @@ use std::path::{Path, PathBuf};
 
 /// File of a checkpoint's adapter weights (LoRA `A`/`B` by PEFT name).
 pub const ADAPTER_FILE: &str = "adapter.safetensors";
+/// The file written beside every export (`export::bundle`) that describes how to prompt the
+/// model: template, labels, fields; read back when an adapter is imported.
+pub const BUNDLE_FILE: &str = "tunedesk.json";
 /// File of a checkpoint's [`AdapterInfo`].
 pub const INFO_FILE: &str = "adapter.json";
 /// Folder (in a run's folder) of the adapters kept at each checkpointed step: `<step>/`.

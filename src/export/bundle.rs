@@ -10,8 +10,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// The bundle's file name.
-pub const BUNDLE_FILE: &str = "tunedesk.json";
+pub use crate::adapter::BUNDLE_FILE;
 
 /// The bundle's layout version (raised when a key changes meaning).
 const BUNDLE_VERSION: u32 = 1;

@@ -132,7 +132,13 @@ pub(super) fn write(
         }
         Some(_) => merged.config.hf_json(torch_dtype),
     };
-    config["torch_dtype"] = serde_json::json!(torch_dtype);
+    // transformers 5 writes `dtype`, earlier versions `torch_dtype`: keep the base's key.
+    let key = if config.get("dtype").is_some() {
+        "dtype"
+    } else {
+        "torch_dtype"
+    };
+    config[key] = serde_json::json!(torch_dtype);
     write_text("config.json", pretty(&config))?;
     files.push("config.json".into());
     if merged.weights.gguf_content().is_some() {

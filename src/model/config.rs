@@ -101,6 +101,8 @@ struct HfConfig {
     rms_norm_eps: Option<f64>,
     rope_theta: Option<f64>,
     rope_scaling: Option<serde_json::Value>,
+    /// transformers 5 writes `rope_theta` (and the scaling) here instead.
+    rope_parameters: Option<serde_json::Value>,
     max_position_embeddings: Option<usize>,
     tie_word_embeddings: Option<bool>,
     attention_bias: Option<bool>,
@@ -178,7 +180,15 @@ impl Config {
             "Qwen2ForCausalLM" | "qwen2" => Family::Qwen2,
             other => return Err(ModelError::UnsupportedArchitecture(other.to_string())),
         };
-        let rope_scaling = match hf.rope_scaling {
+        let rope_parameters = hf.rope_parameters.unwrap_or_default();
+        let rope_theta = hf
+            .rope_theta
+            .or_else(|| rope_parameters["rope_theta"].as_f64());
+        let scaling = hf.rope_scaling.or_else(|| {
+            (rope_parameters["rope_type"].as_str().unwrap_or("default") != "default")
+                .then(|| rope_parameters.clone())
+        });
+        let rope_scaling = match scaling {
             None | Some(serde_json::Value::Null) => None,
             Some(v) => {
                 let s: RopeScaling = serde_json::from_value(v)
@@ -203,7 +213,7 @@ impl Config {
             num_key_value_heads: hf.num_key_value_heads.unwrap_or(heads),
             head_dim: hf.head_dim.unwrap_or(hf.hidden_size / heads),
             rms_norm_eps: hf.rms_norm_eps.unwrap_or(1e-6),
-            rope_theta: hf.rope_theta.unwrap_or(10_000.0),
+            rope_theta: rope_theta.unwrap_or(10_000.0),
             rope_scaling,
             max_position_embeddings: hf.max_position_embeddings.unwrap_or(2048),
             tie_word_embeddings: hf.tie_word_embeddings.unwrap_or(false),
@@ -275,6 +285,18 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transformers_5_rope_parameters_are_read() {
+        let c = Config::from_hf_json(
+            r#"{"architectures": ["Qwen2ForCausalLM"], "vocab_size": 40, "hidden_size": 16,
+            "intermediate_size": 24, "num_hidden_layers": 2, "num_attention_heads": 4,
+            "rope_parameters": {"rope_theta": 1000000.0, "rope_type": "default"}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.rope_theta, 1e6);
+        assert!(c.rope_scaling.is_none());
+    }
 
     #[test]
     fn hf_json_round_trips() {

@@ -7,6 +7,7 @@
 
 pub mod checkpoint;
 pub mod data;
+pub mod import;
 pub mod loss;
 pub mod optim;
 pub mod preflight;

@@ -37,6 +37,9 @@ pub enum TrainError {
     /// The dataset has nothing to train on.
     #[error("dataset '{0}' has no training rows")]
     NoTrainingData(String),
+    /// An adapter to import is not one TuneDesk can use.
+    #[error("cannot import the adapter {0}")]
+    BadAdapter(String),
     /// The run cannot be resumed.
     #[error("run '{name}' cannot be resumed: {why}")]
     NotResumable {

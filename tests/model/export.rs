@@ -73,6 +73,31 @@ fn a_peft_export_is_what_peft_loads_and_predicts_like_the_run() {
     );
     assert_eq!(tensors.tensor(b).unwrap().shape()[1], r, "B is [out, r]");
 
+    // Exactly what PEFT itself writes for the same model and rank (the fixture made by
+    // transformers + PEFT has the tiny model's sizes): file names, key names, shapes, and
+    // config keys PEFT knows.
+    let peft_dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/peft-llama/adapter");
+    let theirs = std::fs::read(peft_dir.join("adapter_model.safetensors")).unwrap();
+    let theirs = safetensors::SafeTensors::deserialize(&theirs).unwrap();
+    let shapes = |t: &safetensors::SafeTensors| {
+        let mut v: Vec<(String, Vec<usize>)> = t
+            .tensors()
+            .into_iter()
+            .map(|(n, v)| (n, v.shape().to_vec()))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(shapes(&tensors), shapes(&theirs), "PEFT's names and shapes");
+    let their_config: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(peft_dir.join("adapter_config.json")).unwrap(),
+    )
+    .unwrap();
+    for key in config.as_object().unwrap().keys() {
+        assert!(their_config.get(key).is_some(), "PEFT writes {key} too");
+    }
+
     let bundle: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("tunedesk.json")).unwrap()).unwrap();
     assert_eq!(bundle["labels"], serde_json::json!(["w20", "w21"]));
@@ -128,6 +153,29 @@ fn a_peft_export_is_what_peft_loads_and_predicts_like_the_run() {
         check(&mut store, &data_dir, &req, Precision::F32, &out).unwrap()[0].same_labels,
         summary.checked
     );
+
+    // The export comes back in as a run with the bundle's template, labels and fields, and
+    // predicts as the original.
+    let back = tunedesk::train::import::ImportRequest {
+        dir: out.clone(),
+        base: spec.model.clone(),
+        name: "back".into(),
+        dataset: "d".into(),
+    };
+    tunedesk::train::import::import_adapter(&mut store, &data_dir, &back).unwrap();
+    let original =
+        tunedesk::predict::from_run::load_run(&mut store, &data_dir, "r", Checkpoint::Best)
+            .unwrap();
+    let returned =
+        tunedesk::predict::from_run::load_run(&mut store, &data_dir, "back", Checkpoint::Best)
+            .unwrap();
+    assert_eq!(returned.template, original.template);
+    assert_eq!(
+        (&returned.labels, &returned.fields),
+        (&original.labels, &original.fields)
+    );
+    assert!(crate::tiny_model::max_diff(&logits(&returned.lm), &logits(&original.lm)) < 1e-5);
+    drop((original, returned));
 
     // An export never overwrites, and a failed one leaves nothing behind.
     assert!(matches!(

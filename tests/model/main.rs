@@ -5,9 +5,12 @@
 //! - `reference`: the real SmolLM2-135M GGUF (`$TUNEDESK_TEST_GGUF`) against the reference
 //!   figures in `shared/reference/smollm2.json`; skipped loudly when the variable is unset.
 //! - `train`: LoRA training on a tiny model (loss falls, evaluations, reproducibility).
-//! - `export`: a trained tiny run exported as a PEFT folder and proven by reloading it.
+//! - `export`: a trained tiny run exported in every format and proven by reloading it.
+//! - `import`: PEFT adapters made by transformers + PEFT (`tests/fixtures/peft-llama/`)
+//!   imported as runs that reproduce PEFT's logits; unusable adapters refused.
 
 mod export;
+mod import;
 mod reference;
 mod tiny;
 #[path = "../common/tiny_model.rs"]

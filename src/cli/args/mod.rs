@@ -61,6 +61,26 @@ pub struct ExportArgs {
     pub check_rows: usize,
 }
 
+/// `tunedesk adapter`.
+#[derive(Debug, Subcommand)]
+pub enum AdapterCommand {
+    /// Make a PEFT LoRA adapter trained elsewhere a run (evaluate, predict, compare, export
+    /// it like one trained here).
+    Import {
+        /// The PEFT folder (adapter_config.json + adapter_model.safetensors, or shards).
+        dir: PathBuf,
+        /// The base model it was trained on (name, path or Hugging Face repo id).
+        #[arg(long)]
+        base: String,
+        /// The dataset it is for (its labels and fields, unless the folder has a tunedesk.json).
+        #[arg(long)]
+        dataset: String,
+        /// The run to create (default: the folder's name).
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
 /// The loss chart's x axis.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum ChartX {
@@ -106,6 +126,9 @@ pub enum Command {
     Predict(PredictArgs),
     /// Export a run's adapter for other tools (checked by reloading it and predicting).
     Export(ExportArgs),
+    /// Adapters trained elsewhere.
+    #[command(subcommand)]
+    Adapter(AdapterCommand),
     /// Base models: the catalog, pulls from Hugging Face, local folders and GGUF files.
     #[command(subcommand)]
     Model(ModelCommand),

@@ -1,5 +1,6 @@
 //! Command behaviour: each function turns parsed arguments into engine calls and output.
 
+mod adapter;
 mod bench;
 mod dataset;
 mod evaluate;
@@ -48,6 +49,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Compare(args) => evaluate::compare(&ctx, args),
         Command::Predict(args) => predict::run(&ctx, args),
         Command::Export(args) => export::run(&ctx, args),
+        Command::Adapter(cmd) => adapter::run(&ctx, cmd),
         Command::Model(cmd) => models::run(&ctx, cmd),
         Command::Generate(args) => generate::run(&ctx, args),
         Command::Bench(cmd) => bench::run(&ctx, cmd),
