@@ -28,6 +28,7 @@ const COMMANDS: &[&str] = &[
     "run_detail",
     "compare_runs",
     "delete_run",
+    "export_formats",
     "pick_export_folder",
     "export_run",
     "list_jobs",

@@ -53,6 +53,7 @@ pub fn run() {
             commands::runs::run_detail,
             commands::runs::compare_runs,
             commands::runs::delete_run,
+            commands::export::export_formats,
             commands::export::pick_export_folder,
             commands::export::export_run,
             commands::jobs::list_jobs,

@@ -516,11 +516,39 @@ async fn train_in_window(c: &Client, export_to: &Path) {
     screenshot(c, "11-run-done").await;
     screenshot_at(c, "panels-chart", "11b-run-panels").await;
 
-    // Export the adapter from the run page: the job writes and checks a PEFT folder.
+    // Export from the run page: the job writes and checks a PEFT folder (the default format).
     type_into(c, "#export-out", &export_to.display().to_string()).await;
     click(c, "#btn-export").await;
     wait_text_for(c, "#export-status", LONG, |t| t.contains("exported to")).await;
     screenshot_at(c, "export-card", "11c-run-export").await;
+    // The same folder again: refused, nothing overwritten.
+    click(c, "#btn-export").await;
+    wait_text_for(c, "#export-status", LONG, |t| t.contains("exists")).await;
+    // Then the merged model at f16 from the last checkpoint, into a folder beside it.
+    let merged = export_to.with_file_name("live-merged");
+    find(c, "#export-format")
+        .await
+        .select_by_value("merged")
+        .await
+        .unwrap();
+    wait_text(c, "#export-about", |t| t.contains("merged")).await;
+    find(c, "#export-precision")
+        .await
+        .select_by_value("f16")
+        .await
+        .unwrap();
+    find(c, "#export-checkpoint")
+        .await
+        .select_by_value("last")
+        .await
+        .unwrap();
+    type_into(c, "#export-out", &merged.display().to_string()).await;
+    click(c, "#btn-export").await;
+    wait_text_for(c, "#export-status", LONG, |t| {
+        t.contains("exported to") && t.contains("live-merged") && t.contains("f16")
+    })
+    .await;
+    screenshot_at(c, "export-card", "11d-run-export-merged").await;
 }
 
 async fn compare_in_window(c: &Client) {
@@ -597,6 +625,17 @@ fn pull_train_cancel_resume_and_compare_in_the_real_window() {
         assert!(
             home.join("exports/live-peft").join(f).exists(),
             "{f} exported"
+        );
+    }
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tunedesk.json",
+    ] {
+        assert!(
+            home.join("exports/live-merged").join(f).exists(),
+            "{f} in the merged export"
         );
     }
     assert!(run.best_step.is_some());

@@ -60,6 +60,26 @@ impl ExportFormat {
         }
     }
 
+    /// The format's name in a menu.
+    pub fn label(self) -> &'static str {
+        match self {
+            ExportFormat::Peft => "PEFT adapter",
+            ExportFormat::Merged => "Merged model (Hugging Face)",
+            ExportFormat::Gguf => "GGUF (llama.cpp, LM Studio)",
+            ExportFormat::Ollama => "Ollama",
+        }
+    }
+
+    /// What the format is for, in a sentence (the CLI's help and the window's export dialog).
+    pub fn describe(self) -> &'static str {
+        match self {
+            ExportFormat::Peft => "A Hugging Face PEFT LoRA folder: load it on the base model with PeftModel.from_pretrained.",
+            ExportFormat::Merged => "The base model with the adapter merged, as a Hugging Face folder: load it with AutoModelForCausalLM.from_pretrained.",
+            ExportFormat::Gguf => "For llama.cpp and LM Studio: the merged model as one GGUF file, and the adapter as a GGUF LoRA adapter.",
+            ExportFormat::Ollama => "For Ollama: the merged GGUF and a Modelfile with the run's prompt; ollama create NAME -f Modelfile.",
+        }
+    }
+
     /// The precisions this format can hold.
     pub fn precisions(self) -> &'static [Precision] {
         match self {
@@ -104,6 +124,60 @@ macro_rules! named {
 
 named!(ExportFormat, "export format", [Peft => "peft", Merged => "merged", Gguf => "gguf", Ollama => "ollama"]);
 named!(Precision, "precision", [F32 => "f32", Bf16 => "bf16", F16 => "f16", Q8_0 => "q8_0"]);
+
+/// A format as the window offers it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FormatInfo {
+    /// The format.
+    pub format: ExportFormat,
+    /// [`ExportFormat::label`].
+    pub label: &'static str,
+    /// [`ExportFormat::describe`].
+    pub description: &'static str,
+    /// [`ExportFormat::precisions`].
+    pub precisions: &'static [Precision],
+    /// [`ExportFormat::default_precision`].
+    pub default_precision: Precision,
+}
+
+/// Every format with its description and precisions, in [`ExportFormat::ALL`]'s order.
+pub fn formats() -> Vec<FormatInfo> {
+    ExportFormat::ALL
+        .iter()
+        .map(|&format| FormatInfo {
+            format,
+            label: format.label(),
+            description: format.describe(),
+            precisions: format.precisions(),
+            default_precision: format.default_precision(),
+        })
+        .collect()
+}
+
+/// Where an export is, for progress displays.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "phase", rename_all = "snake_case")]
+pub enum ExportPhase {
+    /// Writing the files (merging the adapter into the base first, for merged formats).
+    Writing,
+    /// Predicting validation tickets with the run itself.
+    Predicting,
+    /// Reloading this file or folder of the export and predicting with it.
+    Checking {
+        /// What is reloaded.
+        what: String,
+    },
+}
+
+impl std::fmt::Display for ExportPhase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExportPhase::Writing => f.write_str("writing"),
+            ExportPhase::Predicting => f.write_str("predicting with the run"),
+            ExportPhase::Checking { what } => write!(f, "checking {what}"),
+        }
+    }
+}
 
 /// The number type of an export's merged weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -210,6 +284,8 @@ pub const DEFAULT_CHECK_ROWS: usize = 16;
 pub struct CheckResult {
     /// The file or folder reloaded (relative to the export).
     pub what: String,
+    /// Its weights' precision (a GGUF adapter is f32 whatever the merged model's).
+    pub precision: Precision,
     /// Tickets predicted by both the run and the reloaded model.
     pub checked: usize,
     /// Of those, how many got the same label.
@@ -274,6 +350,7 @@ pub fn export(
     store: &mut Store,
     data_dir: &DataDir,
     req: &ExportRequest,
+    on_phase: &mut dyn FnMut(ExportPhase),
 ) -> Result<ExportSummary, ExportError> {
     if req.out.exists() {
         return Err(ExportError::Exists(req.out.clone()));
@@ -310,6 +387,7 @@ pub fn export(
         base_id: peft::base_id(&info.base_model).0,
         adapter: dir.adapter(req.checkpoint),
     };
+    on_phase(ExportPhase::Writing);
     let mut files = write_format(&job, req.format, precision, tmp.path())?;
     bundle::write(
         tmp.path(),
@@ -321,7 +399,7 @@ pub fn export(
         &files,
     )?;
     files.push(bundle::BUNDLE_FILE.into());
-    let checks = check(store, data_dir, req, precision, tmp.path())?;
+    let checks = check(store, data_dir, req, precision, tmp.path(), on_phase)?;
     let staged = tmp.keep();
     std::fs::rename(&staged, &req.out).map_err(|e| {
         let _ = std::fs::remove_dir_all(&staged);
@@ -440,6 +518,7 @@ pub fn check(
     req: &ExportRequest,
     precision: Precision,
     dir: &Path,
+    on_phase: &mut dyn FnMut(ExportPhase),
 ) -> Result<Vec<CheckResult>, ExportError> {
     let run = store.run(&req.run)?;
     let info = checkpoint_info(&RunDir::new(data_dir, &run.name), &run.name, req.checkpoint)?;
@@ -458,12 +537,14 @@ pub fn check(
         ..PredictOptions::default()
     };
     let head = info.template.prompt_head();
+    on_phase(ExportPhase::Predicting);
     let mut rm = load_run(store, data_dir, &req.run, req.checkpoint)?;
     let expected = Predictor::new(&mut rm.lm, &head, &rm.labels, &rm.fields, opts.clone())?
         .predict(&tails, &mut |_, _| {})?;
     drop(rm);
     let mut results = Vec::new();
     for (what, load) in reloads(req.format, &info, dir) {
+        on_phase(ExportPhase::Checking { what: what.clone() });
         let mut lm = load()?;
         let got = Predictor::new(&mut lm, &head, &info.labels, &info.fields, opts.clone())?
             .predict(&tails, &mut |_, _| {})?;
@@ -473,9 +554,12 @@ pub fn check(
             .zip(&got)
             .filter(|(a, b)| a.label == b.label)
             .count();
-        // The GGUF adapter is f32 whatever the merged model's precision.
-        let quantized = precision == Precision::Q8_0 && what != gguf::ADAPTER_FILE;
-        let enough = if quantized {
+        let precision = if what == gguf::ADAPTER_FILE {
+            Precision::F32
+        } else {
+            precision
+        };
+        let enough = if precision == Precision::Q8_0 {
             same as f64 >= Q8_0_AGREEMENT * tails.len() as f64
         } else {
             same == tails.len()
@@ -497,6 +581,7 @@ pub fn check(
         }
         results.push(CheckResult {
             what,
+            precision,
             checked: tails.len(),
             same_labels: same,
         });

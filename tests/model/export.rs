@@ -31,7 +31,7 @@ fn a_peft_export_is_what_peft_loads_and_predicts_like_the_run() {
         out: out.clone(),
         check_rows: 8,
     };
-    let summary = export(&mut store, &data_dir, &req).unwrap();
+    let summary = export(&mut store, &data_dir, &req, &mut |_| {}).unwrap();
     assert!(
         summary.checked > 0 && summary.same_labels == summary.checked,
         "{summary:?}"
@@ -147,10 +147,27 @@ fn a_peft_export_is_what_peft_loads_and_predicts_like_the_run() {
         })
         .collect();
     safetensors::serialize_to_file(views, None, &broken.join("adapter_model.safetensors")).unwrap();
-    let err = check(&mut store, &data_dir, &req, Precision::F32, &broken).unwrap_err();
+    let err = check(
+        &mut store,
+        &data_dir,
+        &req,
+        Precision::F32,
+        &broken,
+        &mut |_| {},
+    )
+    .unwrap_err();
     assert!(matches!(err, ExportError::Mismatch(_)), "{err}");
     assert_eq!(
-        check(&mut store, &data_dir, &req, Precision::F32, &out).unwrap()[0].same_labels,
+        check(
+            &mut store,
+            &data_dir,
+            &req,
+            Precision::F32,
+            &out,
+            &mut |_| {}
+        )
+        .unwrap()[0]
+            .same_labels,
         summary.checked
     );
 
@@ -179,7 +196,7 @@ fn a_peft_export_is_what_peft_loads_and_predicts_like_the_run() {
 
     // An export never overwrites, and a failed one leaves nothing behind.
     assert!(matches!(
-        export(&mut store, &data_dir, &req),
+        export(&mut store, &data_dir, &req, &mut |_| {}),
         Err(ExportError::Exists(_))
     ));
     let missing = ExportRequest {
@@ -187,7 +204,7 @@ fn a_peft_export_is_what_peft_loads_and_predicts_like_the_run() {
         out: dir.path().join("exports/none"),
         ..req
     };
-    assert!(export(&mut store, &data_dir, &missing).is_err());
+    assert!(export(&mut store, &data_dir, &missing, &mut |_| {}).is_err());
     let left: Vec<_> = std::fs::read_dir(dir.path().join("exports"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -251,7 +268,7 @@ fn export_as(
         out,
         check_rows: 8,
     };
-    let summary = export(store, data_dir, &req).unwrap();
+    let summary = export(store, data_dir, &req, &mut |_| {}).unwrap();
     assert!(
         summary.checked > 0 && summary.checks.iter().all(|c| c.checked == summary.checked),
         "{summary:?}"
@@ -397,7 +414,8 @@ fn merged_and_gguf_exports_reproduce_the_adapter_llama_and_qwen2() {
                     precision: Some(Precision::Q8_0),
                     out: dir.path().join("merged-q8"),
                     check_rows: 8,
-                }
+                },
+                &mut |_| {}
             ),
             Err(ExportError::Unsupported(_))
         ));

@@ -250,12 +250,19 @@ export async function pickExportFolder(suggested) {
   return invoke('pick_export_folder', { suggested });
 }
 
+/** The export formats with their descriptions and precisions. @returns {Promise<FormatInfo[]>} */
+export async function exportFormats() {
+  return invoke('export_formats');
+}
+
 /**
- * Exports a run's checkpoint ('best', 'last' or a step) as a PEFT folder at `out`, as a job.
- * @param {string} name @param {string} checkpoint @param {string} out @returns {Promise<Job>}
+ * Exports a run's checkpoint ('best', 'last' or a step) in `format` at `precision` (null: the
+ * format's default) into the new folder `out`, as a job.
+ * @param {string} name @param {string} checkpoint @param {string} format
+ * @param {string | null} precision @param {string} out @returns {Promise<Job>}
  */
-export async function exportRun(name, checkpoint, out) {
-  return invoke('export_run', { name, checkpoint, out });
+export async function exportRun(name, checkpoint, format, precision, out) {
+  return invoke('export_run', { name, checkpoint, format, precision, out });
 }
 
 // ---- jobs ----

@@ -386,6 +386,15 @@ interface Comparison {
   svg: string;
 }
 
+/** An export format (`tunedesk::export::FormatInfo`). */
+interface FormatInfo {
+  format: 'peft' | 'merged' | 'gguf' | 'ollama';
+  label: string;
+  description: string;
+  precisions: Array<'f32' | 'bf16' | 'f16' | 'q8_0'>;
+  default_precision: 'f32' | 'bf16' | 'f16' | 'q8_0';
+}
+
 // ---- jobs (src-tauri/src/jobs.rs) ----
 
 interface Job {

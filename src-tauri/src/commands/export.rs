@@ -8,8 +8,16 @@ use std::path::PathBuf;
 use tauri::{AppHandle, State};
 use tauri_plugin_dialog::DialogExt;
 use tunedesk::adapter::Checkpoint;
-use tunedesk::export::{export, ExportFormat, ExportRequest, Precision, DEFAULT_CHECK_ROWS};
+use tunedesk::export::{
+    export, formats, ExportFormat, ExportRequest, FormatInfo, Precision, DEFAULT_CHECK_ROWS,
+};
 use tunedesk::store::Store;
+
+/// The export formats with their descriptions and precisions (the engine's list).
+#[tauri::command]
+pub fn export_formats() -> Vec<FormatInfo> {
+    formats()
+}
 
 /// Opens the native dialog for the folder to create; `None` when the user cancels.
 #[tauri::command]
@@ -49,7 +57,6 @@ pub async fn export_run(
     let job = state
         .jobs
         .spawn(&app, JobKind::Export, subject, move |ctx| {
-            ctx.update(|job| job.phase = "writing and checking".into());
             let req = ExportRequest {
                 run: name,
                 checkpoint,
@@ -58,7 +65,10 @@ pub async fn export_run(
                 out,
                 check_rows: DEFAULT_CHECK_ROWS,
             };
-            let s = export(&mut Store::open(data_dir.db_path())?, &data_dir, &req)?;
+            let mut store = Store::open(data_dir.db_path())?;
+            let s = export(&mut store, &data_dir, &req, &mut |phase| {
+                ctx.update(|job| job.phase = phase.to_string())
+            })?;
             let checks: Vec<String> = s
                 .checks
                 .iter()

@@ -34,7 +34,7 @@ pub fn run(ctx: &Context, cmd: AdapterCommand) -> Result<()> {
                 return output::json(&run);
             }
             outln!(
-                "imported {} as run '{}' (base {}): evaluate it with `tunedesk eval {}`",
+                "imported {} as run '{}' (base {}): evaluate it with `tunedesk eval --run {}`",
                 req.dir.display(),
                 run.name,
                 req.base.display(),

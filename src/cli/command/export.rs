@@ -15,7 +15,12 @@ pub fn run(ctx: &Context, args: ExportArgs) -> Result<()> {
         out: args.out,
         check_rows: args.check_rows,
     };
-    let summary = export(&mut ctx.store()?, &ctx.data_dir, &req)?;
+    let json = ctx.json;
+    let summary = export(&mut ctx.store()?, &ctx.data_dir, &req, &mut |phase| {
+        if !json {
+            eprintln!("{phase}…");
+        }
+    })?;
     if ctx.json {
         return output::json(&summary);
     }
@@ -28,7 +33,7 @@ pub fn run(ctx: &Context, args: ExportArgs) -> Result<()> {
         outln!(
             "checked {} ({}): labels {} of {} validation tickets as the run does",
             c.what,
-            summary.precision,
+            c.precision,
             c.same_labels,
             c.checked
         );

@@ -2,7 +2,8 @@
 // loss chart (drawn by the engine, redrawn as steps arrive) with its step/epoch and log
 // toggles; the learning-rate and gradient-norm panels; cancel, resume; the overfitting banner.
 
-import { runDetail, cancelJob, resumeRun, exportRun, pickExportFolder } from '../backend.js';
+import { runDetail, cancelJob, resumeRun } from '../backend.js';
+import { exportCard } from './export.js';
 import { h, setChildren, button, loading, showError, clearError, backLink, bar, figure, fmtDuration, fmtLoss, svgImage } from '../dom.js';
 import * as jobs from '../jobs.js';
 
@@ -95,7 +96,7 @@ function skeleton(view, redraw, ctx, name, error) {
   x.addEventListener('change', () => ((view.x = x.value), redraw()));
   log.addEventListener('change', () => ((view.log = log.checked), redraw()));
   p.ctx = { ctx, name, error };
-  p.exportCard = exportCard(name, ctx);
+  p.exporter = exportCard(name, ctx);
   p.root = h(
     'div',
     { class: 'stack' },
@@ -115,7 +116,7 @@ function skeleton(view, redraw, ctx, name, error) {
       p.panels,
     ),
     p.info,
-    p.exportCard,
+    p.exporter.card,
   );
   return p;
 }
@@ -147,7 +148,7 @@ function show(p, d, job) {
   setChildren(p.banners, banners(d));
   setChildren(p.actions, actions(p, d, job));
   setChildren(p.info, info(d));
-  p.exportCard.hidden = d.best_step === null;
+  p.exporter.update(d);
 }
 
 function showJob(p, job) {
@@ -170,6 +171,9 @@ function banners(d) {
         'Stop the run, and use the best checkpoint (kept automatically); next time train fewer epochs or add more data.',
       ),
     );
+  }
+  if (d.config && d.config.imported_from) {
+    out.push(h('div', { class: 'banner', id: 'imported-banner' }, h('strong', {}, 'Imported adapter. '), `Trained elsewhere (${d.config.imported_from}), so there is no training curve; evaluate it to see how good it is, or export it.`));
   }
   if (d.interrupted) {
     out.push(h('div', { class: 'banner', id: 'interrupted-banner' }, h('strong', {}, 'Interrupted. '), 'The app or the computer stopped while this run trained. Resume continues it from its last checkpoint exactly as if it had not stopped.'));
@@ -216,38 +220,4 @@ function info(d) {
       ].map(([k, v]) => [h('dt', {}, k), h('dd', {}, String(v ?? '—'))])),
     ),
   ];
-}
-
-/**
- * The export card: a PEFT folder of the best checkpoint, written and checked as a job.
- * Built once per page (not on every refresh), so what the user types stays.
- * @param {string} name @param {PageContext} ctx
- */
-function exportCard(name, ctx) {
-  const out = h('input', { id: 'export-out', class: 'input input-path', type: 'text', placeholder: `/path/to/${name}-peft (a new folder)`, spellcheck: 'false' });
-  const status = h('p', { id: 'export-status', class: 'muted small' });
-  const error = h('div', { class: 'error-box', hidden: true });
-  const choose = () => pickExportFolder(`${name}-peft`).then((path) => path && (out.value = path));
-  const go = () => {
-    clearError(error);
-    exportRun(name, 'best', out.value.trim())
-      .then(jobs.put)
-      .catch((e) => showError(error, e));
-  };
-  ctx.onLeave(
-    jobs.subscribe((job) => {
-      if (job.kind !== 'export' || !job.subject.startsWith(`${name} → `) || !ctx.alive()) return;
-      status.textContent = job.state === 'running' ? `Exporting: ${job.phase}…` : job.message || job.state;
-      status.dataset.state = job.state;
-    }),
-  );
-  return h(
-    'div',
-    { class: 'card', id: 'export-card', hidden: true },
-    h('h2', { class: 'card-title' }, 'Export the adapter'),
-    h('p', { class: 'muted' }, 'A Hugging Face PEFT folder of the best checkpoint (adapter_config.json, adapter_model.safetensors, a model card and tunedesk.json). TuneDesk reloads what it wrote and checks that it labels validation tickets exactly as the run does.'),
-    h('div', { class: 'row' }, out, button('Choose…', { onClick: choose }), button('Export', { id: 'btn-export', variant: 'primary', onClick: go })),
-    status,
-    error,
-  );
 }
