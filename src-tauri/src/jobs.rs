@@ -68,6 +68,9 @@ pub struct Job {
     pub message: Option<String>,
     /// The latest engine event (a `TrainEvent` or `PullEvent`), for pages that draw details.
     pub event: Option<serde_json::Value>,
+    /// Counts the job's changes, so the window keeps the newest when a command's reply and
+    /// the job's events arrive out of order.
+    pub revision: u64,
 }
 
 /// A second job on a subject that already has one running.
@@ -112,6 +115,7 @@ impl JobCtx {
             };
             let phase = e.job.phase.clone();
             f(&mut e.job);
+            e.job.revision += 1;
             e.job.elapsed_s = e.started.elapsed().as_secs_f64();
             let due = e.last_emit.is_none_or(|t| t.elapsed() >= MIN_EMIT);
             if !due && e.job.phase == phase && e.job.state == JobState::Running {
@@ -158,6 +162,7 @@ impl Jobs {
             elapsed_s: 0.0,
             message: None,
             event: None,
+            revision: 0,
         };
         {
             let mut map = self.lock();

@@ -7,7 +7,7 @@ import { h, setChildren, bar, button, fmtBytes, fmtDuration, errorText } from '.
 
 /** @type {Map<number, Job>} */
 const jobs = new Map();
-/** @type {Set<(job: Job) => void>} */
+/** @type {Set<(job: Job) => boolean | void>} */
 const listeners = new Set();
 
 /** Starts listening; call once at startup. */
@@ -23,15 +23,20 @@ export async function init() {
  */
 export function put(job, { quiet = false } = {}) {
   const before = jobs.get(job.id);
+  // A command's reply can arrive after the job's own newer events: keep the newest.
+  if (before && before.revision > job.revision) return;
   jobs.set(job.id, job);
   renderDock();
-  for (const l of listeners) l(job);
-  if (!quiet && job.state !== 'running' && (!before || before.state === 'running')) toast(job);
+  let shown = false;
+  for (const l of listeners) shown = l(job) === true || shown;
+  // No toast when the open page already shows how the job ended.
+  if (!quiet && !shown && job.state !== 'running' && (!before || before.state === 'running')) toast(job);
 }
 
 /**
- * Calls `fn(job)` on every change until the returned function is called.
- * @param {(job: Job) => void} fn
+ * Calls `fn(job)` on every change until the returned function is called; `fn` returns true
+ * when its page shows the job's outcome itself (then no toast repeats it).
+ * @param {(job: Job) => boolean | void} fn
  * @returns {() => void}
  */
 export function subscribe(fn) {

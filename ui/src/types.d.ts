@@ -406,11 +406,13 @@ interface Job {
   phase: string;
   done: number;
   total: number;
-  unit: 'bytes' | 'steps';
+  unit: 'bytes' | 'steps' | 'files';
   rate: number | null;
   eta_s: number | null;
   elapsed_s: number;
   message: string | null;
   /** The latest `TrainEvent` or `PullEvent` (tagged by `event`). */
   event: { event: string; [key: string]: unknown } | null;
+  /** Counts the job's changes (the newest wins). */
+  revision: number;
 }

@@ -52,9 +52,10 @@ export function exportCard(name, ctx) {
   };
   ctx.onLeave(
     jobs.subscribe((job) => {
-      if (job.kind !== 'export' || !job.subject.startsWith(`${name} → `) || !ctx.alive()) return;
+      if (job.kind !== 'export' || !job.subject.startsWith(`${name} → `) || !ctx.alive()) return false;
       status.textContent = job.state === 'running' ? `Exporting: ${job.phase}…` : job.message || job.state;
       status.dataset.state = job.state;
+      return true;
     }),
   );
   const card = h(

@@ -169,7 +169,11 @@ function otherPulls(catalog, ctx) {
         .map((j) => h('div', { class: 'row other-pull' }, h('span', { class: 'model-name' }, j.subject), pullStatus(j.subject, false, false))),
     );
   draw();
-  ctx.onLeave(jobs.subscribe((job) => job.kind === 'pull' && ctx.alive() && draw()));
+  ctx.onLeave(
+    jobs.subscribe((job) => {
+      if (job.kind === 'pull' && ctx.alive()) draw();
+    }),
+  );
   return box;
 }
 

@@ -53,7 +53,11 @@ export function render(params, ctx) {
       .catch((e) => showError(error, e));
   };
   load();
-  ctx.onLeave(jobs.subscribe((job) => job.kind === 'train' && job.state !== 'running' && ctx.alive() && load()));
+  ctx.onLeave(
+    jobs.subscribe((job) => {
+      if (job.kind === 'train' && job.state !== 'running' && ctx.alive()) load();
+    }),
+  );
   return section;
 }
 
