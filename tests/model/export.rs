@@ -11,17 +11,7 @@ use tunedesk::train::run as train_run;
 #[test]
 fn a_peft_export_is_what_peft_loads_and_predicts_like_the_run() {
     let (dir, mut store, data_dir, spec) = setup();
-    let never = AtomicBool::new(false);
-    train_run::start(
-        &mut store,
-        &data_dir,
-        "r",
-        &spec,
-        &Template::default(),
-        &never,
-        &mut |_| {},
-    )
-    .unwrap();
+    train_r(&mut store, &data_dir, &spec, &Template::default());
     let out = dir.path().join("exports/r-peft");
     let req = ExportRequest {
         run: "r".into(),
@@ -226,18 +216,19 @@ fn trained_bpe_run(
         instruction: "Classify:".into(),
         ..Template::default()
     };
-    let never = AtomicBool::new(false);
-    train_run::start(
-        &mut store,
-        &data_dir,
-        "r",
-        &spec,
-        &template,
-        &never,
-        &mut |_| {},
-    )
-    .unwrap();
+    train_r(&mut store, &data_dir, &spec, &template);
     (dir, store, data_dir)
+}
+
+/// Trains run `r` to the end.
+fn train_r(
+    store: &mut tunedesk::store::Store,
+    data_dir: &tunedesk::paths::DataDir,
+    spec: &tunedesk::train::run::RunSpec,
+    template: &Template,
+) {
+    let never = AtomicBool::new(false);
+    train_run::start(store, data_dir, "r", spec, template, &never, &mut |_| {}).unwrap();
 }
 
 /// Logits at every position of a few prompts.
