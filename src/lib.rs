@@ -34,6 +34,34 @@
 //! # Ok::<(), tunedesk::Error>(())
 //! ```
 
+/// `name()`, `Display` and `FromStr` of an enum from its `snake_case` names (those of its serde
+/// form), for the CLI and the window.
+macro_rules! named {
+    ($t:ty, $what:literal, [$($v:ident => $n:literal),*]) => {
+        impl $t {
+            /// The name the CLI and the window use.
+            pub fn name(self) -> &'static str {
+                match self { $(Self::$v => $n),* }
+            }
+        }
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+        impl std::str::FromStr for $t {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($n => Ok(Self::$v),)*
+                    other => Err(format!(concat!("unknown ", $what, " '{}'; one of: {}"), other,
+                        [$($n),*].join(", "))),
+                }
+            }
+        }
+    };
+}
+
 pub mod adapter;
 pub mod chart;
 pub mod dataset;

@@ -146,6 +146,47 @@ pub struct Metrics {
     pub mean_confidence: Option<f64>,
 }
 
+/// The headline scores of a small evaluation: what a training run measures at each validation
+/// to pick its best checkpoint by what the user cares about.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TaskScores {
+    /// Examples decoded.
+    pub examples: usize,
+    /// Label accuracy.
+    pub accuracy: f64,
+    /// Macro-F1 over the labels.
+    pub macro_f1: f64,
+    /// Field micro-F1 (None when the task has no fields).
+    pub field_f1: Option<f64>,
+}
+
+impl From<&Metrics> for TaskScores {
+    fn from(m: &Metrics) -> Self {
+        TaskScores {
+            examples: m.examples,
+            accuracy: m.accuracy,
+            macro_f1: m.macro_f1,
+            field_f1: m.fields.as_ref().map(|f| f.micro_f1),
+        }
+    }
+}
+
+impl std::fmt::Display for TaskScores {
+    /// `accuracy 87.5 %, macro-F1 60.2 %, field F1 71.0 % (64 tickets)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "accuracy {:.1} %, macro-F1 {:.1} %",
+            100.0 * self.accuracy,
+            100.0 * self.macro_f1
+        )?;
+        if let Some(field_f1) = self.field_f1 {
+            write!(f, ", field F1 {:.1} %", 100.0 * field_f1)?;
+        }
+        write!(f, " ({} tickets)", self.examples)
+    }
+}
+
 /// `a / b`, or 0 when `b` is 0.
 fn ratio(a: usize, b: usize) -> f64 {
     if b == 0 {

@@ -103,8 +103,6 @@ async fn screenshot(c: &Client, name: &str) {
     std::fs::write(screenshot_dir().join(format!("{name}.png")), png).unwrap();
 }
 
-/// Waits for `css` to appear. Live pages redraw parts as job events arrive, so an element
-/// found while it was being replaced is looked for again.
 /// Scrolls element `id` into view, then takes screenshot `name`.
 async fn screenshot_at(c: &Client, id: &str, name: &str) {
     c.execute(
@@ -116,14 +114,31 @@ async fn screenshot_at(c: &Client, id: &str, name: &str) {
     screenshot(c, name).await;
 }
 
+/// Waits for `css` to appear. Live pages redraw parts as job events arrive, so an element
+/// found while it was being replaced is looked for again.
 async fn find(c: &Client, css: &str) -> fantoccini::elements::Element {
     let deadline = Instant::now() + TIMEOUT;
     loop {
         match c.find(Locator::Css(css)).await {
             Ok(e) => return e,
-            Err(e) if Instant::now() >= deadline => panic!("element {css} did not appear: {e}"),
+            Err(e) if Instant::now() >= deadline => {
+                let page = failure_dump(c).await;
+                panic!("element {css} did not appear: {e:?}\n{page}")
+            }
             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
         }
+    }
+}
+
+/// What the window showed when a wait failed: a screenshot (`FAILED.png` beside the others)
+/// and the page's text.
+async fn failure_dump(c: &Client) -> String {
+    if let Ok(png) = c.screenshot().await {
+        let _ = std::fs::write(screenshot_dir().join("FAILED.png"), png);
+    }
+    match c.execute("return document.body.innerText", vec![]).await {
+        Ok(text) => format!("the page said:\n{}", text.as_str().unwrap_or_default()),
+        Err(e) => format!("the page could not be read: {e:?}"),
     }
 }
 

@@ -3,7 +3,10 @@
 //! linear or logarithmic ([`LossView`]).
 
 use super::{draw_err, render, render_svg, ChartError, Figure};
+use crate::metrics::TaskScores;
 use crate::store::RunMetrics;
+use plotters::chart::DualCoordChartContext;
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -193,18 +196,25 @@ fn draw<DB: DrawingBackend>(
     let ys = padded_range(
         losses
             .iter()
-            .chain(m.evals.iter().map(|e| &e.1))
+            .chain(m.evals.iter().map(|e| &e.val_loss))
             .map(|l| v.y(*l)),
     );
     let ys = if v.log { ys } else { ys.start.max(0.0)..ys.end };
     let (lo, hi) = (ys.start, ys.end);
+    let scored: Vec<(i64, TaskScores)> = m
+        .evals
+        .iter()
+        .filter_map(|e| e.scores.map(|s| (e.step, s)))
+        .collect();
     let mut chart = ChartBuilder::on(area)
         .caption(c.title, ("sans-serif", 24))
         .margin(16)
         .x_label_area_size(44)
         .y_label_area_size(64)
+        .right_y_label_area_size(if scored.is_empty() { 0 } else { 64 })
         .build_cartesian_2d(0f64..last, ys)
-        .map_err(draw_err)?;
+        .map_err(draw_err)?
+        .set_secondary_coord(0f64..last, 0f64..100f64);
     chart
         .configure_mesh()
         .x_desc(v.x_desc())
@@ -242,7 +252,11 @@ fn draw<DB: DrawingBackend>(
         .label("train loss (smoothed)")
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], blue.stroke_width(3)));
     if !m.evals.is_empty() {
-        let points: Vec<(f64, f64)> = m.evals.iter().map(|&(s, l)| (x(s), v.y(l))).collect();
+        let points: Vec<(f64, f64)> = m
+            .evals
+            .iter()
+            .map(|e| (x(e.step), v.y(e.val_loss)))
+            .collect();
         chart
             .draw_series(LineSeries::new(points.clone(), orange.stroke_width(3)))
             .map_err(draw_err)?
@@ -257,6 +271,9 @@ fn draw<DB: DrawingBackend>(
                     .map(|p| Circle::new(p, 4, orange.filled())),
             )
             .map_err(draw_err)?;
+    }
+    if !scored.is_empty() {
+        draw_scores(&mut chart, &scored, x)?;
     }
     let markers = [
         (c.best_step, RGBColor(22, 163, 74), "best checkpoint"),
@@ -287,10 +304,69 @@ fn draw<DB: DrawingBackend>(
     Ok(())
 }
 
+/// The task scores of the validations that measured them, in percent on the right axis.
+type Plane = Cartesian2d<RangedCoordf64, RangedCoordf64>;
+type Points = Vec<(f64, f64)>;
+
+fn draw_scores<DB: DrawingBackend>(
+    chart: &mut DualCoordChartContext<'_, DB, Plane, Plane>,
+    scored: &[(i64, TaskScores)],
+    x: impl Fn(i64) -> f64,
+) -> Result<(), ChartError> {
+    let examples = scored.last().map_or(0, |(_, s)| s.examples);
+    chart
+        .configure_secondary_axes()
+        .y_desc(format!("validation sample of {examples} tickets, %"))
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .label_style(("sans-serif", 14))
+        .draw()
+        .map_err(draw_err)?;
+    let purple = RGBColor(124, 58, 237);
+    let teal = RGBColor(13, 148, 136);
+    let lines: [(&str, RGBColor, Points); 2] = [
+        (
+            "label accuracy",
+            purple,
+            scored
+                .iter()
+                .map(|(st, s)| (x(*st), 100.0 * s.accuracy))
+                .collect(),
+        ),
+        (
+            "field F1",
+            teal,
+            scored
+                .iter()
+                .filter_map(|(st, s)| s.field_f1.map(|f| (x(*st), 100.0 * f)))
+                .collect(),
+        ),
+    ];
+    for (label, color, points) in lines {
+        if points.is_empty() {
+            continue;
+        }
+        chart
+            .draw_secondary_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+            .map_err(draw_err)?
+            .label(format!("{label} (right axis)"))
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+        chart
+            .draw_secondary_series(
+                points
+                    .into_iter()
+                    .map(|p| TriangleMarker::new(p, 5, color.filled())),
+            )
+            .map_err(draw_err)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::StepRecord;
+    use crate::store::{EvalPoint, StepRecord};
 
     #[test]
     fn draws_svg_and_png() {
@@ -306,7 +382,18 @@ mod tests {
             .collect();
         let m = RunMetrics {
             steps,
-            evals: vec![(0, 3.2), (10, 0.6), (20, 0.7), (30, 0.8)],
+            evals: [(0, 3.2), (10, 0.6), (20, 0.7), (30, 0.8)]
+                .map(|(step, val_loss)| EvalPoint {
+                    step,
+                    val_loss,
+                    scores: (step > 0).then_some(TaskScores {
+                        examples: 16,
+                        accuracy: 0.5 + step as f64 / 100.0,
+                        macro_f1: 0.4,
+                        field_f1: Some(0.3 + step as f64 / 100.0),
+                    }),
+                })
+                .to_vec(),
             warnings: vec![(30, "overfitting: …".into())],
         };
         let dir = tempfile::tempdir().unwrap();
@@ -324,6 +411,12 @@ mod tests {
             svg.contains("validation loss")
                 && svg.contains("best checkpoint (step 10)")
                 && svg.contains("overfitting starts (step 30)")
+        );
+        assert!(
+            svg.contains("label accuracy (right axis)")
+                && svg.contains("field F1 (right axis)")
+                && svg.contains("validation sample of 16 tickets, %"),
+            "the task scores on the right axis"
         );
         assert!(matches!(
             loss_chart(
@@ -365,7 +458,13 @@ mod tests {
             .collect();
         let m = RunMetrics {
             steps,
-            evals: vec![(8, 0.5), (16, 0.3)],
+            evals: [(8, 0.5), (16, 0.3)]
+                .map(|(step, val_loss)| EvalPoint {
+                    step,
+                    val_loss,
+                    scores: None,
+                })
+                .to_vec(),
             warnings: vec![],
         };
         let epochs = LossView {
@@ -382,6 +481,7 @@ mod tests {
             return;
         }
         let svg = loss_svg("run", &m, Some(16), &epochs).unwrap();
+        assert!(!svg.contains("right axis"), "no scores, no right axis");
         assert!(
             svg.starts_with("<svg") || svg.starts_with("<?xml"),
             "an SVG document"

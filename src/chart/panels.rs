@@ -127,7 +127,11 @@ impl Figure for Overlay<'_> {
                     .zip(smooth(&losses))
                     .map(|(s, l)| (x(s.step), v.y(l)))
                     .collect();
-                let val = m.evals.iter().map(|&(s, l)| (x(s), v.y(l))).collect();
+                let val = m
+                    .evals
+                    .iter()
+                    .map(|e| (x(e.step), v.y(e.val_loss)))
+                    .collect();
                 (train, val)
             })
             .collect();
@@ -188,7 +192,7 @@ impl Figure for Overlay<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::StepRecord;
+    use crate::store::{EvalPoint, StepRecord};
 
     fn metrics(scale: f64) -> RunMetrics {
         RunMetrics {
@@ -202,7 +206,13 @@ mod tests {
                     tokens_per_s: 10.0,
                 })
                 .collect(),
-            evals: vec![(5, scale / 4.0), (10, scale / 8.0)],
+            evals: [(5, scale / 4.0), (10, scale / 8.0)]
+                .map(|(step, val_loss)| EvalPoint {
+                    step,
+                    val_loss,
+                    scores: None,
+                })
+                .to_vec(),
             warnings: vec![],
         }
     }

@@ -95,33 +95,6 @@ impl ExportFormat {
     }
 }
 
-/// `snake_case` names of the serde form, for the CLI and the window.
-macro_rules! named {
-    ($t:ty, $what:literal, [$($v:ident => $n:literal),*]) => {
-        impl $t {
-            /// The name the CLI and the window use.
-            pub fn name(self) -> &'static str {
-                match self { $(Self::$v => $n),* }
-            }
-        }
-        impl std::fmt::Display for $t {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.name())
-            }
-        }
-        impl std::str::FromStr for $t {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
-                match s {
-                    $($n => Ok(Self::$v),)*
-                    other => Err(format!(concat!("unknown ", $what, " '{}'; one of: {}"), other,
-                        [$($n),*].join(", "))),
-                }
-            }
-        }
-    };
-}
-
 named!(ExportFormat, "export format", [Peft => "peft", Merged => "merged", Gguf => "gguf", Ollama => "ollama"]);
 named!(Precision, "precision", [F32 => "f32", Bf16 => "bf16", F16 => "f16", Q8_0 => "q8_0"]);
 

@@ -227,7 +227,9 @@ impl Attention {
                 k = Tensor::cat(&[pk, &k], 2)?;
                 v = Tensor::cat(&[pv, &v], 2)?;
             }
-            *cache = Some((k.clone(), v.clone()));
+            // Detached: with an unmerged adapter (a run's validation decodes while it trains)
+            // the keys would otherwise keep the whole pass's autograd graph alive.
+            *cache = Some((k.detach(), v.detach()));
         }
         // Grouped-query attention without copying K/V: the `rep` query heads that share a KV
         // head are stacked along the time axis, (b, kv, rep·t, d).
@@ -554,6 +556,11 @@ impl Model {
             let h = layer.post_attention_layernorm.forward(&x, kernels)?;
             let h = layer.mlp.forward(&h, rng.as_deref_mut())?;
             x = (x + h)?;
+            if kernels == Kernels::Fused {
+                // Inference never backpropagates: an unmerged adapter's graph ends here, so
+                // each layer's activations are freed as the next one runs.
+                x = x.detach();
+            }
         }
         self.norm.forward(&x, kernels)
     }

@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     super::evals::V1,
     super::models::V1,
     super::evals::V2,
+    super::runs::V2,
 ];
 
 /// The migration list.

@@ -14,7 +14,7 @@ mod runs;
 pub use datasets::NewDataset;
 pub use evals::{EvalInfo, EvalRecord, EvalSpec};
 pub use models::{ModelInfo, ModelKind, NewModel};
-pub use runs::{RunInfo, RunMetrics, RunStatus, StepRecord};
+pub use runs::{EvalPoint, RunInfo, RunMetrics, RunStatus, StepRecord};
 
 use rusqlite::{Connection, TransactionBehavior};
 use std::path::{Path, PathBuf};

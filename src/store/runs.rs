@@ -2,6 +2,7 @@
 //! configuration and status, and every metric they recorded.
 
 use super::{json_column, Store, StoreError};
+use crate::metrics::TaskScores;
 use rusqlite::{params, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +41,10 @@ CREATE TABLE run_warnings (
     step     INTEGER NOT NULL,
     message  TEXT NOT NULL
 );";
+
+/// The task scores a validation measured on its decoded sample (JSON `TaskScores`; NULL when
+/// only the loss was measured).
+pub(super) const V2: &str = "ALTER TABLE run_evals ADD COLUMN scores TEXT;";
 
 /// Status of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,13 +131,24 @@ pub struct StepRecord {
     pub tokens_per_s: f64,
 }
 
+/// One validation of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct EvalPoint {
+    /// Optimizer step it followed.
+    pub step: i64,
+    /// Mean validation loss.
+    pub val_loss: f64,
+    /// The task's scores on the decoded validation sample, when measured.
+    pub scores: Option<TaskScores>,
+}
+
 /// Everything recorded for a run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunMetrics {
     /// Training steps.
     pub steps: Vec<StepRecord>,
-    /// `(step, validation loss)`.
-    pub evals: Vec<(i64, f64)>,
+    /// Validations, in step order.
+    pub evals: Vec<EvalPoint>,
     /// `(step, message)`.
     pub warnings: Vec<(i64, String)>,
 }
@@ -249,16 +265,14 @@ impl Store {
         Ok(())
     }
 
-    /// Records a validation loss.
-    pub fn record_eval(
-        &mut self,
-        run: &RunInfo,
-        step: i64,
-        val_loss: f64,
-    ) -> Result<(), StoreError> {
+    /// Records a validation.
+    pub fn record_eval(&mut self, run: &RunInfo, e: &EvalPoint) -> Result<(), StoreError> {
+        let scores = e
+            .scores
+            .map(|s| serde_json::to_string(&s).expect("scores serialize"));
         self.conn.execute(
-            "INSERT OR REPLACE INTO run_evals (run_id, step, val_loss) VALUES (?1, ?2, ?3)",
-            params![run.id, step, val_loss],
+            "INSERT OR REPLACE INTO run_evals (run_id, step, val_loss, scores) VALUES (?1, ?2, ?3, ?4)",
+            params![run.id, e.step, e.val_loss, scores],
         )?;
         Ok(())
     }
@@ -308,11 +322,20 @@ impl Store {
                 })
             })?
             .collect::<Result<_, _>>()?;
-        let mut stmt = self
-            .conn
-            .prepare("SELECT step, val_loss FROM run_evals WHERE run_id = ?1 ORDER BY step")?;
+        let mut stmt = self.conn.prepare(
+            "SELECT step, val_loss, scores FROM run_evals WHERE run_id = ?1 ORDER BY step",
+        )?;
         let evals = stmt
-            .query_map([run.id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .query_map([run.id], |r| {
+                Ok(EvalPoint {
+                    step: r.get(0)?,
+                    val_loss: r.get(1)?,
+                    scores: match r.get::<_, Option<String>>(2)? {
+                        Some(_) => Some(json_column(r, 2)?),
+                        None => None,
+                    },
+                })
+            })?
             .collect::<Result<_, _>>()?;
         let mut stmt = self.conn.prepare(
             "SELECT step, message FROM run_warnings WHERE run_id = ?1 ORDER BY step, rowid",
@@ -366,13 +389,28 @@ mod tests {
             };
             s.record_step(&run, &rec).unwrap();
         }
-        s.record_eval(&run, 0, 3.0).unwrap();
-        s.record_eval(&run, 4, 1.0).unwrap();
+        let point = |step, val_loss, scores| EvalPoint {
+            step,
+            val_loss,
+            scores,
+        };
+        let scores = TaskScores {
+            examples: 8,
+            accuracy: 0.75,
+            macro_f1: 0.5,
+            field_f1: None,
+        };
+        s.record_eval(&run, &point(0, 3.0, None)).unwrap();
+        s.record_eval(&run, &point(2, 2.0, Some(scores))).unwrap();
+        s.record_eval(&run, &point(4, 1.0, None)).unwrap();
         s.record_warning(&run, 5, "overfitting").unwrap();
         s.truncate_run(&run, 3).unwrap();
         let m = s.run_metrics(&run).unwrap();
         assert_eq!(m.steps.len(), 3);
-        assert_eq!(m.evals, vec![(0, 3.0)]);
+        assert_eq!(
+            m.evals,
+            vec![point(0, 3.0, None), point(2, 2.0, Some(scores))]
+        );
         assert!(m.warnings.is_empty());
         let run = s.run("r1").unwrap();
         assert_eq!((run.status, run.steps), (RunStatus::Running, 3));

@@ -13,9 +13,12 @@ pub mod optim;
 pub mod preflight;
 pub mod presets;
 pub mod run;
+pub mod score;
+pub mod select;
 pub mod summary;
 
 use crate::example::Example;
+use crate::metrics::TaskScores;
 use crate::model::estimate::TrainShape;
 use crate::model::lora::LoraConfig;
 use crate::model::{LoadedModel, ModelError, Tokenizer};
@@ -26,6 +29,7 @@ use data::Encoded;
 use optim::{AdamW, AdamWConfig, Scheduler};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use select::Selection;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -53,8 +57,15 @@ pub struct TrainConfig {
     pub max_len: usize,
     /// Evaluate every this many optimizer steps (and at each epoch end).
     pub eval_every: Option<usize>,
-    /// Stop after this many evaluations without improvement.
+    /// Stop after this many evaluations without improvement (by `select_by`).
     pub patience: Option<usize>,
+    /// What the best checkpoint and early stopping follow.
+    #[serde(default = "Selection::legacy")]
+    pub select_by: Selection,
+    /// Validation tickets decoded at each validation (after step 0) to measure the task's
+    /// accuracy, macro-F1 and field F1 (0: the loss only).
+    #[serde(default)]
+    pub score_rows: usize,
     /// Stop after this many optimizer steps.
     pub max_steps: Option<usize>,
     /// Seed for adapter init, data order and dropout.
@@ -75,6 +86,8 @@ impl Default for TrainConfig {
             max_len: TrainShape::default().seq,
             eval_every: None,
             patience: None,
+            select_by: Selection::default(),
+            score_rows: 64,
             max_steps: None,
             seed: 42,
         }
@@ -121,7 +134,9 @@ pub enum TrainEvent {
         step: usize,
         /// Mean validation loss.
         val_loss: f64,
-        /// Whether it is the best so far.
+        /// The task's scores on the decoded validation sample (None when not measured).
+        scores: Option<TaskScores>,
+        /// Whether it is the best so far (by the run's `select_by`).
         best: bool,
     },
     /// Something the user should know.
@@ -135,7 +150,7 @@ pub enum TrainEvent {
     Finished {
         /// Steps done.
         steps: usize,
-        /// Step of the best validation loss.
+        /// Step of the best validation (by the run's `select_by`).
         best_step: Option<usize>,
         /// Why it stopped.
         reason: StopReason,
@@ -150,7 +165,7 @@ pub enum StopReason {
     Completed,
     /// `max_steps` reached.
     MaxSteps,
-    /// Validation loss stopped improving (`patience`).
+    /// Validation stopped improving (`patience`).
     EarlyStopped,
     /// Cancelled by the user.
     Cancelled,
@@ -258,6 +273,9 @@ pub struct TrainState {
     pub rng_word_pos: String,
     /// `(step, validation loss)` of the best evaluation so far.
     pub best: Option<(usize, f64)>,
+    /// The task scores of the best evaluation, when measured.
+    #[serde(default)]
+    pub best_scores: Option<TaskScores>,
     /// Evaluations since the best one.
     pub since_best: usize,
     /// `(mean training loss since the previous evaluation, validation loss)` per evaluation.
@@ -286,6 +304,9 @@ pub struct Checkpoint<'a> {
 /// (`m.<name>`, `v.<name>`).
 pub type Restored = std::collections::HashMap<String, Tensor>;
 
+/// Decodes the validation sample with the model as it is and scores the answers.
+pub type ScoreFn<'a> = dyn FnMut(&mut LoadedModel) -> Result<TaskScores, ModelError> + 'a;
+
 /// How a run talks to its caller.
 pub struct Hooks<'a> {
     /// Progress events.
@@ -294,6 +315,8 @@ pub struct Hooks<'a> {
     pub checkpoint: &'a mut dyn FnMut(Checkpoint<'_>) -> Result<(), ModelError>,
     /// Set to stop after the current step (a checkpoint is written first).
     pub cancel: &'a AtomicBool,
+    /// Measures the task on a decoded validation sample (see [`score::Scorer`]).
+    pub score: Option<&'a mut ScoreFn<'a>>,
 }
 
 struct Loop<'a> {
@@ -307,17 +330,28 @@ struct Loop<'a> {
 
 impl Loop<'_> {
     /// Validation pass after the current step; true when early stopping ends the run.
-    fn evaluate(&mut self, lm: &LoadedModel, hooks: &mut Hooks) -> Result<bool, ModelError> {
-        let st = &mut self.state;
-        let step = st.step;
-        if self.val_set.is_empty() || st.last_eval == Some(step) {
+    fn evaluate(&mut self, lm: &mut LoadedModel, hooks: &mut Hooks) -> Result<bool, ModelError> {
+        let step = self.state.step;
+        if self.val_set.is_empty() || self.state.last_eval == Some(step) {
             return Ok(false);
         }
-        st.last_eval = Some(step);
         let val = evaluate(lm, self.val_set, self.cfg.batch_size)?;
-        let is_best = st.best.is_none_or(|(_, b)| val < b);
+        // Step 0 is the base model: its loss is the curve's reference point, its answers
+        // are not worth the time it takes to decode them.
+        let scores = match hooks.score.as_mut() {
+            Some(score) if step > 0 => Some(score(lm)?),
+            _ => None,
+        };
+        let st = &mut self.state;
+        st.last_eval = Some(step);
+        let is_best = st.best.is_none_or(|(_, b)| {
+            self.cfg
+                .select_by
+                .better((val, scores.as_ref()), (b, st.best_scores.as_ref()))
+        });
         if is_best {
             st.best = Some((step, val));
+            st.best_scores = scores;
             st.since_best = 0;
         } else {
             st.since_best += 1;
@@ -325,6 +359,7 @@ impl Loop<'_> {
         (hooks.on_event)(TrainEvent::Eval {
             step,
             val_loss: val,
+            scores,
             best: is_best,
         });
         if !st.recent_train.is_empty() {

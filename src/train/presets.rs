@@ -53,7 +53,7 @@ pub fn presets() -> Vec<Preset> {
         Preset {
             id: "balanced",
             name: "Balanced",
-            description: "Five epochs, stopping early when validation loss stops improving.",
+            description: "Five epochs, stopping early when the task score stops improving.",
             config: TrainConfig {
                 epochs: 5,
                 lora: lora(16),

@@ -2,6 +2,7 @@
 //! the store and checkpoints under `<data dir>/runs/<name>/` (`last/`, `best/`). A run that was
 //! killed or cancelled continues with [`resume`].
 
+use super::score::Scorer;
 use super::{checkpoint, encode_all, Hooks, TrainConfig, TrainEvent};
 use crate::adapter::{AdapterInfo, Checkpoint, RunDir};
 use crate::dataset::split;
@@ -9,7 +10,7 @@ use crate::example::label_and_field_sets;
 use crate::example::Example;
 use crate::model::{default_device, LoadedModel, ModelError};
 use crate::paths::DataDir;
-use crate::store::{RunInfo, RunStatus, StepRecord, Store, StoreError};
+use crate::store::{EvalPoint, RunInfo, RunStatus, StepRecord, Store, StoreError};
 use crate::template::Template;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -40,6 +41,9 @@ pub enum TrainError {
     /// An adapter to import is not one TuneDesk can use.
     #[error("cannot import the adapter {0}")]
     BadAdapter(String),
+    /// The settings contradict each other.
+    #[error("invalid settings: {0}")]
+    Settings(String),
     /// The run cannot be resumed.
     #[error("run '{name}' cannot be resumed: {why}")]
     NotResumable {
@@ -98,6 +102,13 @@ pub fn start(
     on_event: &mut dyn FnMut(&TrainEvent),
 ) -> Result<RunInfo, TrainError> {
     crate::name::check("run", name)?;
+    let cfg = &spec.config;
+    if cfg.select_by.needs_scores() && cfg.score_rows == 0 {
+        return Err(TrainError::Settings(format!(
+            "choosing the best checkpoint by {} needs validation tickets to decode: set score rows above 0, or choose by loss",
+            cfg.select_by
+        )));
+    }
     let run = store.create_run(
         name,
         &spec.dataset,
@@ -225,9 +236,17 @@ fn train_and_record(
             TrainEvent::Eval {
                 step,
                 val_loss,
+                scores,
                 best,
             } => store
-                .record_eval(run, *step as i64, *val_loss)
+                .record_eval(
+                    run,
+                    &EvalPoint {
+                        step: *step as i64,
+                        val_loss: *val_loss,
+                        scores: *scores,
+                    },
+                )
                 .and_then(|()| {
                     if *best {
                         store.set_best_step(run, Some(*step as i64))
@@ -250,6 +269,15 @@ fn train_and_record(
         on_event(&e);
     };
     let (labels, fields) = label_and_field_sets(&train_rows);
+    let scorer = Scorer::new(
+        &lm.tokenizer,
+        template,
+        &val_rows,
+        (labels.clone(), fields.clone()),
+        cfg.score_rows,
+        cfg.seed,
+    )?;
+    let mut score = |lm: &mut LoadedModel| scorer.as_ref().expect("set when hooked").score(lm);
     let info = AdapterInfo {
         base_model: spec.model.clone(),
         lora: cfg.lora.clone(),
@@ -274,6 +302,10 @@ fn train_and_record(
         on_event: &mut record,
         checkpoint: &mut save,
         cancel,
+        score: match scorer {
+            Some(_) => Some(&mut score),
+            None => None,
+        },
     };
     super::train(&mut lm, &train_set, &val_set, cfg, resume, &mut hooks)?;
     if let Some(err) = failure {

@@ -1,6 +1,7 @@
 //! One line per run for the Runs table: the run, its best validation loss and the scores of
 //! its latest evaluation.
 
+use crate::metrics::TaskScores;
 use crate::store::{EvalInfo, RunInfo, RunMetrics, Store, StoreError};
 use serde::Serialize;
 
@@ -29,8 +30,10 @@ pub struct RunSummary {
     pub run: RunInfo,
     /// The base model as shown (`owner/name` for a Hub snapshot).
     pub model_label: String,
-    /// Lowest validation loss recorded.
+    /// Validation loss of the best checkpoint (the lowest recorded when it has none).
     pub best_val_loss: Option<f64>,
+    /// The task scores of the best checkpoint's validation sample, when measured.
+    pub best_scores: Option<TaskScores>,
     /// Validation passes recorded.
     pub evals: usize,
     /// Its latest evaluation.
@@ -59,9 +62,12 @@ pub fn summary(store: &Store, name: &str) -> Result<(RunSummary, RunMetrics), St
     Ok((summarize(run, &metrics, &evals), metrics))
 }
 
-/// `run` with its best validation loss and the first of `evals` (newest first) that is its.
+/// `run` with its best checkpoint's validation and the first of `evals` (newest first) that is its.
 fn summarize(run: RunInfo, metrics: &RunMetrics, evals: &[EvalInfo]) -> RunSummary {
-    let best_val_loss = metrics.evals.iter().map(|e| e.1).reduce(f64::min);
+    let best = metrics.evals.iter().find(|e| Some(e.step) == run.best_step);
+    let best_val_loss = best
+        .map(|e| e.val_loss)
+        .or_else(|| metrics.evals.iter().map(|e| e.val_loss).reduce(f64::min));
     let latest_eval = evals
         .iter()
         .find(|e| e.run_id == Some(run.id))
@@ -77,6 +83,7 @@ fn summarize(run: RunInfo, metrics: &RunMetrics, evals: &[EvalInfo]) -> RunSumma
         model_label: crate::paths::model_label(&run.model),
         run,
         best_val_loss,
+        best_scores: best.and_then(|e| e.scores),
         evals: metrics.evals.len(),
         latest_eval,
     }

@@ -12,6 +12,7 @@
 mod export;
 mod import;
 mod reference;
+mod select;
 mod tiny;
 #[path = "../common/tiny_model.rs"]
 mod tiny_model;

@@ -73,6 +73,7 @@ fn run(seed: u64) -> (Vec<f64>, Vec<TrainEvent>) {
         on_event: &mut |e| events.push(e),
         checkpoint: &mut |_| Ok(()),
         cancel: &cancel,
+        score: None,
     };
     train::train(&mut lm, &train_set, &val_set, &cfg, None, &mut hooks).unwrap();
     let losses = events
@@ -194,7 +195,7 @@ fn a_cancelled_or_killed_run_resumes_exactly() {
     let whole = step_losses(&store, "whole");
     let metrics = store.run_metrics(&done).unwrap();
     assert_eq!(
-        metrics.evals[0].0, 0,
+        metrics.evals[0].step, 0,
         "the base model is evaluated at step 0"
     );
     assert!(done.best_step.is_some());
@@ -363,4 +364,97 @@ fn preflight_plans_what_the_run_does() {
     let short = preflight(&mut store, &spec, &tpl).unwrap();
     assert_eq!(short.truncated, short.train_examples + short.val_examples);
     assert!(short.longest_tokens > 6);
+}
+
+/// The loop keeps the best checkpoint by the chosen score and stops early on it: with a task
+/// score that only falls while the loss falls, the task's best is the first scored validation,
+/// the loss's the last.
+#[test]
+fn the_best_checkpoint_and_early_stopping_follow_the_chosen_score() {
+    use tunedesk::metrics::TaskScores;
+    use tunedesk::train::select::Selection;
+    use tunedesk::train::StopReason;
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny(dir.path(), "LlamaForCausalLM", 3);
+    let data = dataset();
+    let outcome = |select_by: Selection, patience: Option<usize>| {
+        let mut lm = LoadedModel::load(dir.path(), &Device::Cpu).unwrap();
+        let tpl = Template::default();
+        let (train_set, _) = train::encode_all(&lm, &tpl, &data[..12], 64).unwrap();
+        let (val_set, _) = train::encode_all(&lm, &tpl, &data[12..], 64).unwrap();
+        let cfg = TrainConfig {
+            select_by,
+            patience,
+            ..config(42)
+        };
+        let (mut events, mut best_saved) = (Vec::new(), Vec::new());
+        let mut calls = 0usize;
+        let mut score = |_: &mut LoadedModel| {
+            calls += 1;
+            let falling = 1.0 / calls as f64;
+            Ok(TaskScores {
+                examples: 4,
+                accuracy: falling,
+                macro_f1: falling,
+                field_f1: None,
+            })
+        };
+        let cancel = AtomicBool::new(false);
+        let mut hooks = Hooks {
+            on_event: &mut |e| events.push(e),
+            checkpoint: &mut |ck| {
+                if ck.is_best {
+                    best_saved.push(ck.state.step);
+                }
+                Ok(())
+            },
+            cancel: &cancel,
+            score: Some(&mut score),
+        };
+        train::train(&mut lm, &train_set, &val_set, &cfg, None, &mut hooks).unwrap();
+        let evals: Vec<(usize, f64, bool)> = events
+            .iter()
+            .filter_map(|e| match e {
+                TrainEvent::Eval {
+                    step,
+                    val_loss,
+                    best,
+                    ..
+                } => Some((*step, *val_loss, *best)),
+                _ => None,
+            })
+            .collect();
+        let Some(TrainEvent::Finished {
+            best_step, reason, ..
+        }) = events.last()
+        else {
+            panic!("finished")
+        };
+        (evals, *best_step, *reason, best_saved)
+    };
+
+    let (evals, best, reason, saved) = outcome(Selection::Accuracy, None);
+    assert_eq!(reason, StopReason::Completed);
+    assert_eq!(
+        best,
+        Some(evals[1].0),
+        "the first scored validation: {evals:?}"
+    );
+    assert_eq!(
+        saved,
+        vec![0, evals[1].0],
+        "best/ written when the best changed"
+    );
+    let (evals, best, _, _) = outcome(Selection::Loss, None);
+    let lowest = evals.iter().min_by(|a, b| a.1.total_cmp(&b.1)).unwrap();
+    assert_eq!(best, Some(lowest.0), "the lowest loss: {evals:?}");
+    assert_ne!(lowest.0, evals[1].0, "the choices differ on this run");
+    let (evals, best, reason, _) = outcome(Selection::Task, Some(2));
+    assert_eq!(reason, StopReason::EarlyStopped, "{evals:?}");
+    assert_eq!(best, Some(evals[1].0));
+    assert_eq!(
+        evals.len(),
+        4,
+        "step 0, the best, then two without improvement"
+    );
 }

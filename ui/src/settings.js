@@ -19,15 +19,17 @@ export function engineSettings() {
  * @returns {Promise<ChosenSettings>}
  */
 export async function current() {
+  const s = await engineSettings();
   const saved = localStorage.getItem(KEY);
   if (saved) {
     try {
-      return JSON.parse(saved);
+      const chosen = JSON.parse(saved);
+      // Settings added since they were saved start at the engine's defaults.
+      return { ...chosen, config: { ...structuredClone(s.defaults), ...chosen.config } };
     } catch {
       localStorage.removeItem(KEY);
     }
   }
-  const s = await engineSettings();
   return { config: structuredClone(s.defaults), val_limit: s.val_limit, preset: null };
 }
 

@@ -253,8 +253,22 @@ interface TrainConfig {
   max_len: number;
   eval_every: number | null;
   patience: number | null;
+  /** What the best checkpoint and early stopping follow. */
+  select_by: SelectBy;
+  /** Validation tickets decoded at each validation (0: the loss only). */
+  score_rows: number;
   max_steps: number | null;
   seed: number;
+}
+
+type SelectBy = 'loss' | 'accuracy' | 'macro_f1' | 'field_f1' | 'task';
+
+/** The task's scores on a run's decoded validation sample (`metrics::TaskScores`). */
+interface TaskScores {
+  examples: number;
+  accuracy: number;
+  macro_f1: number;
+  field_f1: number | null;
 }
 
 interface Preset {
@@ -270,6 +284,8 @@ interface TrainSettings {
   defaults: TrainConfig;
   val_limit: number;
   presets: Preset[];
+  /** [id, label, description] of what the best checkpoint can follow. */
+  selections: [SelectBy, string, string][];
 }
 
 /** The settings the user works with (settings.js, kept in localStorage). */
@@ -342,6 +358,8 @@ interface Scores {
 interface RunRow extends RunInfo {
   model_label: string;
   best_val_loss: number | null;
+  /** The task scores of the best checkpoint's validation, when measured. */
+  best_scores: TaskScores | null;
   evals: number;
   latest_eval: Scores | null;
   /** A job of this session trains it now. */
@@ -361,8 +379,7 @@ interface StepRecord {
 
 interface RunMetrics {
   steps: StepRecord[];
-  /** [step, validation loss]. */
-  evals: [number, number][];
+  evals: { step: number; val_loss: number; scores: TaskScores | null }[];
   /** [step, message]. */
   warnings: [number, string][];
 }

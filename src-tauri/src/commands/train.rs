@@ -15,6 +15,7 @@ use tunedesk::template::Template;
 use tunedesk::train::preflight::{preflight, Preflight};
 use tunedesk::train::presets::{presets, Preset};
 use tunedesk::train::run::{self as train_run, RunSpec, DEFAULT_VAL_LIMIT};
+use tunedesk::train::select::Selection;
 use tunedesk::train::{StopReason, TrainConfig, TrainEvent};
 
 /// What the Train page's form starts from.
@@ -23,6 +24,8 @@ pub struct Settings {
     defaults: TrainConfig,
     val_limit: usize,
     presets: Vec<Preset>,
+    /// What the best checkpoint can follow: (id, label, description).
+    selections: Vec<(Selection, &'static str, &'static str)>,
 }
 
 #[tauri::command]
@@ -31,6 +34,10 @@ pub fn train_settings() -> Settings {
         defaults: TrainConfig::default(),
         val_limit: DEFAULT_VAL_LIMIT,
         presets: presets(),
+        selections: Selection::ALL
+            .iter()
+            .map(|s| (*s, s.label(), s.describe()))
+            .collect(),
     }
 }
 

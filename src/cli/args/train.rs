@@ -2,6 +2,7 @@
 
 use clap::{Args, Subcommand, ValueEnum};
 use tunedesk::train::optim::Scheduler;
+use tunedesk::train::select::Selection;
 use tunedesk::train::TrainConfig;
 
 /// The engine's defaults, which the flags show and use.
@@ -64,9 +65,17 @@ pub struct TrainArgs {
     /// Validate every this many steps (and at each epoch end).
     #[arg(long)]
     pub eval_every: Option<usize>,
-    /// Stop after this many evaluations without improvement.
+    /// Stop after this many evaluations without improvement (by --select-by).
     #[arg(long)]
     pub patience: Option<usize>,
+    /// What the best checkpoint and early stopping follow: task (mean of label accuracy and
+    /// field F1 on the decoded validation sample), accuracy, macro_f1, field_f1, or loss.
+    #[arg(long, default_value_t = defaults().select_by)]
+    pub select_by: Selection,
+    /// Validation tickets decoded at each validation to measure accuracy, macro-F1 and field
+    /// F1 (0: measure the loss only; --select-by other than loss needs at least 1).
+    #[arg(long, default_value_t = defaults().score_rows)]
+    pub score_rows: usize,
     /// Stop after this many optimizer steps.
     #[arg(long)]
     pub max_steps: Option<usize>,

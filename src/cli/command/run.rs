@@ -63,13 +63,18 @@ pub fn run(ctx: &Context, cmd: RunCommand) -> Result<()> {
                     last.step
                 );
             }
-            for (step, val) in &metrics.evals {
-                let best = if Some(*step) == run.best_step {
+            for e in &metrics.evals {
+                let best = if Some(e.step) == run.best_step {
                     " (best)"
                 } else {
                     ""
                 };
-                outln!("  step {step:>5}: validation loss {val:.4}{best}");
+                let scores = e.scores.map(|s| format!(", {s}")).unwrap_or_default();
+                outln!(
+                    "  step {:>5}: validation loss {:.4}{scores}{best}",
+                    e.step,
+                    e.val_loss
+                );
             }
             for (step, w) in &metrics.warnings {
                 outln!("warning at step {step}: {w}");

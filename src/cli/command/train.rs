@@ -35,6 +35,8 @@ fn spec(args: &TrainArgs, model: std::path::PathBuf) -> RunSpec {
             max_len: args.max_len,
             eval_every: args.eval_every,
             patience: args.patience,
+            select_by: args.select_by,
+            score_rows: args.score_rows,
             max_steps: args.max_steps,
             seed: args.seed,
         },
@@ -87,11 +89,13 @@ impl Progress {
             TrainEvent::Eval {
                 step,
                 val_loss,
+                scores,
                 best,
             } => {
                 self.val = Some(*val_loss);
                 self.bar.println(format!(
-                    "step {step}: validation loss {val_loss:.4}{}",
+                    "step {step}: validation loss {val_loss:.4}{}{}",
+                    scores.map(|s| format!(", {s}")).unwrap_or_default(),
                     if *best { " (best)" } else { "" }
                 ));
             }

@@ -4,7 +4,7 @@
 
 import { runDetail, cancelJob, resumeRun } from '../backend.js';
 import { exportCard } from './export.js';
-import { h, setChildren, button, loading, showError, clearError, backLink, bar, figure, fmtDuration, fmtLoss, svgImage } from '../dom.js';
+import { h, setChildren, button, loading, showError, clearError, backLink, bar, figure, fmtDuration, fmtLoss, fmtPct, plural, svgImage } from '../dom.js';
 import * as jobs from '../jobs.js';
 
 /** How often the chart is redrawn while the run trains (besides on its events). */
@@ -104,7 +104,7 @@ function skeleton(view, redraw, ctx, name, error) {
     h(
       'div',
       { class: 'card' },
-      h('div', { class: 'figures' }, figure('Status', p.status), figure('Step', p.step), figure('Epoch', p.epoch), figure('Tokens/s', p.tps), figure('Elapsed', p.elapsed), figure('Time left', p.eta), figure('Best validation loss', p.best)),
+      h('div', { class: 'figures' }, figure('Status', p.status), figure('Step', p.step), figure('Epoch', p.epoch), figure('Tokens/s', p.tps), figure('Elapsed', p.elapsed), figure('Time left', p.eta), figure('Best checkpoint', p.best)),
       p.progress,
       p.actions,
     ),
@@ -129,7 +129,8 @@ function show(p, d, job) {
   const epochs = d.config && d.config.config ? d.config.config.epochs : null;
   p.epoch.textContent = last ? `${last.epoch + 1}${epochs ? ` / ${epochs}` : ''}` : '—';
   p.tps.textContent = last ? String(Math.round(last.tokens_per_s)) : '—';
-  p.best.textContent = d.best_val_loss === null ? '—' : `${fmtLoss(d.best_val_loss)}${d.best_step !== null ? ` (step ${d.best_step})` : ''}`;
+  const measured = d.best_scores ? `accuracy ${fmtPct(d.best_scores.accuracy)}` : `loss ${fmtLoss(d.best_val_loss)}`;
+  p.best.textContent = d.best_step === null ? '—' : `step ${d.best_step} · ${measured}`;
   if (!job || job.state !== 'running') {
     p.step.textContent = last ? String(last.step) : '0';
     p.elapsed.textContent = fmtDuration((Date.parse(d.updated_at) - Date.parse(d.created_at)) / 1000);
@@ -196,12 +197,22 @@ function actions(p, d, job) {
   return out;
 }
 
+/**
+ * "label accuracy 93.8 %, field F1 88.0 % on 64 validation tickets; " (empty when not measured).
+ * @param {TaskScores | null} s
+ */
+function scoresText(s) {
+  if (!s) return '';
+  const field = s.field_f1 === null ? '' : `, field F1 ${fmtPct(s.field_f1)}`;
+  return `label accuracy ${fmtPct(s.accuracy)}${field} on ${plural(s.examples, 'validation ticket')}; `;
+}
+
 function info(d) {
   const c = (d.config && d.config.config) || {};
   const lora = c.lora || {};
   const best =
     d.best_step !== null
-      ? `Best checkpoint: step ${d.best_step} (validation loss ${fmtLoss(d.best_val_loss)}). Evaluation, prediction and export use it unless you pick another.`
+      ? `Best checkpoint: step ${d.best_step} (${scoresText(d.best_scores)}validation loss ${fmtLoss(d.best_val_loss)}). Evaluation, prediction and export use it unless you pick another.`
       : 'The best checkpoint is chosen at the first validation pass.';
   return [
     h('div', { class: 'card' }, h('p', { id: 'best-checkpoint' }, best), d.kept_steps.length ? h('p', { class: 'muted small' }, `Also kept: steps ${d.kept_steps.join(', ')}.`) : null),

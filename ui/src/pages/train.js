@@ -26,6 +26,7 @@ const FIELDS = [
   { id: 'set-alpha', label: 'LoRA alpha', hint: 'Scale of the adapter’s updates; usually twice the rank.', read: (c) => c.lora.alpha, write: (c, v) => (c.lora.alpha = v) },
   { id: 'set-maxlen', label: 'Max length', hint: 'Longest ticket plus answer, in tokens. Longer tickets are cut.', read: (c) => c.max_len, write: (c, v) => (c.max_len = Math.round(v)) },
   { id: 'set-patience', label: 'Early stopping', hint: 'Stop after this many validations without improvement (empty: never).', read: (c) => c.patience ?? '', write: (c, v) => (c.patience = Number.isFinite(v) && v > 0 ? Math.round(v) : null) },
+  { id: 'set-score-rows', label: 'Tickets answered per validation', hint: 'The model answers this many validation tickets at each validation, to chart its accuracy and field F1 (0: the loss only).', read: (c) => c.score_rows, write: (c, v) => (c.score_rows = Number.isFinite(v) && v > 0 ? Math.round(v) : 0) },
 ];
 
 /**
@@ -146,6 +147,11 @@ function settingsCard(current, engine) {
   const state = structuredClone(current);
   const inputs = FIELDS.map((field) => ({ field, input: h('input', { id: field.id, class: 'input', type: 'number', step: 'any', value: field.read(state.config) }) }));
   const valLimit = h('input', { id: 'val-limit', class: 'input', type: 'number', value: state.val_limit });
+  const selectBy = select('set-select-by', engine.selections.map(([id, label]) => [id, label]), state.config.select_by);
+  const selectHint = h('span', {});
+  const describeSelection = () => (selectHint.textContent = `Keeps the checkpoint with the ${(engine.selections.find(([id]) => id === selectBy.value) || ['', '', ''])[2]}; early stopping follows it too.`);
+  describeSelection();
+  selectBy.addEventListener('change', describeSelection);
   const presetButtons = engine.presets.map((p) =>
     h('button', { type: 'button', id: `preset-${p.id}`, class: ['preset', state.preset === p.id ? 'active' : null], onClick: () => apply(p) }, h('strong', {}, p.name), h('span', { class: 'small muted' }, p.description)),
   );
@@ -155,12 +161,15 @@ function settingsCard(current, engine) {
     state.preset = p.id;
     for (const { field, input } of inputs) input.value = String(field.read(state.config));
     valLimit.value = String(state.val_limit);
+    selectBy.value = state.config.select_by;
+    describeSelection();
     presetButtons.forEach((b) => b.classList.toggle('active', b.id === `preset-${p.id}`));
     settings.save(state);
   };
   const read = () => {
     inputs.forEach(({ field, input }) => field.write(state.config, input.value === '' ? NaN : Number(input.value)));
     state.val_limit = Math.max(1, Math.round(Number(valLimit.value) || engine.val_limit));
+    state.config.select_by = /** @type {SelectBy} */ (selectBy.value);
     settings.save(state);
     return state;
   };
@@ -174,6 +183,7 @@ function settingsCard(current, engine) {
       { class: 'form-grid settings-grid' },
       inputs.map(({ field, input }) => labelled(field.label, input, field.hint)),
       labelled('Validation tickets', valLimit, 'Checked at each validation pass (a stratified sample of the validation split).'),
+      labelled('Best checkpoint by', selectBy, selectHint),
     ),
   );
   return { card, read };
