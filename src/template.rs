@@ -303,13 +303,19 @@ pub fn answer_ended(after_label: &str) -> bool {
 /// `Ticket: "` and the last `"` before `Classification:` (or the end of the prompt).
 pub fn ticket_from_prompt(prompt: &str) -> Result<String, LayoutError> {
     let start = prompt.find(TICKET_OPEN).ok_or(LayoutError::NoTicket)? + TICKET_OPEN.len();
-    let rest = &prompt[start..];
-    let rest = match rest.rfind(CLASSIFICATION) {
-        Some(end) => &rest[..end],
-        None => rest,
+    ticket_from_tail(&prompt[start..])
+        .map(str::to_string)
+        .ok_or(LayoutError::NoTicket)
+}
+
+/// The ticket text of a prompt tail ([`Template::prompt_tail`]): what comes before the last
+/// `"` ahead of `Classification:` (or the end).
+pub fn ticket_from_tail(tail: &str) -> Option<&str> {
+    let rest = match tail.rfind(CLASSIFICATION) {
+        Some(end) => &tail[..end],
+        None => tail,
     };
-    let end = rest.rfind('"').ok_or(LayoutError::NoTicket)?;
-    Ok(rest[..end].to_string())
+    rest.rfind('"').map(|end| &rest[..end])
 }
 
 /// Parses a completion: label on the first line, then optional `Name: value` lines

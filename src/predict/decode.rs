@@ -50,16 +50,20 @@ struct Row {
     /// Tokens of the current field line while they spell the start of a field name the
     /// grammar knows (`None` once the line has its `:` or took another path).
     line: Option<Vec<u32>>,
+    /// The ticket, lower-cased, when field values must be copied from it.
+    source: Option<String>,
 }
 
 impl Decoder<'_> {
     /// Decodes `rows` (token ids after `prefix`, at least one each), keeping up to
     /// `batch_size` rows in flight: when half of them have finished, the next rows are
-    /// prefilled together and join the batch. `on_done(n)` after rows finish.
+    /// prefilled together and join the batch. `sources[i]`: row i's ticket, lower-cased, when
+    /// its field values must be copied from it. `on_done(n)` after rows finish.
     pub fn run(
         &self,
         prefix: &Prefix,
         rows: &[Vec<u32>],
+        sources: &[Option<String>],
         on_done: &mut dyn FnMut(usize),
     ) -> Result<Vec<Prediction>, ModelError> {
         let size = self.opts.batch_size.max(1);
@@ -94,6 +98,7 @@ impl Decoder<'_> {
                 active.extend(new.map(|r| {
                     let row = Row {
                         label_ids: forced.clone(),
+                        source: sources.get(r).cloned().flatten(),
                         ..Row::default()
                     };
                     (r, forced.len(), row)
@@ -186,13 +191,17 @@ impl Decoder<'_> {
                     .filter(move |&c| c != first);
                 for c in std::iter::once(first).chain(rest) {
                     if self.eos.contains(&c) {
-                        if self.grammar.check_fields(&row.field_text) == Check::Complete {
+                        if self
+                            .grammar
+                            .check_fields(&row.field_text, row.source.as_deref())
+                            == Check::Complete
+                        {
                             break;
                         }
                         continue;
                     }
                     let text = format!("{}{}", row.field_text, self.token_text[c as usize]);
-                    if self.grammar.check_fields(&text) != Check::Invalid {
+                    if self.grammar.check_fields(&text, row.source.as_deref()) != Check::Invalid {
                         return Some(self.push_fields(row, c));
                     }
                 }
@@ -297,7 +306,11 @@ impl Decoder<'_> {
         };
         // A field section cut short (token limit) keeps its whole lines only.
         let mut fields_text = row.field_text.as_str();
-        if self.grammar.check_fields(fields_text) != Check::Complete {
+        if self
+            .grammar
+            .check_fields(fields_text, row.source.as_deref())
+            != Check::Complete
+        {
             fields_text = fields_text.rfind('\n').map_or("", |i| &fields_text[..i]);
         }
         let fields = template::parse_fields(fields_text);

@@ -1,7 +1,8 @@
 //! The completion grammar used for constrained decoding: ` <label>` from a known label set
 //! (as a token trie), then optionally a blank line and `Name: value` lines whose names come
 //! from the known field set (each at most once) and whose values are free text ended by a
-//! newline. Checked on text, so any tokenization of the field part is accepted.
+//! newline — or, when values are copied, text found in the ticket (ignoring case). Checked
+//! on text, so any tokenization of the field part is accepted.
 
 use crate::model::generate::TokenTrie;
 use crate::model::{ModelError, Tokenizer};
@@ -114,8 +115,9 @@ impl Grammar {
         self.by_ids.get(ids).map(String::as_str)
     }
 
-    /// Checks the text after the label: empty, or `\n\n` then `Name: value` lines.
-    pub fn check_fields(&self, text: &str) -> Check {
+    /// Checks the text after the label: empty, or `\n\n` then `Name: value` lines. With
+    /// `source` (the ticket, lower-cased), every value must occur in it.
+    pub fn check_fields(&self, text: &str, source: Option<&str>) -> Check {
         if text.is_empty() {
             return Check::Complete;
         }
@@ -133,6 +135,9 @@ impl Grammar {
             match template::field_line(line) {
                 Some((name, value)) => {
                     if !self.fields.contains(name) || !seen.insert(name) {
+                        return Check::Invalid;
+                    }
+                    if source.is_some_and(|s| !s.contains(&value.to_lowercase())) {
                         return Check::Invalid;
                     }
                     if value.trim().is_empty() {
@@ -215,7 +220,20 @@ mod tests {
             ("\n\nCustomer ID: \n", Invalid),
             (" more label", Invalid),
         ] {
-            assert_eq!(g.check_fields(text), want, "{text:?}");
+            assert_eq!(g.check_fields(text, None), want, "{text:?}");
+        }
+        // Copied values: each one a piece of the ticket, whatever its case.
+        let ticket = Some("order 4417 for ann@x.org");
+        for (text, want) in [
+            ("\n\nCustomer ID: 44", Complete),
+            ("\n\nCustomer ID: 4417\nEmail: Ann@X", Complete),
+            ("\n\nCustomer ID: 4418", Invalid),
+            ("\n\nCustomer ID: 4417 for", Complete),
+            ("\n\nCustomer ID: 4417 fro", Invalid),
+            ("\n\nEmail: bob\nCustomer ID: 4", Invalid),
+            ("\n\nCustomer ID: ", Partial),
+        ] {
+            assert_eq!(g.check_fields(text, ticket), want, "{text:?}");
         }
     }
 }

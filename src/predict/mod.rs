@@ -13,6 +13,7 @@ pub mod table;
 
 use crate::model::llama::Prefix;
 use crate::model::{LoadedModel, ModelError};
+use crate::template;
 use grammar::Grammar;
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +29,9 @@ pub struct PredictOptions {
     /// Run the weight products (projections and LM head) in 8-bit integers where the CPU has
     /// the kernel (`model::ops::int8_matmul`); false keeps every product in f32.
     pub int8: bool,
+    /// Constrained decoding copies field values from the ticket: each value is text of the
+    /// ticket (ignoring case), so a value is never invented, only chosen.
+    pub copy_values: bool,
 }
 
 impl Default for PredictOptions {
@@ -37,6 +41,7 @@ impl Default for PredictOptions {
             batch_size: 16,
             max_new_tokens: 96,
             int8: true,
+            copy_values: false,
         }
     }
 }
@@ -121,6 +126,16 @@ impl<'a> Predictor<'a> {
     ) -> Result<Vec<Prediction>, ModelError> {
         // Rows whose tokens start with the shared head continue the prefix; the rare others
         // (a tokenization that merges across the boundary) run on their own.
+        let sources: Vec<Option<String>> = tails
+            .iter()
+            .map(|tail| {
+                (self.opts.copy_values && self.opts.constrained).then(|| {
+                    template::ticket_from_tail(tail)
+                        .unwrap_or(tail)
+                        .to_lowercase()
+                })
+            })
+            .collect();
         let mut rows: Vec<(bool, Vec<u32>, usize)> = Vec::with_capacity(tails.len());
         for (i, tail) in tails.iter().enumerate() {
             let ids = self.lm.tokenizer.encode(&format!("{}{tail}", self.head))?;
@@ -149,7 +164,9 @@ impl<'a> Predictor<'a> {
             }
             let prefix = if shared { &self.prefix } else { &self.empty };
             let ids: Vec<Vec<u32>> = group.iter().map(|r| r.1.clone()).collect();
-            let predictions = decoder.run(prefix, &ids, &mut |n| {
+            let group_sources: Vec<Option<String>> =
+                group.iter().map(|r| sources[r.2].clone()).collect();
+            let predictions = decoder.run(prefix, &ids, &group_sources, &mut |n| {
                 done += n;
                 on_progress(done, tails.len());
             })?;

@@ -262,16 +262,30 @@ fn constrained_prediction_with_forced_tokens() {
     .iter()
     .map(|t| format!("{t}\"\nClassification:"))
     .collect();
-    let run = |lm: &mut LoadedModel, batch_size: usize| {
+    let run_with = |lm: &mut LoadedModel, batch_size: usize, copy_values: bool| {
         let opts = PredictOptions {
             batch_size,
             int8: false,
             max_new_tokens: 40,
+            copy_values,
             ..PredictOptions::default()
         };
         let p = Predictor::new(lm, head, &labels, &fields, opts).unwrap();
         p.predict(&tails, &mut |_, _| {}).unwrap()
     };
+    let run = |lm: &mut LoadedModel, batch_size: usize| run_with(lm, batch_size, false);
+    // Copied values: every value is text of its own ticket.
+    let copied = run_with(&mut lm, 8, true);
+    assert!(copied.iter().any(|p| !p.fields.is_empty()), "{copied:?}");
+    for (p, tail) in copied.iter().zip(&tails) {
+        let ticket = tail.split('"').next().unwrap();
+        for (name, value) in &p.fields {
+            assert!(
+                ticket.contains(value.trim()),
+                "{name}: {value:?} is not in {ticket:?}"
+            );
+        }
+    }
     let batched = run(&mut lm, 8);
     let mut with_fields = 0;
     for p in &batched {

@@ -18,6 +18,10 @@ pub struct DecodeArgs {
     /// VNNI, several times faster).
     #[arg(long)]
     pub f32: bool,
+    /// Copy field values from the ticket: each value must be text of the ticket (ignoring
+    /// case); constrained decoding only.
+    #[arg(long, conflicts_with = "free")]
+    pub copy_values: bool,
 }
 
 impl DecodeArgs {
@@ -27,6 +31,7 @@ impl DecodeArgs {
             constrained: !self.free,
             batch_size: self.batch_size,
             int8: !self.f32,
+            copy_values: self.copy_values,
             ..PredictOptions::default()
         }
     }
@@ -35,7 +40,7 @@ impl DecodeArgs {
 /// Which checkpoint of a run (`predict`, `eval`).
 #[derive(Debug, Args)]
 pub struct CheckpointArg {
-    /// Which checkpoint of the run: best (lowest validation loss), last, or a step number
+    /// Which checkpoint of the run: best (by the run's --select-by), last, or a step number
     /// (every evaluation step keeps its adapter; `tunedesk run show` lists them).
     #[arg(long, default_value = "best")]
     pub checkpoint: Checkpoint,
