@@ -371,7 +371,7 @@ fn training_fixture(dir: &Path, model: &Path, baseline: bool) {
         dataset: "tickets".into(),
         model: model.to_path_buf(),
         config: tunedesk::train::TrainConfig {
-            epochs,
+            epochs: Some(epochs),
             batch_size: 4,
             lr: 5e-3,
             ..Default::default()
@@ -497,6 +497,13 @@ async fn fill_train_form(c: &Client, model: &str, name: &str, preset: Option<&st
 }
 
 async fn train_in_window(c: &Client, export_to: &Path) {
+    // Automatic settings: the epochs come from the data (30 tickets: the most, 10).
+    fill_train_form(c, "tiny/llama", "live", Some("auto"), "").await;
+    wait_text(c, "#plan-steps", |t| {
+        t.contains("80 steps") && t.contains("10 epochs (automatic)")
+    })
+    .await;
+    screenshot_at(c, "preflight", "09a-train-automatic").await;
     fill_train_form(c, "tiny/llama", "live", Some("balanced"), "6").await;
     type_into(c, "#set-lr", "0.005").await;
     type_into(c, "#set-patience", "").await;

@@ -300,7 +300,7 @@ pub fn import_adapter(
         model: req.base.clone(),
         config: super::TrainConfig {
             lora,
-            epochs: 0,
+            epochs: Some(0),
             ..super::TrainConfig::default()
         },
         train_limit: None,

@@ -5,6 +5,7 @@
 //! learning rate, tokens/s; validation loss; warnings).
 //! Must not touch: the store or files here ([`run`] records events and checkpoints).
 
+pub mod auto;
 pub mod checkpoint;
 pub mod data;
 pub mod import;
@@ -37,8 +38,9 @@ use std::time::Instant;
 /// Hyperparameters of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
-    /// Passes over the training data.
-    pub epochs: usize,
+    /// Passes over the training data (`None`: automatic, [`auto::epochs`]; a run stores the
+    /// number it chose).
+    pub epochs: Option<usize>,
     /// Peak learning rate.
     pub lr: f64,
     /// Examples per micro-batch.
@@ -75,21 +77,47 @@ pub struct TrainConfig {
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
-            epochs: 3,
-            lr: 1e-4,
+            epochs: None,
+            lr: MEASURED_LR,
             batch_size: TrainShape::default().batch,
             grad_accum: 1,
             weight_decay: 0.01,
             warmup_ratio: 0.05,
             scheduler: Scheduler::Cosine,
-            lora: LoraConfig::default(),
+            // Rank 16 learned what rank 8 could not on ATIS (docs/RESULTS.md, atis500b/c).
+            lora: LoraConfig {
+                rank: 16,
+                alpha: 32.0,
+                ..LoraConfig::default()
+            },
             max_len: TrainShape::default().seq,
             eval_every: None,
-            patience: None,
+            patience: Some(3),
             select_by: Selection::default(),
             score_rows: 64,
             max_steps: None,
             seed: 42,
+        }
+    }
+}
+
+/// The learning rate that met the ATIS targets with SmolLM2-135M (docs/RESULTS.md,
+/// `atis500e`: 5e-4 where 2e-4, the top of the usual range, had not converged in 7 epochs).
+pub const MEASURED_LR: f64 = 5e-4;
+
+impl TrainConfig {
+    /// The passes a run makes over `train_examples` rows with `labels` labels (0 when
+    /// unknown): the number set, else the automatic one.
+    pub fn epochs_for(&self, train_examples: usize, labels: usize) -> usize {
+        self.epochs
+            .unwrap_or_else(|| auto::epochs(train_examples, labels))
+    }
+
+    /// These settings with the epochs decided for a training set.
+    pub fn resolved(&self, train_examples: usize, labels: usize) -> TrainConfig {
+        TrainConfig {
+            epochs: Some(self.epochs_for(train_examples, labels)),
+            ..self.clone()
         }
     }
 }
@@ -100,6 +128,8 @@ impl Default for TrainConfig {
 pub enum TrainEvent {
     /// The run starts.
     Started {
+        /// Passes over the training examples.
+        epochs: usize,
         /// Optimizer steps planned.
         total_steps: usize,
         /// Training examples.
@@ -408,6 +438,7 @@ fn overfitting(evals: &[(f64, f64)]) -> Option<[(f64, f64); 3]> {
 
 /// How many optimizer steps a run takes, and how many of them warm up.
 pub(crate) struct Schedule {
+    pub(crate) epochs: usize,
     pub(crate) steps_per_epoch: usize,
     pub(crate) total_steps: usize,
     warmup: usize,
@@ -417,12 +448,14 @@ impl Schedule {
     pub(crate) fn of(train_examples: usize, cfg: &TrainConfig) -> Schedule {
         let micro_per_epoch = train_examples.div_ceil(cfg.batch_size.max(1));
         let steps_per_epoch = micro_per_epoch.div_ceil(cfg.grad_accum.max(1));
-        let mut total_steps = steps_per_epoch * cfg.epochs;
+        let epochs = cfg.epochs_for(train_examples, 0);
+        let mut total_steps = steps_per_epoch * epochs;
         if let Some(max) = cfg.max_steps {
             total_steps = total_steps.min(max);
         }
         let warmup = (total_steps as f64 * cfg.warmup_ratio).ceil() as usize;
         Schedule {
+            epochs,
             steps_per_epoch,
             total_steps,
             warmup,
@@ -524,11 +557,13 @@ pub fn train(
     let device = lm.model.device().clone();
     let lengths: Vec<usize> = train_set.iter().map(|e| e.input_ids.len()).collect();
     let Schedule {
+        epochs,
         steps_per_epoch,
         total_steps,
         warmup,
     } = Schedule::of(train_set.len(), cfg);
     (hooks.on_event)(TrainEvent::Started {
+        epochs,
         total_steps,
         train_examples: train_set.len(),
         val_examples: val_set.len(),
@@ -554,7 +589,7 @@ pub fn train(
     }
 
     let mut reason = StopReason::Completed;
-    'epochs: while lp.state.epoch < cfg.epochs && lp.state.step < total_steps {
+    'epochs: while lp.state.epoch < epochs && lp.state.step < total_steps {
         let order = data::batches(&lengths, cfg.batch_size, cfg.seed, lp.state.epoch);
         let groups: Vec<&[Vec<usize>]> = order.chunks(cfg.grad_accum.max(1)).collect();
         while lp.state.next_group < groups.len() {
@@ -589,7 +624,7 @@ pub fn train(
             });
             let step = lp.state.step;
             if step == total_steps {
-                if cfg.max_steps == Some(step) && step < steps_per_epoch * cfg.epochs {
+                if cfg.max_steps == Some(step) && step < steps_per_epoch * epochs {
                     reason = StopReason::MaxSteps;
                 }
                 lp.evaluate(lm, hooks)?;

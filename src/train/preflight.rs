@@ -5,6 +5,7 @@
 
 use super::run::{run_data, RunSpec, TrainError};
 use super::{data, encode_with, Schedule};
+use crate::example::label_and_field_sets;
 use crate::model::config_and_tokenizer;
 use crate::model::estimate::{
     available_ram_bytes, lora_param_count, param_count, training_ram_bytes, TrainShape,
@@ -20,6 +21,8 @@ pub struct Preflight {
     pub train_examples: usize,
     /// Validation examples.
     pub val_examples: usize,
+    /// Passes over the training examples (the automatic number when none was set).
+    pub epochs: usize,
     /// Optimizer steps.
     pub total_steps: usize,
     /// Examples longer than `max_len` tokens (their prompt is cut).
@@ -88,7 +91,9 @@ pub fn preflight(
 ) -> Result<Preflight, TrainError> {
     let (train, val) = run_data(store, spec)?;
     let (config, tokenizer) = config_and_tokenizer(&spec.model)?;
-    let cfg = &spec.config;
+    let cfg = &spec
+        .config
+        .resolved(train.len(), label_and_field_sets(&train).0.len());
     let eos = config.eos_token();
     let (train_set, cut_train) = encode_with(&tokenizer, eos, template, &train, cfg.max_len)?;
     let (val_set, cut_val) = encode_with(&tokenizer, eos, template, &val, cfg.max_len)?;
@@ -100,7 +105,8 @@ pub fn preflight(
         .map(|e| e.input_ids.len() + e.truncated)
         .max()
         .unwrap_or(0);
-    let evals = schedule.total_steps / cfg.eval_every.unwrap_or(usize::MAX).max(1) + cfg.epochs + 1;
+    let evals =
+        schedule.total_steps / cfg.eval_every.unwrap_or(usize::MAX).max(1) + schedule.epochs + 1;
     let adapter = lora_param_count(&config, cfg.lora.rank) * 4;
     let epoch_tokens = tokens(&train_set);
     let work = epoch_tokens as f64 * schedule.total_steps as f64
@@ -110,6 +116,7 @@ pub fn preflight(
     Ok(Preflight {
         train_examples: train_set.len(),
         val_examples: val_set.len(),
+        epochs: schedule.epochs,
         total_steps: schedule.total_steps,
         truncated: cut_train + cut_val,
         longest_tokens: longest,

@@ -102,6 +102,14 @@ pub fn start(
     on_event: &mut dyn FnMut(&TrainEvent),
 ) -> Result<RunInfo, TrainError> {
     crate::name::check("run", name)?;
+    // Automatic settings become numbers now, so the stored run says what it did.
+    let (train, _) = run_data(store, spec)?;
+    let spec = &RunSpec {
+        config: spec
+            .config
+            .resolved(train.len(), label_and_field_sets(&train).0.len()),
+        ..spec.clone()
+    };
     let cfg = &spec.config;
     if cfg.select_by.needs_scores() && cfg.score_rows == 0 {
         return Err(TrainError::Settings(format!(

@@ -40,7 +40,8 @@ fn dataset() -> Vec<Example> {
 
 fn config(seed: u64) -> TrainConfig {
     TrainConfig {
-        epochs: 8,
+        epochs: Some(8),
+        patience: None,
         lr: 2e-2,
         batch_size: 4,
         warmup_ratio: 0.1,
@@ -93,6 +94,7 @@ fn training_lowers_the_loss_and_is_reproducible() {
         matches!(
             events[0],
             TrainEvent::Started {
+                epochs: 8,
                 total_steps: 24,
                 train_examples: 12,
                 val_examples: 4,
@@ -269,7 +271,7 @@ fn assert_close(got: &[(i64, f64)], want: &[(i64, f64)]) {
 fn an_import_does_not_wait_for_a_training_run() {
     let (dir, store, data_dir, mut spec) = setup();
     drop(store);
-    spec.config.epochs = 10_000; // far longer than the import: the run is cancelled below
+    spec.config.epochs = Some(10_000); // far longer than the import: the run is cancelled below
     spec.config.eval_every = None;
     let cancel = std::sync::Arc::new(AtomicBool::new(false));
     let (started, on_started) = std::sync::mpsc::channel();

@@ -242,7 +242,8 @@ interface LoraConfig {
 }
 
 interface TrainConfig {
-  epochs: number;
+  /** null: automatic (a run stores the number it chose). */
+  epochs: number | null;
   lr: number;
   batch_size: number;
   grad_accum: number;
@@ -305,6 +306,8 @@ interface Estimate {
 interface Preflight {
   train_examples: number;
   val_examples: number;
+  /** Passes over the training tickets (the automatic number when none was set). */
+  epochs: number;
   total_steps: number;
   truncated: number;
   longest_tokens: number;

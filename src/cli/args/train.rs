@@ -26,9 +26,10 @@ pub struct TrainArgs {
     /// Name of the new run.
     #[arg(long, required_unless_present = "resume")]
     pub name: Option<String>,
-    /// Passes over the training data.
-    #[arg(long, default_value_t = defaults().epochs)]
-    pub epochs: usize,
+    /// Passes over the training data (default: automatic, from the training set's size and
+    /// label count; `tunedesk train` prints the number it chose).
+    #[arg(long)]
+    pub epochs: Option<usize>,
     /// Peak learning rate.
     #[arg(long, default_value_t = defaults().lr)]
     pub lr: f64,
@@ -65,9 +66,9 @@ pub struct TrainArgs {
     /// Validate every this many steps (and at each epoch end).
     #[arg(long)]
     pub eval_every: Option<usize>,
-    /// Stop after this many evaluations without improvement (by --select-by).
-    #[arg(long)]
-    pub patience: Option<usize>,
+    /// Stop after this many validations without improvement (by --select-by); 0: never.
+    #[arg(long, default_value_t = defaults().patience.unwrap_or(0))]
+    pub patience: usize,
     /// What the best checkpoint and early stopping follow: task (mean of label accuracy and
     /// field F1 on the decoded validation sample), accuracy, macro_f1, field_f1, or loss.
     #[arg(long, default_value_t = defaults().select_by)]

@@ -34,7 +34,7 @@ fn spec(args: &TrainArgs, model: std::path::PathBuf) -> RunSpec {
             },
             max_len: args.max_len,
             eval_every: args.eval_every,
-            patience: args.patience,
+            patience: (args.patience > 0).then_some(args.patience),
             select_by: args.select_by,
             score_rows: args.score_rows,
             max_steps: args.max_steps,
@@ -62,11 +62,14 @@ impl Progress {
     fn event(&mut self, e: &TrainEvent) {
         match e {
             TrainEvent::Started {
+                epochs,
                 total_steps,
                 truncated,
                 ..
             } => {
                 self.bar.set_length(*total_steps as u64);
+                self.bar
+                    .println(format!("{epochs} epochs, {total_steps} optimizer steps"));
                 if *truncated > 0 {
                     self.bar.println(format!(
                         "note: {truncated} examples were cut to fit --max-len"

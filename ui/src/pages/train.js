@@ -14,18 +14,19 @@ import * as settings from '../settings.js';
  * @property {string} hint  one line of guidance
  * @property {(c: TrainConfig) => number | string} read  the value shown for `c`
  * @property {(c: TrainConfig, v: number) => void} write  stores `v` (NaN when empty) in `c`
+ * @property {string} [empty]  what an empty field means
  */
 
 /** The form's number fields. @type {Field[]} */
 const FIELDS = [
   { id: 'set-lr', label: 'Learning rate', hint: 'How big each update is. The usual range is 1e-5 to 2e-4; on our ticket data small models learned best at 5e-4.', read: (c) => c.lr, write: (c, v) => (c.lr = v) },
-  { id: 'set-epochs', label: 'Epochs', hint: 'Passes over the training tickets. 3–5 is typical; watch the validation loss for overfitting.', read: (c) => c.epochs, write: (c, v) => (c.epochs = Math.round(v)) },
+  { id: 'set-epochs', label: 'Epochs', hint: 'Passes over the training tickets. Empty: automatic, from how many tickets and labels the data has (see “Before you start”).', read: (c) => c.epochs ?? '', write: (c, v) => (c.epochs = Number.isFinite(v) && v > 0 ? Math.round(v) : null), empty: 'automatic' },
   { id: 'set-batch', label: 'Batch size', hint: 'Tickets per step. 4–8 on a laptop; larger needs more memory.', read: (c) => c.batch_size, write: (c, v) => (c.batch_size = Math.round(v)) },
   { id: 'set-wd', label: 'Weight decay', hint: 'Keeps the adapter’s weights small. 0.01 is the usual value.', read: (c) => c.weight_decay, write: (c, v) => (c.weight_decay = v) },
   { id: 'set-rank', label: 'LoRA rank', hint: 'Size of the adapter. 8–16; more can learn more and needs more memory.', read: (c) => c.lora.rank, write: (c, v) => (c.lora.rank = Math.round(v)) },
   { id: 'set-alpha', label: 'LoRA alpha', hint: 'Scale of the adapter’s updates; usually twice the rank.', read: (c) => c.lora.alpha, write: (c, v) => (c.lora.alpha = v) },
   { id: 'set-maxlen', label: 'Max length', hint: 'Longest ticket plus answer, in tokens. Longer tickets are cut.', read: (c) => c.max_len, write: (c, v) => (c.max_len = Math.round(v)) },
-  { id: 'set-patience', label: 'Early stopping', hint: 'Stop after this many validations without improvement (empty: never).', read: (c) => c.patience ?? '', write: (c, v) => (c.patience = Number.isFinite(v) && v > 0 ? Math.round(v) : null) },
+  { id: 'set-patience', label: 'Early stopping', hint: 'Stop after this many validations without improvement (empty: never).', read: (c) => c.patience ?? '', write: (c, v) => (c.patience = Number.isFinite(v) && v > 0 ? Math.round(v) : null), empty: 'never' },
   { id: 'set-score-rows', label: 'Tickets answered per validation', hint: 'The model answers this many validation tickets at each validation, to chart its accuracy and field F1 (0: the loss only).', read: (c) => c.score_rows, write: (c, v) => (c.score_rows = Number.isFinite(v) && v > 0 ? Math.round(v) : 0) },
 ];
 
@@ -145,7 +146,7 @@ function showQuality(box, name, ctx) {
 
 function settingsCard(current, engine) {
   const state = structuredClone(current);
-  const inputs = FIELDS.map((field) => ({ field, input: h('input', { id: field.id, class: 'input', type: 'number', step: 'any', value: field.read(state.config) }) }));
+  const inputs = FIELDS.map((field) => ({ field, input: h('input', { id: field.id, class: 'input', type: 'number', step: 'any', value: field.read(state.config), placeholder: field.empty ?? '' }) }));
   const valLimit = h('input', { id: 'val-limit', class: 'input', type: 'number', value: state.val_limit });
   const selectBy = select('set-select-by', engine.selections.map(([id, label]) => [id, label]), state.config.select_by);
   const selectHint = h('span', {});
@@ -218,7 +219,7 @@ function preflightRows(p, config) {
   return h(
     'div',
     { class: 'plan-grid' },
-    item('Training', `${plural(p.total_steps, 'step')}`, `${plural(p.train_examples, 'ticket')} × ${plural(config.epochs, 'epoch')}; ${plural(p.val_examples, 'validation ticket')}`, 'plan-steps'),
+    item('Training', `${plural(p.total_steps, 'step')}`, `${plural(p.train_examples, 'ticket')} × ${plural(p.epochs, 'epoch')}${config.epochs === null ? ' (automatic)' : ''}; ${plural(p.val_examples, 'validation ticket')}`, 'plan-steps'),
     item(
       'Peak memory',
       [`≈ ${fmtBytes(p.ram_bytes)} `, fits === null ? null : h('span', { class: ['badge', fits ? 'badge-ok' : 'badge-warn'] }, fits ? 'fits' : 'too big')],
