@@ -81,7 +81,7 @@ function table(runs, ctx, onSelect, selected, remove) {
       h(
         'table',
         { id: 'runs-table', class: 'table' },
-        h('thead', {}, h('tr', {}, ['', 'Run', 'Model', 'Dataset', 'Status', 'Duration', 'Best val. loss', 'Latest evaluation', ''].map((t) => h('th', { scope: 'col' }, t)))),
+        h('thead', {}, h('tr', {}, ['', 'Run', 'Model', 'Dataset', 'Status', 'Duration', 'Best checkpoint: val. loss', 'Latest evaluation', ''].map((t) => h('th', { scope: 'col' }, t)))),
         h('tbody', {}, runs.map((r) => row(r, ctx, onSelect, selected, remove))),
       ),
     ),
@@ -102,7 +102,7 @@ function row(r, ctx, onSelect, selected, remove) {
     h('td', {}, r.dataset),
     h('td', {}, h('span', { class: ['badge', `status-${word}`] }, word), r.status === 'failed' && r.error ? h('div', { class: 'small error-text run-error' }, r.error) : null),
     h('td', { class: 'num' }, r.active ? 'training…' : fmtDuration((Date.parse(r.updated_at) - Date.parse(r.created_at)) / 1000)),
-    h('td', { class: 'num run-best-loss' }, fmtLoss(r.best_val_loss)),
+    h('td', { class: 'num' }, h('span', { class: 'run-best-loss' }, fmtLoss(r.best_val_loss)), r.best_scores ? h('div', { class: 'muted small run-best-scores' }, `accuracy ${fmtPct(r.best_scores.accuracy)}`) : null),
     h('td', { class: 'small run-eval', title: ev ? `${ev.dataset} ${ev.split}, ${ev.examples} tickets` : '' }, ev ? scores(ev) : h('span', { class: 'muted' }, 'not evaluated yet')),
     h('td', {}, button('Delete', { cls: 'btn-small', variant: 'ghost', disabled: r.active, onClick: () => remove(r.name) })),
   );
