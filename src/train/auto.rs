@@ -18,6 +18,17 @@ pub const MIN_EPOCHS: usize = 2;
 /// Most passes over the training rows.
 pub const MAX_EPOCHS: usize = 10;
 
+/// Validations a run makes at least (besides step 0), so that a run of few long epochs still
+/// draws a curve and early stopping has something to follow.
+pub const MIN_VALIDATIONS: usize = 8;
+
+/// How often to validate, in optimizer steps, when epoch ends alone would give fewer than
+/// [`MIN_VALIDATIONS`] validations; `None` when they are enough.
+pub fn eval_every(total_steps: usize, steps_per_epoch: usize) -> Option<usize> {
+    let every = total_steps.div_ceil(MIN_VALIDATIONS).max(1);
+    (every < steps_per_epoch).then_some(every)
+}
+
 /// Epochs for `train_examples` training rows with `labels` labels (0 when unknown).
 pub fn epochs(train_examples: usize, labels: usize) -> usize {
     let units = labels.max(20).div_ceil(20);
@@ -38,5 +49,16 @@ mod tests {
         assert_eq!(epochs(324, 3), 10, "the sample tickets: capped");
         assert_eq!(epochs(100_000, 3), MIN_EPOCHS);
         assert_eq!(epochs(0, 0), MAX_EPOCHS);
+    }
+
+    #[test]
+    fn long_epochs_are_validated_within() {
+        assert_eq!(eval_every(504, 63), None, "ATIS: 8 epoch ends are enough");
+        assert_eq!(
+            eval_every(2_502, 1_251),
+            Some(313),
+            "Banking77 full: 2 epochs"
+        );
+        assert_eq!(eval_every(40, 40), Some(5), "one epoch");
     }
 }

@@ -57,7 +57,8 @@ pub struct TrainConfig {
     pub lora: LoraConfig,
     /// Longest sequence in tokens (prompt + completion).
     pub max_len: usize,
-    /// Evaluate every this many optimizer steps (and at each epoch end).
+    /// Evaluate every this many optimizer steps (and at each epoch end); `None`: at epoch
+    /// ends, and within epochs when they alone would give too few ([`auto::eval_every`]).
     pub eval_every: Option<usize>,
     /// Stop after this many evaluations without improvement (by `select_by`).
     pub patience: Option<usize>,
@@ -441,6 +442,8 @@ pub(crate) struct Schedule {
     pub(crate) epochs: usize,
     pub(crate) steps_per_epoch: usize,
     pub(crate) total_steps: usize,
+    /// Validate every this many steps (besides epoch ends).
+    pub(crate) eval_every: Option<usize>,
     warmup: usize,
 }
 
@@ -458,6 +461,9 @@ impl Schedule {
             epochs,
             steps_per_epoch,
             total_steps,
+            eval_every: cfg
+                .eval_every
+                .or_else(|| auto::eval_every(total_steps, steps_per_epoch)),
             warmup,
         }
     }
@@ -560,6 +566,7 @@ pub fn train(
         epochs,
         steps_per_epoch,
         total_steps,
+        eval_every,
         warmup,
     } = Schedule::of(train_set.len(), cfg);
     (hooks.on_event)(TrainEvent::Started {
@@ -630,7 +637,7 @@ pub fn train(
                 lp.evaluate(lm, hooks)?;
                 break 'epochs;
             }
-            if cfg.eval_every.is_some_and(|n| step.is_multiple_of(n)) && lp.evaluate(lm, hooks)? {
+            if eval_every.is_some_and(|n| step.is_multiple_of(n)) && lp.evaluate(lm, hooks)? {
                 reason = StopReason::EarlyStopped;
                 break 'epochs;
             }

@@ -105,8 +105,9 @@ pub fn preflight(
         .map(|e| e.input_ids.len() + e.truncated)
         .max()
         .unwrap_or(0);
-    let evals =
-        schedule.total_steps / cfg.eval_every.unwrap_or(usize::MAX).max(1) + schedule.epochs + 1;
+    let evals = schedule.total_steps / schedule.eval_every.unwrap_or(usize::MAX).max(1)
+        + schedule.epochs
+        + 1;
     let adapter = lora_param_count(&config, cfg.lora.rank) * 4;
     let epoch_tokens = tokens(&train_set);
     let work = epoch_tokens as f64 * schedule.total_steps as f64
