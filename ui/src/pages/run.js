@@ -129,8 +129,9 @@ function show(p, d, job) {
   const epochs = d.config && d.config.config ? d.config.config.epochs : null;
   p.epoch.textContent = last ? `${last.epoch + 1}${epochs ? ` / ${epochs}` : ''}` : '—';
   p.tps.textContent = last ? String(Math.round(last.tokens_per_s)) : '—';
-  const measured = d.best_scores ? `accuracy ${fmtPct(d.best_scores.accuracy)}` : `loss ${fmtLoss(d.best_val_loss)}`;
-  p.best.textContent = d.best_step === null ? '—' : `step ${d.best_step} · ${measured}`;
+  const measured = d.best_scores ? `accuracy ${fmtPct(d.best_scores.accuracy)}` : `validation loss ${fmtLoss(d.best_val_loss)}`;
+  if (d.best_step === null) p.best.textContent = '—';
+  else setChildren(p.best, `step ${d.best_step}`, h('div', { class: 'figure-note' }, measured));
   if (!job || job.state !== 'running') {
     p.step.textContent = last ? String(last.step) : '0';
     p.elapsed.textContent = fmtDuration((Date.parse(d.updated_at) - Date.parse(d.created_at)) / 1000);
