@@ -46,7 +46,7 @@ fn run_eval(ctx: &Context, req: &EvalRequest) -> Result<EvalInfo> {
 fn describe(e: &EvalSpec) -> String {
     let what = match (&e.run, e.shots) {
         (Some(run), _) => format!(
-            "run '{run}' ({} checkpoint)",
+            "run '{run}' (checkpoint {})",
             e.checkpoint.as_deref().unwrap_or("?")
         ),
         (None, Some(k)) => format!("{k}-shot base model {}", e.model),
