@@ -304,10 +304,10 @@ fn draw<DB: DrawingBackend>(
     Ok(())
 }
 
-/// The task scores of the validations that measured them, in percent on the right axis.
 type Plane = Cartesian2d<RangedCoordf64, RangedCoordf64>;
 type Points = Vec<(f64, f64)>;
 
+/// The task scores of the validations that measured them, in percent on the right axis.
 fn draw_scores<DB: DrawingBackend>(
     chart: &mut DualCoordChartContext<'_, DB, Plane, Plane>,
     scored: &[(i64, TaskScores)],

@@ -230,11 +230,7 @@ pub fn evaluate(
                 label: e.label.clone(),
                 fields: e.fields.clone(),
             },
-            predicted: Predicted {
-                label: pr.label,
-                fields: pr.fields,
-                confidence: pr.confidence,
-            },
+            predicted: pr.answer(),
             output: pr.output,
         })
         .collect();

@@ -59,6 +59,17 @@ pub struct Prediction {
     pub output: String,
 }
 
+impl Prediction {
+    /// The answer as the metrics score it.
+    pub fn answer(&self) -> crate::metrics::Predicted {
+        crate::metrics::Predicted {
+            label: self.label.clone(),
+            fields: self.fields.clone(),
+            confidence: self.confidence,
+        }
+    }
+}
+
 /// A model ready to answer prompts `head + tail` for many tails.
 pub struct Predictor<'a> {
     lm: &'a LoadedModel,

@@ -114,10 +114,12 @@ impl TrainConfig {
             .unwrap_or_else(|| auto::epochs(train_examples, labels))
     }
 
-    /// These settings with the epochs decided for a training set.
-    pub fn resolved(&self, train_examples: usize, labels: usize) -> TrainConfig {
+    /// These settings with the epochs decided for the training rows `train`.
+    pub fn resolved(&self, train: &[Example]) -> TrainConfig {
+        let labels: std::collections::BTreeSet<&str> =
+            train.iter().map(|e| e.label.as_str()).collect();
         TrainConfig {
-            epochs: Some(self.epochs_for(train_examples, labels)),
+            epochs: Some(self.epochs_for(train.len(), labels.len())),
             ..self.clone()
         }
     }

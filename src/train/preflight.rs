@@ -5,7 +5,6 @@
 
 use super::run::{run_data, RunSpec, TrainError};
 use super::{data, encode_with, Schedule};
-use crate::example::label_and_field_sets;
 use crate::model::config_and_tokenizer;
 use crate::model::estimate::{
     available_ram_bytes, lora_param_count, param_count, training_ram_bytes, TrainShape,
@@ -91,9 +90,7 @@ pub fn preflight(
 ) -> Result<Preflight, TrainError> {
     let (train, val) = run_data(store, spec)?;
     let (config, tokenizer) = config_and_tokenizer(&spec.model)?;
-    let cfg = &spec
-        .config
-        .resolved(train.len(), label_and_field_sets(&train).0.len());
+    let cfg = &spec.config.resolved(&train);
     let eos = config.eos_token();
     let (train_set, cut_train) = encode_with(&tokenizer, eos, template, &train, cfg.max_len)?;
     let (val_set, cut_val) = encode_with(&tokenizer, eos, template, &val, cfg.max_len)?;

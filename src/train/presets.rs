@@ -59,8 +59,6 @@ pub fn presets() -> Vec<Preset> {
             description: "Five epochs, stopping early when the task score stops improving.",
             config: TrainConfig {
                 epochs: Some(5),
-                lora: lora(16),
-                patience: Some(3),
                 ..base.clone()
             },
             val_limit: super::run::DEFAULT_VAL_LIMIT,
@@ -71,8 +69,6 @@ pub fn presets() -> Vec<Preset> {
             description: "Seven epochs at rank 16: what met every ATIS target (atis500e).",
             config: TrainConfig {
                 epochs: Some(7),
-                lora: lora(16),
-                patience: Some(3),
                 ..base
             },
             val_limit: super::run::DEFAULT_VAL_LIMIT,

@@ -105,9 +105,7 @@ pub fn start(
     // Automatic settings become numbers now, so the stored run says what it did.
     let (train, _) = run_data(store, spec)?;
     let spec = &RunSpec {
-        config: spec
-            .config
-            .resolved(train.len(), label_and_field_sets(&train).0.len()),
+        config: spec.config.resolved(&train),
         ..spec.clone()
     };
     let cfg = &spec.config;
@@ -285,7 +283,9 @@ fn train_and_record(
         cfg.score_rows,
         cfg.seed,
     )?;
-    let mut score = |lm: &mut LoadedModel| scorer.as_ref().expect("set when hooked").score(lm);
+    let mut score = scorer
+        .as_ref()
+        .map(|s| move |lm: &mut LoadedModel| s.score(lm));
     let info = AdapterInfo {
         base_model: spec.model.clone(),
         lora: cfg.lora.clone(),
@@ -310,10 +310,7 @@ fn train_and_record(
         on_event: &mut record,
         checkpoint: &mut save,
         cancel,
-        score: match scorer {
-            Some(_) => Some(&mut score),
-            None => None,
-        },
+        score: score.as_mut().map(|f| f as &mut super::ScoreFn),
     };
     super::train(&mut lm, &train_set, &val_set, cfg, resume, &mut hooks)?;
     if let Some(err) = failure {

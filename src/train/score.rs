@@ -6,7 +6,7 @@ use crate::dataset::split::stratified_sample;
 use crate::example::Example;
 use crate::metrics::{self, Gold, Predicted, TaskScores};
 use crate::model::{LoadedModel, ModelError, Tokenizer};
-use crate::predict::{PredictOptions, Predictor};
+use crate::predict::{PredictOptions, Prediction, Predictor};
 use crate::template::Template;
 
 /// A validation sample ready to decode at every validation of a run.
@@ -63,11 +63,6 @@ impl Scorer {
         }))
     }
 
-    /// Tickets in the sample.
-    pub fn rows(&self) -> usize {
-        self.tails.len()
-    }
-
     /// Decodes the sample with `lm` as it is now and scores the answers.
     pub fn score(&self, lm: &mut LoadedModel) -> Result<TaskScores, ModelError> {
         let predictor = Predictor::new(
@@ -82,11 +77,7 @@ impl Scorer {
             .gold
             .iter()
             .cloned()
-            .zip(predictions.into_iter().map(|p| Predicted {
-                label: p.label,
-                fields: p.fields,
-                confidence: p.confidence,
-            }))
+            .zip(predictions.iter().map(Prediction::answer))
             .collect();
         Ok(TaskScores::from(&metrics::compute(&pairs)))
     }
