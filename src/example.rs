@@ -96,6 +96,9 @@ pub struct DatasetInfo {
     pub fields: Vec<String>,
     /// Number of examples.
     pub rows: u64,
+    /// Labels changed since import (`tunedesk dataset edits`).
+    #[serde(default)]
+    pub edits: u64,
     /// Import time, RFC 3339 UTC.
     pub created_at: String,
 }

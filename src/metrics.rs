@@ -256,6 +256,45 @@ fn match_fields(
     exact
 }
 
+/// One confidence threshold of [`coverage`]: how many tickets keep their answer (confidence
+/// at or above it) and how often that answer's label is right.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CoveragePoint {
+    /// The confidence threshold.
+    pub threshold: f64,
+    /// Tickets kept.
+    pub kept: usize,
+    /// Kept ÷ all tickets.
+    pub coverage: f64,
+    /// Label accuracy of the kept tickets (None when none is kept).
+    pub accuracy: Option<f64>,
+}
+
+/// Thresholds of [`coverage`]: 0 to 1 by 0.05.
+const COVERAGE_STEPS: usize = 20;
+
+/// Coverage and accuracy of the kept tickets at thresholds from 0 to 1 by 0.05 (tickets
+/// without a confidence count as 0): what abstaining below each threshold would give.
+pub fn coverage(pairs: &[(Gold, Predicted)]) -> Vec<CoveragePoint> {
+    (0..=COVERAGE_STEPS)
+        .map(|i| {
+            let threshold = i as f64 / COVERAGE_STEPS as f64;
+            let kept: Vec<bool> = pairs
+                .iter()
+                .filter(|(_, p)| p.confidence.unwrap_or(0.0) >= threshold - 1e-12)
+                .map(|(g, p)| predicted_label(p) == Some(g.label.trim()))
+                .collect();
+            let right = kept.iter().filter(|&&r| r).count();
+            CoveragePoint {
+                threshold,
+                kept: kept.len(),
+                coverage: ratio(kept.len(), pairs.len()),
+                accuracy: (!kept.is_empty()).then(|| ratio(right, kept.len())),
+            }
+        })
+        .collect()
+}
+
 /// Computes every metric over `(gold, predicted)` pairs. Empty input gives zeros.
 pub fn compute(pairs: &[(Gold, Predicted)]) -> Metrics {
     let examples = pairs.len();
@@ -544,6 +583,67 @@ fn field_rows(f: &FieldMetrics) -> Vec<Vec<String>> {
 }
 
 /// The confusion matrix as text, with its title line.
+/// The same report as [`render_table`] in Markdown: overall scores, per-label and per-field
+/// tables, and the confusion matrix (up to 30 labels; its rows are gold labels, its columns
+/// the answers, numbered as the rows).
+pub fn render_markdown(m: &Metrics) -> String {
+    let mut out = String::from("| score | value |\n|---|---|\n");
+    out.push_str(&markdown_rows(&overall_rows(m)));
+    if !m.per_class.is_empty() {
+        out.push_str("\n### Per label\n\n");
+        out.push_str(&markdown_table(&class_rows(m)));
+    }
+    if let Some(f) = &m.fields {
+        out.push_str("\n### Per field\n\n");
+        out.push_str(&markdown_table(&field_rows(f)));
+    }
+    let c = &m.confusion;
+    if !c.labels.is_empty() && c.labels.len() <= MAX_MARKDOWN_LABELS {
+        out.push_str("\n### Confusion matrix (rows: gold label, columns: answer)\n\n");
+        let mut rows = vec![std::iter::once(String::new())
+            .chain((1..=c.labels.len()).map(|i| format!("[{i}]")))
+            .chain(std::iter::once("unparseable".to_string()))
+            .collect::<Vec<_>>()];
+        for (i, label) in c.labels.iter().enumerate() {
+            let mut row = vec![format!("[{}] {label}", i + 1)];
+            row.extend(c.counts[i].iter().map(usize::to_string));
+            row.push(c.unparseable[i].to_string());
+            rows.push(row);
+        }
+        out.push_str(&markdown_table(&rows));
+    }
+    out
+}
+
+/// Labels up to which the Markdown report includes the confusion matrix.
+const MAX_MARKDOWN_LABELS: usize = 30;
+
+/// A Markdown table whose first row is the header (numbers right-aligned).
+fn markdown_table(rows: &[Vec<String>]) -> String {
+    let Some((head, body)) = rows.split_first() else {
+        return String::new();
+    };
+    let align: Vec<&str> = (0..head.len())
+        .map(|c| if c == 0 { "---" } else { "---:" })
+        .collect();
+    format!(
+        "{}{}|\n{}",
+        markdown_rows(std::slice::from_ref(head)),
+        align.iter().fold(String::new(), |s, a| s + "|" + a),
+        markdown_rows(body)
+    )
+}
+
+/// Rows as Markdown table lines (`|` in a cell escaped).
+fn markdown_rows(rows: &[Vec<String>]) -> String {
+    rows.iter()
+        .map(|r| {
+            let cells: Vec<String> = r.iter().map(|c| c.replace('|', "\\|")).collect();
+            format!("| {} |\n", cells.join(" | "))
+        })
+        .collect()
+}
+
 fn confusion_table(c: &Confusion) -> String {
     let mut out = String::new();
     let any_unparseable = c.unparseable.iter().any(|&u| u > 0);
@@ -607,6 +707,59 @@ mod tests {
     #[track_caller]
     fn close(actual: f64, expected: f64) {
         assert!((actual - expected).abs() < 1e-12, "{actual} != {expected}");
+    }
+
+    #[test]
+    fn the_markdown_report_has_every_table_and_escapes_pipes() {
+        let pairs = vec![
+            (
+                gold("a|b", &[("City", "Oslo")]),
+                pred(Some("a|b"), &[("City", "Oslo")], Some(0.9)),
+            ),
+            (gold("c", &[]), pred(Some("a|b"), &[], Some(0.6))),
+        ];
+        let md = render_markdown(&compute(&pairs));
+        assert!(
+            md.starts_with("| score | value |\n|---|---|\n| examples | 2 |\n"),
+            "{md}"
+        );
+        assert!(md.contains("### Per label\n\n| label | precision | recall | F1 | support |\n|---|---:|---:|---:|---:|\n"));
+        assert!(md.contains("| a\\|b | 0.500 | 1.000 | 0.667 | 1 |"), "{md}");
+        assert!(md.contains("### Per field"));
+        assert!(md.contains("| [2] c | 1 | 0 | 0 |"), "{md}");
+    }
+
+    #[test]
+    fn coverage_trades_kept_tickets_for_accuracy() {
+        let answers = [
+            ("a", "a", Some(0.95)),
+            ("a", "b", Some(0.55)),
+            ("b", "b", Some(0.80)),
+            ("b", "a", Some(0.30)),
+            ("b", "b", None),
+        ];
+        let pairs: Vec<(Gold, Predicted)> = answers
+            .iter()
+            .map(|(g, p, c)| (gold(g, &[]), pred(Some(p), &[], *c)))
+            .collect();
+        let curve = coverage(&pairs);
+        assert_eq!(curve.len(), 21);
+        let at = |t: f64| {
+            curve
+                .iter()
+                .find(|p| (p.threshold - t).abs() < 1e-9)
+                .unwrap()
+        };
+        assert_eq!(at(0.0).kept, 5);
+        close(at(0.0).accuracy.unwrap(), 3.0 / 5.0);
+        // Above 0.3 the wrong 0.30 answer and the one without confidence go.
+        assert_eq!(at(0.35).kept, 3);
+        close(at(0.35).accuracy.unwrap(), 2.0 / 3.0);
+        assert_eq!(at(0.6).kept, 2);
+        close(at(0.6).accuracy.unwrap(), 1.0);
+        close(at(0.6).coverage, 0.4);
+        assert_eq!(at(1.0).kept, 0);
+        assert_eq!(at(1.0).accuracy, None);
     }
 
     /// A→A, A→A, A→B, B→B, B→(unparseable), C→C, C→A.

@@ -49,6 +49,15 @@ mod tests {
     }
 }
 
+/// Who is using TuneDesk, for the records of what they changed: the login name
+/// (`USER`, `USERNAME` on Windows), else "unknown".
+pub fn current_user() -> String {
+    ["USER", "USERNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.trim().is_empty()))
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
 /// How a base model's path is shown: `owner/name` for a Hugging Face cache snapshot
 /// (`…/models--owner--name/snapshots/<commit>`), else the file or folder name.
 pub fn model_label(model: &str) -> String {

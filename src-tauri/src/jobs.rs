@@ -1,4 +1,4 @@
-//! Background jobs: model pulls and training runs (later evaluations, predictions, exports)
+//! Background jobs: model pulls, training runs, evaluations and exports (later predictions)
 //! run on their own threads with an id, a phase, progress and a cancel flag. Every change is
 //! emitted to the window as a `job` event, so any page (and the job dock) shows it; the list
 //! is kept here, so a page opened later still finds the job.
@@ -23,6 +23,8 @@ pub enum JobKind {
     Train,
     /// An adapter export (with its check).
     Export,
+    /// An evaluation, or the baselines of one.
+    Evaluate,
 }
 
 /// Where a job is.
@@ -156,6 +158,7 @@ impl Jobs {
                 JobKind::Pull => "bytes",
                 JobKind::Train => "steps",
                 JobKind::Export => "files",
+                JobKind::Evaluate => "tickets",
             },
             rate: None,
             eta_s: None,

@@ -167,7 +167,9 @@ async fn wait_text_for(
                 );
             }
         }
-        assert!(Instant::now() < deadline, "element {css} did not appear");
+        if Instant::now() >= deadline {
+            panic!("element {css} did not appear; {}", failure_dump(c).await);
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -573,6 +575,38 @@ async fn train_in_window(c: &Client, export_to: &Path) {
     screenshot_at(c, "export-card", "11d-run-export-merged").await;
 }
 
+/// From the finished run's page: evaluate it on all its rows, compare with prompting, open a
+/// confusion cell's tickets, relabel the first suspected mislabel.
+async fn evaluate_in_window(c: &Client) {
+    click(c, "#btn-evaluate-run").await;
+    find(c, "#page-evaluate").await;
+    // The form is ready once the run's datasets are listed.
+    find(c, "#eval-dataset option").await;
+    find(c, "#eval-split")
+        .await
+        .select_by_value("all")
+        .await
+        .unwrap();
+    click(c, "#btn-evaluate").await;
+    wait_text_for(c, "#eval-accuracy", LONG, |t| t.contains('%')).await;
+    click(c, "#btn-compare").await;
+    wait_text_for(c, "#verdict-sentence", LONG, |t| !t.is_empty()).await;
+    find(c, "#verdict-differences").await;
+    screenshot(c, "13-evaluate").await;
+    click(c, "#confusion td.cm-hit").await;
+    wait_text(c, "#cell-tickets h3", |t| t.contains("labelled")).await;
+    find(c, "#cell-tickets .ticket").await;
+    screenshot_at(c, "confusion", "13a-evaluate-confusion").await;
+    find(c, "#threshold-text").await;
+    click(c, "#btn-save-threshold").await;
+    wait_text(c, "#threshold-saved", |t| t.starts_with("Saved")).await;
+    find(c, "#mislabels .suspect").await;
+    screenshot_at(c, "mislabel-card", "13b-evaluate-mislabels").await;
+    click(c, "#mislabels .suspect .btn-relabel").await;
+    // The page reloads the evaluation; the relabelled row is no longer suspected.
+    find(c, "#mislabel-card").await;
+}
+
 async fn compare_in_window(c: &Client) {
     click(c, "#nav-runs").await;
     let best = wait_text(c, "tr[data-run=\"live\"] .run-best-loss", |t| {
@@ -632,6 +666,7 @@ fn pull_train_cancel_resume_and_compare_in_the_real_window() {
         |c| async move {
             pull_in_window(&c).await;
             train_in_window(&c, &export_to).await;
+            evaluate_in_window(&c).await;
             compare_in_window(&c).await;
         },
     );
@@ -661,6 +696,19 @@ fn pull_train_cancel_resume_and_compare_in_the_real_window() {
         );
     }
     assert!(run.best_step.is_some());
+    // The relabel made on the Evaluate page changed the row and recorded the change.
+    let tickets = store.dataset("tickets").unwrap();
+    let edits = store.edits(&tickets).unwrap();
+    assert_eq!(edits.len(), 1, "{edits:?}");
+    assert_eq!(tickets.edits, 1);
+    let row = store
+        .examples(&tickets)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.row == edits[0].row)
+        .unwrap();
+    assert_eq!(row.label, edits[0].new_label);
+    assert_ne!(edits[0].old_label, edits[0].new_label);
     assert_eq!(
         store
             .find_model("tiny/llama")

@@ -6,4 +6,8 @@
 //! bottom floor so that the store and the charts can use their types.
 
 pub use crate::metrics;
+pub mod bootstrap;
+pub mod compare;
+pub mod mislabels;
+pub mod report;
 pub mod run;

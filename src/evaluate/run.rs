@@ -12,6 +12,7 @@ use crate::predict::{PredictOptions, Predictor};
 use crate::store::{EvalInfo, EvalRecord, EvalSpec, Store, StoreError};
 use crate::template::Template;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// Why an evaluation could not run.
@@ -27,6 +28,9 @@ pub enum EvalError {
     /// The run could not be loaded.
     #[error(transparent)]
     Run(#[from] LoadRunError),
+    /// Stopped by the user; nothing was stored.
+    #[error("evaluation cancelled")]
+    Cancelled,
     /// Nothing to evaluate.
     #[error("dataset '{dataset}' has no {split} rows (split it with `tunedesk dataset split`, or use --split all)")]
     NoExamples {
@@ -196,12 +200,27 @@ fn prepare(
     }
 }
 
+/// Tickets decoded between two looks at the cancel flag.
+const CHUNK: usize = 256;
+
 /// Evaluates and stores the result; `on_progress(done, total)` as tickets finish.
 pub fn evaluate(
     store: &mut Store,
     data_dir: &DataDir,
     req: &EvalRequest,
     on_progress: &mut dyn FnMut(usize, usize),
+) -> Result<EvalInfo, EvalError> {
+    evaluate_until(store, data_dir, req, on_progress, &AtomicBool::new(false))
+}
+
+/// [`evaluate`] that stops, storing nothing, once `cancel` is set (it is looked at every
+/// [`CHUNK`] tickets).
+pub fn evaluate_until(
+    store: &mut Store,
+    data_dir: &DataDir,
+    req: &EvalRequest,
+    on_progress: &mut dyn FnMut(usize, usize),
+    cancel: &AtomicBool,
 ) -> Result<EvalInfo, EvalError> {
     let rows = eval_rows(store, req)?;
     let mut p = prepare(store, data_dir, req)?;
@@ -218,7 +237,16 @@ pub fn evaluate(
         .iter()
         .map(|e| p.template.prompt_tail(&e.text))
         .collect();
-    let predictions = predictor.predict(&tails, on_progress)?;
+    let mut predictions = Vec::with_capacity(tails.len());
+    for chunk in tails.chunks(CHUNK) {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(EvalError::Cancelled);
+        }
+        let before = predictions.len();
+        predictions.extend(predictor.predict(chunk, &mut |done, _| {
+            on_progress(before + done, tails.len())
+        })?);
+    }
     let seconds = started.elapsed().as_secs_f64();
     let records: Vec<EvalRecord> = rows
         .iter()

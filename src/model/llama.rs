@@ -6,6 +6,7 @@
 //! fused softmax, RMSNorm and RoPE kernels drop gradients silently (see the notes), so
 //! training uses our own kernels with hand-written backward passes (`super::ops`).
 
+use super::batch::Batch;
 use super::config::Config;
 use super::lora::{DropoutRng, Linear, Lora, LoraConfig};
 use super::ops::{self, Int8Weight};
@@ -224,12 +225,25 @@ impl Attention {
         let mut v = v;
         if let Some(cache) = cache {
             if let Some((pk, pv)) = cache.as_ref() {
-                k = Tensor::cat(&[pk, &k], 2)?;
-                v = Tensor::cat(&[pv, &v], 2)?;
+                // A prefix cached once for all rows (a shared prompt head) is broadcast to
+                // them; in training its gradients then sum over the rows.
+                let rows = |c: &Tensor| -> Result<Tensor> {
+                    let (cb, h, n, d) = c.dims4()?;
+                    if cb == b {
+                        Ok(c.clone())
+                    } else {
+                        c.broadcast_as((b, h, n, d))?.contiguous()
+                    }
+                };
+                k = Tensor::cat(&[&rows(pk)?, &k], 2)?;
+                v = Tensor::cat(&[&rows(pv)?, &v], 2)?;
             }
-            // Detached: with an unmerged adapter (a run's validation decodes while it trains)
-            // the keys would otherwise keep the whole pass's autograd graph alive.
-            *cache = Some((k.detach(), v.detach()));
+            *cache = Some(match kernels {
+                // Detached: with an unmerged adapter (a run's validation decodes while it
+                // trains) the keys would otherwise keep the whole pass's autograd graph alive.
+                Kernels::Fused => (k.detach(), v.detach()),
+                Kernels::Differentiable => (k.clone(), v.clone()),
+            });
         }
         // Grouped-query attention without copying K/V: the `rep` query heads that share a KV
         // head are stacked along the time axis, (b, kv, rep·t, d).
@@ -580,31 +594,45 @@ impl Model {
         self.logits(&h)
     }
 
+    /// Final hidden states of `input_ids` (b, t) that follow `head` (1, h), the prompt head
+    /// every row shares: the head runs once and each row attends to its keys and values
+    /// (broadcast, so that their gradients sum over the rows). Without a head, the rows
+    /// alone.
+    fn hidden_after(
+        &self,
+        head: Option<&Tensor>,
+        input_ids: &Tensor,
+        kernels: Kernels,
+        mut rng: DropoutRng,
+    ) -> Result<Tensor> {
+        let Some(head) = head else {
+            return self.hidden(input_ids, None, None, kernels, rng);
+        };
+        let mut cache = self.new_cache();
+        self.hidden(head, None, Some(&mut cache), kernels, rng.as_deref_mut())?;
+        self.hidden(input_ids, None, Some(&mut cache), kernels, rng)
+    }
+
     /// The completion loss for training: mean negative log-likelihood of `targets` (b, t)
     /// where `mask` (b, t) is 1, through the fused head + loss op (the logits are never stored
-    /// whole). `rng` enables LoRA dropout.
-    pub fn completion_loss(
-        &self,
-        input_ids: &Tensor,
-        targets: &Tensor,
-        mask: &Tensor,
-        rng: DropoutRng,
-    ) -> Result<Tensor> {
-        let h = self.hidden(input_ids, None, None, Kernels::Differentiable, rng)?;
-        ops::linear_cross_entropy(&h, self.lm_head.weight_t(), targets, mask)
+    /// whole). The rows continue `head` (1, h) when given (see [`Batch`]: the same loss as
+    /// with the head repeated in every row). `rng` enables LoRA dropout.
+    pub fn completion_loss(&self, batch: &Batch, rng: DropoutRng) -> Result<Tensor> {
+        let h = self.hidden_after(
+            batch.head.as_ref(),
+            &batch.ids,
+            Kernels::Differentiable,
+            rng,
+        )?;
+        ops::linear_cross_entropy(&h, self.lm_head.weight_t(), &batch.targets, &batch.mask)
     }
 
     /// The same loss without gradient and with the inference kernels (validation).
-    pub fn completion_loss_eval(
-        &self,
-        input_ids: &Tensor,
-        targets: &Tensor,
-        mask: &Tensor,
-    ) -> Result<Tensor> {
+    pub fn completion_loss_eval(&self, batch: &Batch) -> Result<Tensor> {
         let h = self
-            .hidden(input_ids, None, None, Kernels::Fused, None)?
+            .hidden_after(batch.head.as_ref(), &batch.ids, Kernels::Fused, None)?
             .detach();
-        ops::linear_cross_entropy(&h, self.lm_head.weight_t(), targets, mask)
+        ops::linear_cross_entropy(&h, self.lm_head.weight_t(), &batch.targets, &batch.mask)
     }
 
     /// Logits of the last position, (b, vocab), extending `cache` (inference).

@@ -5,6 +5,7 @@
 //! Input: a model path. Output: a [`LoadedModel`] (weights, tokenizer, config).
 //! Must not touch: datasets, the store, the task layout.
 
+pub mod batch;
 pub mod chat;
 pub mod config;
 pub mod estimate;
@@ -17,6 +18,7 @@ pub mod ops;
 pub mod tokenizer;
 pub mod weights;
 
+pub use batch::{Batch, Sequence};
 use candle_core::quantized::gguf_file;
 use candle_core::Device;
 pub use config::{Config, Family, SUPPORTED_ARCHITECTURES};
@@ -55,6 +57,14 @@ pub enum ModelError {
     /// The tokenizer could not be built or failed.
     #[error("tokenizer: {0}")]
     Tokenizer(String),
+    /// A prompt longer than the model can read.
+    #[error("the prompt is {tokens} tokens long, more than the {context} this model can read")]
+    PromptTooLong {
+        /// Tokens of the prompt.
+        tokens: usize,
+        /// The model's context length.
+        context: usize,
+    },
     /// A tensor operation failed.
     #[error("tensor error: {0}")]
     Candle(#[from] candle_core::Error),

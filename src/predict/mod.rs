@@ -98,6 +98,13 @@ impl<'a> Predictor<'a> {
         let lm: &'a LoadedModel = lm;
         let tok = &lm.tokenizer;
         let mut shared = tok.encode(head)?;
+        let context = lm.model.config().max_position_embeddings;
+        if shared.len() >= context {
+            return Err(ModelError::PromptTooLong {
+                tokens: shared.len(),
+                context,
+            });
+        }
         // The head's last token may merge with the text that follows it.
         shared.pop();
         let token_text = (0..tok.vocab_size() as u32)

@@ -233,6 +233,7 @@ pub(crate) mod tests {
             label_column: "label".into(),
             fields: fields.iter().map(|s| s.to_string()).collect(),
             rows: 0,
+            edits: 0,
             created_at: String::new(),
         }
     }

@@ -34,7 +34,8 @@ pub struct NewDataset {
 }
 
 const SELECT: &str = "SELECT d.id, d.name, d.source, d.format, d.text_columns, d.label_column,
-    d.fields, (SELECT COUNT(*) FROM examples e WHERE e.dataset_id = d.id), d.created_at
+    d.fields, (SELECT COUNT(*) FROM examples e WHERE e.dataset_id = d.id), d.created_at,
+    (SELECT COUNT(*) FROM example_edits x WHERE x.dataset_id = d.id)
     FROM datasets d";
 
 fn info_from_row(r: &Row) -> rusqlite::Result<DatasetInfo> {
@@ -48,6 +49,7 @@ fn info_from_row(r: &Row) -> rusqlite::Result<DatasetInfo> {
         fields: json_column(r, 6)?,
         rows: r.get::<_, i64>(7)? as u64,
         created_at: r.get(8)?,
+        edits: r.get::<_, i64>(9)? as u64,
     })
 }
 

@@ -14,6 +14,8 @@ const MIGRATIONS: &[&str] = &[
     super::models::V1,
     super::evals::V2,
     super::runs::V2,
+    super::edits::V1,
+    super::runs::V3,
 ];
 
 /// The migration list.

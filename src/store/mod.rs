@@ -5,6 +5,7 @@
 //! Must not touch: file formats, the task layout, model files (only their registered names).
 
 mod datasets;
+mod edits;
 mod evals;
 mod examples;
 mod migrations;
@@ -12,6 +13,7 @@ mod models;
 mod runs;
 
 pub use datasets::NewDataset;
+pub use edits::{Edit, Relabel};
 pub use evals::{EvalInfo, EvalRecord, EvalSpec};
 pub use models::{ModelInfo, ModelKind, NewModel};
 pub use runs::{EvalPoint, RunInfo, RunMetrics, RunStatus, StepRecord};
@@ -92,6 +94,10 @@ pub enum StoreError {
     /// Stored JSON that does not parse (the file was edited by hand).
     #[error("corrupt value in the database: {0}")]
     Corrupt(String),
+    /// A label change names a row that is missing or no longer has the label it was
+    /// decided against.
+    #[error("{0}")]
+    Stale(String),
 }
 
 /// Column `i` of `row`, stored as JSON text, parsed into `T`.

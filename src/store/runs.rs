@@ -46,6 +46,10 @@ CREATE TABLE run_warnings (
 /// only the loss was measured).
 pub(super) const V2: &str = "ALTER TABLE run_evals ADD COLUMN scores TEXT;";
 
+/// The confidence under which `predict` leaves a run's label empty, chosen on the Evaluate
+/// page (NULL: never).
+pub(super) const V3: &str = "ALTER TABLE runs ADD COLUMN abstain_below REAL;";
+
 /// Status of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -112,6 +116,8 @@ pub struct RunInfo {
     pub updated_at: String,
     /// Steps recorded.
     pub steps: i64,
+    /// Confidence under which `predict` abstains by default (None: never).
+    pub abstain_below: Option<f64>,
 }
 
 /// One recorded training step.
@@ -155,7 +161,7 @@ pub struct RunMetrics {
 
 const SELECT: &str = "SELECT r.id, r.name, r.dataset, r.model, r.config, r.template, r.status,
     r.best_step, r.error, r.created_at, r.updated_at,
-    (SELECT COUNT(*) FROM run_steps s WHERE s.run_id = r.id) FROM runs r";
+    (SELECT COUNT(*) FROM run_steps s WHERE s.run_id = r.id), r.abstain_below FROM runs r";
 
 fn run_from_row(r: &Row) -> rusqlite::Result<RunInfo> {
     Ok(RunInfo {
@@ -171,10 +177,25 @@ fn run_from_row(r: &Row) -> rusqlite::Result<RunInfo> {
         created_at: r.get(9)?,
         updated_at: r.get(10)?,
         steps: r.get(11)?,
+        abstain_below: r.get(12)?,
     })
 }
 
 impl Store {
+    /// Saves the confidence under which `predict` abstains for run `name` (None: never).
+    pub fn set_abstain_below(
+        &mut self,
+        name: &str,
+        below: Option<f64>,
+    ) -> Result<RunInfo, StoreError> {
+        let run = self.run(name)?;
+        self.conn.execute(
+            "UPDATE runs SET abstain_below = ?2 WHERE id = ?1",
+            params![run.id, below],
+        )?;
+        self.run(name)
+    }
+
     /// Creates a run (status `queued`); a name that exists is refused.
     pub fn create_run(
         &mut self,

@@ -3,7 +3,7 @@
 //! batches in a reproducible order.
 
 use crate::example::Example;
-use crate::model::Tokenizer;
+use crate::model::{Sequence, Tokenizer};
 use crate::template::Template;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -27,6 +27,14 @@ impl Encoded {
     /// Tokens that carry loss (completion + EOS).
     pub fn target_tokens(&self) -> usize {
         self.input_ids.len() - self.completion_start
+    }
+
+    /// The model's view of it.
+    pub fn sequence(&self) -> Sequence<'_> {
+        Sequence {
+            ids: &self.input_ids,
+            completion_start: self.completion_start,
+        }
     }
 }
 

@@ -22,7 +22,7 @@ use crate::example::Example;
 use crate::metrics::TaskScores;
 use crate::model::estimate::TrainShape;
 use crate::model::lora::LoraConfig;
-use crate::model::{LoadedModel, ModelError, Tokenizer};
+use crate::model::{Batch, LoadedModel, ModelError, Sequence, Tokenizer};
 use crate::template::Template;
 use candle_core::{Device, Tensor};
 use candle_nn::VarMap;
@@ -73,6 +73,11 @@ pub struct TrainConfig {
     pub max_steps: Option<usize>,
     /// Seed for adapter init, data order and dropout.
     pub seed: u64,
+    /// Run the prompt head that a micro-batch's rows share once for all of them (the same
+    /// loss and gradients; LoRA dropout on the head is then drawn once per micro-batch).
+    /// Runs stored before it existed read false, so that they resume exactly as they began.
+    #[serde(default)]
+    pub shared_head: bool,
 }
 
 impl Default for TrainConfig {
@@ -98,6 +103,7 @@ impl Default for TrainConfig {
             score_rows: 64,
             max_steps: None,
             seed: 42,
+            shared_head: true,
         }
     }
 }
@@ -234,35 +240,15 @@ pub fn encode_with(
     Ok((encoded, truncated))
 }
 
-/// A padded batch: ids (b, t), next-token targets (b, t) and the loss mask (b, t).
-fn batch_tensors(
+/// The model's batch of `items` (see [`Batch`]).
+fn batch_of(
     items: &[&Encoded],
     pad: u32,
+    share_head: bool,
     device: &Device,
-) -> candle_core::Result<(Tensor, Tensor, Tensor, usize)> {
-    let t = items.iter().map(|e| e.input_ids.len()).max().unwrap_or(1);
-    let b = items.len();
-    let mut ids = vec![pad; b * t];
-    let mut targets = vec![pad; b * t];
-    let mut mask = vec![0u8; b * t];
-    let mut counted = 0;
-    for (r, e) in items.iter().enumerate() {
-        let n = e.input_ids.len();
-        ids[r * t..r * t + n].copy_from_slice(&e.input_ids);
-        for p in 0..n - 1 {
-            targets[r * t + p] = e.input_ids[p + 1];
-            if p + 1 >= e.completion_start {
-                mask[r * t + p] = 1;
-                counted += 1;
-            }
-        }
-    }
-    Ok((
-        Tensor::from_vec(ids, (b, t), device)?,
-        Tensor::from_vec(targets, (b, t), device)?,
-        Tensor::from_vec(mask, (b, t), device)?,
-        counted,
-    ))
+) -> candle_core::Result<Batch> {
+    let rows: Vec<Sequence> = items.iter().map(|e| e.sequence()).collect();
+    Batch::new(&rows, pad, share_head, device)
 }
 
 /// Mean completion loss of `examples` (no dropout, no gradient).
@@ -278,13 +264,10 @@ pub fn evaluate(
     order.sort_by_key(|&i| lengths[i]);
     for chunk in order.chunks(batch_size.max(1)) {
         let items: Vec<&Encoded> = chunk.iter().map(|&i| &examples[i]).collect();
-        let (ids, targets, mask, n) = batch_tensors(&items, pad, lm.model.device())?;
-        let loss = lm
-            .model
-            .completion_loss_eval(&ids, &targets, &mask)?
-            .to_scalar::<f32>()? as f64;
-        sum += loss * n as f64;
-        count += n;
+        let batch = batch_of(&items, pad, true, lm.model.device())?;
+        let loss = lm.model.completion_loss_eval(&batch)?.to_scalar::<f32>()? as f64;
+        sum += loss * batch.counted as f64;
+        count += batch.counted;
     }
     Ok(if count == 0 {
         f64::NAN
@@ -502,6 +485,7 @@ fn accumulate(
     lm: &mut LoadedModel,
     batches: &[Vec<&Encoded>],
     pad: u32,
+    share_head: bool,
     device: &Device,
     rng: &mut ChaCha8Rng,
     var_list: &[candle_core::Var],
@@ -509,9 +493,9 @@ fn accumulate(
     let mut grads: Option<candle_core::backprop::GradStore> = None;
     let (mut loss_sum, mut tokens) = (0f64, 0usize);
     for items in batches {
-        let (ids, targets, mask, _) = batch_tensors(items, pad, device)?;
+        let batch = batch_of(items, pad, share_head, device)?;
         tokens += items.iter().map(|e| e.input_ids.len()).sum::<usize>();
-        let loss = lm.model.completion_loss(&ids, &targets, &mask, Some(rng))?;
+        let loss = lm.model.completion_loss(&batch, Some(rng))?;
         let loss = (loss / batches.len() as f64)?;
         loss_sum += loss.to_scalar::<f32>()? as f64;
         let g = loss.backward()?;
@@ -614,8 +598,15 @@ pub fn train(
                 .iter()
                 .map(|micro| micro.iter().map(|&i| &train_set[i]).collect())
                 .collect();
-            let (mut grads, loss_sum, tokens) =
-                accumulate(lm, &batches, pad, &device, &mut lp.rng, &var_list)?;
+            let (mut grads, loss_sum, tokens) = accumulate(
+                lm,
+                &batches,
+                pad,
+                cfg.shared_head,
+                &device,
+                &mut lp.rng,
+                &var_list,
+            )?;
             let grad_norm = optim::clip_grad_norm(&mut grads, &var_list, MAX_GRAD_NORM)?;
             let lr =
                 optim::learning_rate(cfg.lr, lp.state.step, total_steps, warmup, cfg.scheduler);

@@ -266,6 +266,85 @@ fn tiny_model_and_dataset(home: &Path) -> std::path::PathBuf {
 }
 
 #[test]
+fn flipped_labels_rank_first_among_suspected_mislabels() {
+    let home = tempfile::tempdir().unwrap();
+    let model = tiny_model_and_dataset(home.path());
+    // A second dataset where the first word decides the label, except on three rows whose
+    // labels were flipped.
+    let flipped = [5u64, 17, 30];
+    let mut csv = String::from("text,label\n");
+    for row in 1..=60u64 {
+        let rule = row % 2 == 0;
+        let label = if rule != flipped.contains(&row) {
+            "w20"
+        } else {
+            "w21"
+        };
+        let word = if rule { "w10" } else { "w11" };
+        csv.push_str(&format!("{word} w{},{label}\n", 3 + row % 7));
+    }
+    let file = home.path().join("flipped.csv");
+    std::fs::write(&file, csv).unwrap();
+    tunedesk(home.path())
+        .args(["dataset", "import"])
+        .arg(&file)
+        .args(["--name", "f", "--text", "text", "--label", "label"])
+        .assert()
+        .success();
+    tunedesk(home.path())
+        .args(["train", "--dataset", "f", "--model"])
+        .arg(&model)
+        .args([
+            "--name",
+            "rf",
+            "--epochs",
+            "6",
+            "--batch-size",
+            "4",
+            "--lr",
+            "0.02",
+        ])
+        .args([
+            "--max-len",
+            "64",
+            "--score-rows",
+            "0",
+            "--select-by",
+            "loss",
+            "--json",
+        ])
+        .assert()
+        .success();
+    let eval = json(tunedesk(home.path()).args([
+        "eval",
+        "--run",
+        "rf",
+        "--dataset",
+        "f",
+        "--split",
+        "all",
+        "--batch-size",
+        "8",
+    ]));
+    let id = eval["eval"]["id"].as_i64().unwrap().to_string();
+    let suspects = json(tunedesk(home.path()).args([
+        "dataset",
+        "mislabels",
+        "f",
+        "--eval",
+        &id,
+        "--min-confidence",
+        "0",
+    ]));
+    let mut top: Vec<u64> = suspects.as_array().unwrap()[..3]
+        .iter()
+        .map(|s| s["row"].as_u64().unwrap())
+        .collect();
+    top.sort();
+    assert_eq!(top, flipped, "{suspects}");
+}
+
+#[test]
 fn train_show_chart_and_delete_a_run() {
     let home = tempfile::tempdir().unwrap();
     let model = tiny_model_and_dataset(home.path());
@@ -650,13 +729,81 @@ fn eval_compare_predict_and_confusion_chart() {
     let cols = cmp["columns"].as_array().unwrap();
     assert_eq!(cols.len(), 3);
     assert_eq!(cols[2]["eval"]["shots"], 2);
-    assert!(cmp["verdict"]
-        .as_str()
-        .unwrap()
-        .starts_with("fine-tuning: "));
+    let verdict = &cmp["verdict"];
+    assert!(
+        ["worth_it", "marginal", "baseline_enough"].contains(&verdict["verdict"].as_str().unwrap())
+    );
+    assert!(verdict["sentence"].as_str().unwrap().contains("-shot base"));
+    let accuracy = &verdict["differences"][0];
+    assert_eq!(accuracy["metric"], "accuracy");
+    let at = |k: &str| accuracy[k].as_f64().unwrap();
+    assert!(
+        at("low") <= at("value") && at("value") <= at("high"),
+        "{accuracy}"
+    );
     // The baselines are reused the second time.
     let again = json(tunedesk(home.path()).args(["compare", "r", "--baseline-shots", "0,2"]));
     assert_eq!(again["columns"][1]["eval"]["id"], cols[1]["eval"]["id"]);
+
+    // The evaluation as a report, its answers as CSV, its confusion chart.
+    let eval_id = out["eval"]["id"].as_i64().unwrap().to_string();
+    for name in ["report.md", "answers.csv", "confusion-1.svg"] {
+        let file = home.path().join(name);
+        tunedesk(home.path())
+            .args(["report", &eval_id, "--out"])
+            .arg(&file)
+            .assert()
+            .success();
+        assert!(file.exists(), "{name}");
+    }
+    let md = std::fs::read_to_string(home.path().join("report.md")).unwrap();
+    assert!(
+        md.contains("## Fine-tuning against prompting") && md.contains("### Per label"),
+        "{md}"
+    );
+    let answers = std::fs::read_to_string(home.path().join("answers.csv")).unwrap();
+    assert_eq!(answers.lines().count(), 41, "a header and 40 answers");
+    assert!(answers.starts_with("row,ticket,gold_label,answer_label,confidence,label_right"));
+    tunedesk(home.path())
+        .args(["report", &eval_id, "--out"])
+        .arg(home.path().join("report.txt"))
+        .assert()
+        .failure();
+
+    // Suspected mislabels come from that evaluation of the dataset's own rows; relabelling
+    // one changes the row and records the change.
+    let suspects = json(tunedesk(home.path()).args([
+        "dataset",
+        "mislabels",
+        "d",
+        "--eval",
+        &eval_id,
+        "--min-confidence",
+        "0",
+    ]));
+    for s in suspects.as_array().unwrap() {
+        assert_ne!(s["gold"], s["predicted"], "{s}");
+    }
+    let first = &records[0];
+    let (row, gold) = (
+        first["example_id"].as_i64().unwrap().to_string(),
+        first["gold"]["label"].as_str().unwrap(),
+    );
+    let other = if gold == "w20" { "w21" } else { "w20" };
+    let edits = json(tunedesk(home.path()).args([
+        "dataset", "relabel", "d", "--row", &row, "--from", gold, "--to", other,
+    ]));
+    assert_eq!(edits[0]["new_label"], other);
+    // The same change again is refused: the row no longer has the old label.
+    tunedesk(home.path())
+        .args([
+            "dataset", "relabel", "d", "--row", &row, "--from", gold, "--to", other,
+        ])
+        .assert()
+        .failure();
+    let listed = json(tunedesk(home.path()).args(["dataset", "edits", "d"]));
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["old_label"], gold);
 
     let chart = home.path().join("confusion.svg");
     tunedesk(home.path())
@@ -720,6 +867,23 @@ fn eval_compare_predict_and_confusion_chart() {
             "no column named 'text' (columns: id, body, note)",
         ));
     assert!(!home.path().join("never.csv").exists());
+
+    // A threshold saved with the run is what predict abstains below by default.
+    let saved = json(tunedesk(home.path()).args(["run", "abstain", "r", "--below", "1"]));
+    assert_eq!(saved["abstain_below"], 1.0);
+    let curve = saved["coverage"].as_array().unwrap();
+    assert_eq!(curve.len(), 21);
+    assert_eq!(curve[0]["kept"], 40, "at 0 every ticket keeps its answer");
+    let abstaining = json(
+        tunedesk(home.path())
+            .args(["predict", "--run", "r", "--input"])
+            .arg(&input)
+            .args(["--text-col", "body", "--output"])
+            .arg(home.path().join("abstained.csv")),
+    );
+    assert_eq!(abstaining["abstained"], 3, "{abstaining}");
+    let never = json(tunedesk(home.path()).args(["run", "abstain", "r", "--never"]));
+    assert!(never["abstain_below"].is_null());
 
     let one = json(tunedesk(home.path()).args(["predict", "--run", "r", "--text", "w11 w6"]));
     assert!(["w20", "w21"].contains(&one["label"].as_str().unwrap()));

@@ -6,7 +6,7 @@ use rand::SeedableRng;
 use std::collections::HashMap;
 use tunedesk::model::generate::{generate, GenerateOptions, TokenTrie};
 use tunedesk::model::lora::LoraConfig;
-use tunedesk::model::LoadedModel;
+use tunedesk::model::{Batch, LoadedModel, Sequence};
 
 use crate::tiny_model::{max_diff, write_tiny, LAYERS, VOCAB};
 
@@ -169,14 +169,15 @@ fn fused_completion_loss_matches_logits_and_masked_nll() {
         &mask,
     )
     .unwrap();
-    let got = lm
-        .model
-        .completion_loss(&ids(), &targets, &mask, None)
-        .unwrap();
-    let eval = lm
-        .model
-        .completion_loss_eval(&ids(), &targets, &mask)
-        .unwrap();
+    let batch = Batch {
+        head: None,
+        ids: ids(),
+        targets,
+        mask,
+        counted: 8,
+    };
+    let got = lm.model.completion_loss(&batch, None).unwrap();
+    let eval = lm.model.completion_loss_eval(&batch).unwrap();
     let w = want.to_scalar::<f32>().unwrap();
     assert!((w - got.to_scalar::<f32>().unwrap()).abs() < 1e-5);
     assert!((w - eval.to_scalar::<f32>().unwrap()).abs() < 1e-4);
@@ -184,6 +185,44 @@ fn fused_completion_loss_matches_logits_and_masked_nll() {
     for (name, var) in lm.model.lora_vars() {
         let d = max_diff(gw.get(&var).unwrap(), gg.get(&var).unwrap());
         assert!(d < 1e-5, "{name}: gradients differ by {d}");
+    }
+}
+
+#[test]
+fn a_shared_head_run_once_gives_the_loss_and_gradients_of_whole_rows() {
+    for arch in ["LlamaForCausalLM", "Qwen2ForCausalLM"] {
+        let (_dir, mut lm) = tiny(arch);
+        with_lora(&mut lm, true);
+        // Three rows of different lengths after the same five-token prompt head.
+        let rows: [&[u32]; 3] = [
+            &[3, 9, 4, 17, 25, 6, 11, 30, 2],
+            &[3, 9, 4, 17, 25, 8, 39, 5, 12, 2],
+            &[3, 9, 4, 17, 25, 14, 21, 2],
+        ];
+        let seqs: Vec<Sequence> = rows
+            .iter()
+            .map(|ids| Sequence {
+                ids,
+                completion_start: ids.len() - 2,
+            })
+            .collect();
+        let whole = Batch::new(&seqs, 0, false, &Device::Cpu).unwrap();
+        let shared = Batch::new(&seqs, 0, true, &Device::Cpu).unwrap();
+        assert_eq!(shared.head.as_ref().unwrap().dims(), [1, 5], "{arch}");
+        let want = lm.model.completion_loss(&whole, None).unwrap();
+        let got = lm.model.completion_loss(&shared, None).unwrap();
+        let w = want.to_scalar::<f32>().unwrap();
+        assert!((w - got.to_scalar::<f32>().unwrap()).abs() < 1e-5, "{arch}");
+        let eval = lm.model.completion_loss_eval(&shared).unwrap();
+        assert!(
+            (w - eval.to_scalar::<f32>().unwrap()).abs() < 1e-4,
+            "{arch}"
+        );
+        let (gw, gg) = (want.backward().unwrap(), got.backward().unwrap());
+        for (name, var) in lm.model.lora_vars() {
+            let d = max_diff(gw.get(&var).unwrap(), gg.get(&var).unwrap());
+            assert!(d < 1e-5, "{arch} {name}: gradients differ by {d}");
+        }
     }
 }
 

@@ -289,6 +289,84 @@ export async function quitApp() {
   return invoke('quit_app');
 }
 
+/**
+ * @param {string} run
+ * @returns {Promise<EvalInfo[]>} newest first.
+ */
+export async function listEvaluations(run) {
+  return invoke('list_evaluations', { run });
+}
+
+/**
+ * @param {number} id
+ * @returns {Promise<EvalDetail>}
+ */
+export async function evaluationDetail(id) {
+  return invoke('evaluation_detail', { id });
+}
+
+/**
+ * Evaluates a run as a background job.
+ * @param {string} name @param {string} checkpoint best, last or a step
+ * @param {string} dataset @param {string} split test, val, train or all
+ * @param {number | null} limit
+ * @returns {Promise<Job>}
+ */
+export async function evaluateRun(name, checkpoint, dataset, split, limit) {
+  return invoke('evaluate_run', { name, checkpoint, dataset, split, limit });
+}
+
+/**
+ * Evaluates the missing zero- and few-shot baselines of evaluation `id` as a background job.
+ * @param {number} id
+ * @returns {Promise<Job>}
+ */
+export async function compareEvaluation(id) {
+  return invoke('compare_evaluation', { id });
+}
+
+/**
+ * @param {string} name @param {number | null} below
+ * @returns {Promise<RunInfo>}
+ */
+export async function setAbstainBelow(name, below) {
+  return invoke('set_abstain_below', { name, below });
+}
+
+/**
+ * @param {string} dataset @param {number} evalId @param {number | null} second
+ * @returns {Promise<Suspect[]>}
+ */
+export async function suspectedMislabels(dataset, evalId, second) {
+  return invoke('suspected_mislabels', { dataset, eval: evalId, second });
+}
+
+/**
+ * @param {string} dataset @param {number} row @param {string} from @param {string} to @param {string} reason
+ * @returns {Promise<Edit[]>}
+ */
+export async function relabelRow(dataset, row, from, to, reason) {
+  return invoke('relabel_row', { dataset, row, from, to, reason });
+}
+
+/**
+ * @param {string} dataset @param {number} row @param {string} label
+ * @returns {Promise<void>}
+ */
+export async function dismissMislabel(dataset, row, label) {
+  return invoke('dismiss_mislabel', { dataset, row, label });
+}
+
+/**
+ * Asks where to save evaluation `id` (native dialog), then writes it: .md report, .csv
+ * answers, .svg/.png confusion chart.
+ * @param {number} id @param {string} suggested file name
+ * @returns {Promise<string | null>} the path written, or null when cancelled.
+ */
+export async function exportEvaluation(id, suggested) {
+  return invoke('export_evaluation', { id, suggested });
+}
+
 const { listen } = window.__TAURI__.event;
 
 /**

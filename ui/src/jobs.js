@@ -83,7 +83,7 @@ export function fraction(job) {
   return job.total > 0 ? job.done / job.total : 0;
 }
 
-const KIND_WORD = { pull: 'Download', train: 'Training', export: 'Export' };
+const KIND_WORD = { pull: 'Download', train: 'Training', export: 'Export', evaluate: 'Evaluation' };
 
 function renderDock() {
   const dock = document.getElementById('job-dock');

@@ -9,6 +9,7 @@ import * as models from './pages/models.js';
 import * as train from './pages/train.js';
 import * as run from './pages/run.js';
 import * as runs from './pages/runs.js';
+import * as evaluate from './pages/evaluate.js';
 import * as jobs from './jobs.js';
 import { onCloseRequested, quitApp } from './backend.js';
 
@@ -22,6 +23,7 @@ const PAGES = {
   train: [train, 'train'],
   run: [run, 'runs'],
   runs: [runs, 'runs'],
+  evaluate: [evaluate, 'runs'],
 };
 
 let current = 0; // incremented on every navigation; pages check it before late DOM updates

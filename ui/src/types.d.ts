@@ -55,6 +55,8 @@ interface DatasetInfo {
   label_column: string;
   fields: string[];
   rows: number;
+  /** Labels changed since import. */
+  edits: number;
   /** RFC 3339 UTC. */
   created_at: string;
 }
@@ -260,6 +262,8 @@ interface TrainConfig {
   score_rows: number;
   max_steps: number | null;
   seed: number;
+  /** The prompt head a micro-batch shares runs once for all its rows. */
+  shared_head: boolean;
 }
 
 type SelectBy = 'loss' | 'accuracy' | 'macro_f1' | 'field_f1' | 'task';
@@ -345,6 +349,8 @@ interface RunInfo {
   created_at: string;
   updated_at: string;
   steps: number;
+  /** Confidence under which predict leaves the label empty. */
+  abstain_below: number | null;
 }
 
 /** The headline scores of an evaluation. */
@@ -419,14 +425,14 @@ interface FormatInfo {
 
 interface Job {
   id: number;
-  kind: 'pull' | 'train' | 'export';
+  kind: 'pull' | 'train' | 'export' | 'evaluate';
   /** The repo id of a pull, the name of a run. */
   subject: string;
   state: 'running' | 'done' | 'cancelled' | 'failed';
   phase: string;
   done: number;
   total: number;
-  unit: 'bytes' | 'steps' | 'files';
+  unit: 'bytes' | 'steps' | 'files' | 'tickets';
   rate: number | null;
   eta_s: number | null;
   elapsed_s: number;
@@ -435,4 +441,115 @@ interface Job {
   event: { event: string; [key: string]: unknown } | null;
   /** Counts the job's changes (the newest wins). */
   revision: number;
+}
+
+// ---- evaluation (src/metrics.rs, src/store/evals.rs, src/evaluate/) ----
+
+interface Answer {
+  label: string | null;
+  fields: [string, string][];
+  confidence?: number | null;
+}
+
+interface ClassScore {
+  label: string;
+  precision: number;
+  recall: number;
+  f1: number;
+  support: number;
+}
+
+interface FieldScore {
+  name: string;
+  precision: number;
+  recall: number;
+  f1: number;
+  support: number;
+}
+
+interface Metrics {
+  examples: number;
+  correct: number;
+  accuracy: number;
+  macro_f1: number;
+  weighted_f1: number;
+  per_class: ClassScore[];
+  confusion: { labels: string[]; counts: number[][]; unparseable: number[] };
+  fields: { per_field: FieldScore[]; micro_precision: number; micro_recall: number; micro_f1: number; exact_match: number } | null;
+  sentence_accuracy: number;
+  unparseable: number;
+  unparseable_rate: number;
+  mean_confidence: number | null;
+}
+
+interface EvalInfo {
+  id: number;
+  run_id: number | null;
+  run: string | null;
+  checkpoint: string | null;
+  model: string;
+  dataset: string;
+  split: string;
+  shots: number | null;
+  constrained: boolean;
+  limit: number | null;
+  int8: boolean;
+  metrics: Metrics;
+  seconds: number;
+  created_at: string;
+}
+
+interface EvalRecord {
+  example_id: number | null;
+  input: string;
+  gold: Answer;
+  predicted: Answer;
+  output: string;
+}
+
+interface CoveragePoint {
+  threshold: number;
+  kept: number;
+  coverage: number;
+  accuracy: number | null;
+}
+
+interface Difference {
+  metric: 'accuracy' | 'macro_f1' | 'field_f1';
+  value: number;
+  low: number;
+  high: number;
+}
+
+interface EvalComparison {
+  columns: { name: string; eval: EvalInfo }[];
+  verdict: { against: string; differences: Difference[]; verdict: 'worth_it' | 'marginal' | 'baseline_enough'; sentence: string } | null;
+  /** Baselines left out, and why. */
+  skipped: string[];
+}
+
+interface EvalDetail {
+  eval: EvalInfo;
+  records: EvalRecord[];
+  coverage: CoveragePoint[];
+  comparison: EvalComparison;
+  run: RunInfo | null;
+}
+
+interface Suspect {
+  row: number;
+  text: string;
+  gold: string;
+  predicted: string;
+  confidence: number;
+  confirmed: boolean | null;
+}
+
+interface Edit {
+  row: number;
+  old_label: string;
+  new_label: string;
+  reason: string;
+  author: string;
+  edited_at: string;
 }

@@ -11,6 +11,33 @@ pub enum BenchCommand {
     Generate(BenchArgs),
     /// LoRA training speed: r=8 on all 7 projections, batch 8×128, loss on all tokens.
     Train(BenchArgs),
+    /// One training epoch over a dataset's real examples with the default settings: seconds,
+    /// tokens/s, and the tokens computed with and without the shared prompt head.
+    Epoch(EpochArgs),
+}
+
+/// `tunedesk bench epoch`.
+#[derive(Debug, Args)]
+pub struct EpochArgs {
+    /// Model: a registered name, a Hugging Face repo id, or a folder / .gguf file.
+    #[arg(long)]
+    pub model: String,
+    /// Dataset whose train split is trained on.
+    #[arg(long)]
+    pub dataset: String,
+    /// At most this many training rows (a stratified sample, as `train --train-limit`).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Examples per micro-batch (default: the training default).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Run every row's prompt head itself (the way before the shared head).
+    #[arg(long)]
+    pub no_shared_head: bool,
+    /// Write the epoch's batches as JSON lines (`batch`, `input_ids`, `completion_start`), for
+    /// another trainer to train exactly the same tokens (scripts/bench-epoch-torch.py).
+    #[arg(long)]
+    pub dump: Option<std::path::PathBuf>,
 }
 
 /// Common benchmark options.

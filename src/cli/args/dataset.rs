@@ -46,6 +46,61 @@ pub enum DatasetCommand {
     Split(SplitArgs),
     /// Report data-quality problems: duplicates, conflicting labels, layout, leakage, …
     Quality(QualityArgs),
+    /// Rows whose label a fine-tuned model contradicts with high confidence, most suspicious
+    /// first (from `tunedesk eval --run R --split train|val` of this dataset).
+    Mislabels(MislabelArgs),
+    /// Change one row's label (one transaction; recorded with who, when, old and new).
+    Relabel {
+        /// Dataset name.
+        name: String,
+        /// Row to change.
+        #[arg(long)]
+        row: u64,
+        /// The label it has now (the change is refused if it no longer has it).
+        #[arg(long)]
+        from: String,
+        /// The new label.
+        #[arg(long)]
+        to: String,
+        /// Why (kept with the change).
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Keep a suspected mislabel's label: the row is no longer suggested with it.
+    Dismiss {
+        /// Dataset name.
+        name: String,
+        /// Row to keep.
+        #[arg(long)]
+        row: u64,
+        /// Its label, as it stays.
+        #[arg(long)]
+        label: String,
+    },
+    /// The label changes made to a dataset, oldest first.
+    Edits {
+        /// Dataset name.
+        name: String,
+    },
+}
+
+/// `tunedesk dataset mislabels`.
+#[derive(Debug, Args)]
+pub struct MislabelArgs {
+    /// Dataset name.
+    pub name: String,
+    /// Evaluation (id, from `tunedesk eval list`) of a fine-tuned run on this dataset's rows.
+    #[arg(long)]
+    pub eval: i64,
+    /// An evaluation of another checkpoint on the same rows, to cross-check.
+    #[arg(long)]
+    pub second: Option<i64>,
+    /// Lowest confidence of a disagreement that counts.
+    #[arg(long, default_value_t = tunedesk::evaluate::mislabels::MIN_CONFIDENCE)]
+    pub min_confidence: f64,
+    /// Show at most this many.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
 }
 
 /// `dataset import`.

@@ -65,7 +65,7 @@ pub struct CompareArgs {
     /// The fine-tuned run (its latest evaluation is compared; one is run if there is none).
     pub run: String,
     /// K of each base-model baseline (reused when already evaluated).
-    #[arg(long, value_delimiter = ',', default_value = "0,5")]
+    #[arg(long, value_delimiter = ',', default_values_t = tunedesk::evaluate::compare::BASELINE_SHOTS)]
     pub baseline_shots: Vec<usize>,
     /// Dataset to evaluate on when the run has no evaluation yet (default: the run's dataset).
     #[arg(long)]

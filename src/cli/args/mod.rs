@@ -122,6 +122,15 @@ pub enum Command {
     Eval(Box<EvalArgs>),
     /// Compare a fine-tuned run with base-model baselines, side by side.
     Compare(CompareArgs),
+    /// Write an evaluation to a file: a Markdown report (.md), every answer (.csv), or its
+    /// confusion chart (.svg, .png).
+    Report {
+        /// Evaluation id (`tunedesk eval` prints it).
+        id: i64,
+        /// Output file; its extension says what to write.
+        #[arg(long, short)]
+        out: PathBuf,
+    },
     /// Run a fine-tuned model on one ticket or a CSV file of tickets.
     Predict(PredictArgs),
     /// Export a run's adapter for other tools (checked by reloading it and predicting).

@@ -67,7 +67,8 @@ pub struct PredictArgs {
     /// Output CSV: the input columns plus predictions.
     #[arg(long)]
     pub output: Option<PathBuf>,
-    /// Leave the label empty (abstained = true) below this confidence.
+    /// Leave the label empty (abstained = true) below this confidence (default: the run's
+    /// threshold, `tunedesk run abstain`).
     #[arg(long)]
     pub abstain_below: Option<f64>,
     /// Decoding.

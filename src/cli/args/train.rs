@@ -89,6 +89,10 @@ pub struct TrainArgs {
     /// Seed of adapter init, data order and dropout.
     #[arg(long, default_value_t = defaults().seed)]
     pub seed: u64,
+    /// Run every row's prompt head itself instead of once per micro-batch (the same loss; only
+    /// the LoRA dropout on the head differs).
+    #[arg(long)]
+    pub no_shared_head: bool,
     /// Order of the field lines the model learns to write.
     #[arg(long, value_enum, default_value_t = FieldOrderArg::Dataset)]
     pub field_order: FieldOrderArg,
@@ -157,5 +161,17 @@ pub enum RunCommand {
     Delete {
         /// Run name.
         name: String,
+    },
+    /// Coverage and accuracy at each confidence threshold (from the run's latest evaluation),
+    /// and the threshold under which `predict` leaves the label empty.
+    Abstain {
+        /// Run name.
+        name: String,
+        /// Save this threshold for `predict`.
+        #[arg(long, conflicts_with = "never")]
+        below: Option<f64>,
+        /// Never abstain (forget the saved threshold).
+        #[arg(long)]
+        never: bool,
     },
 }

@@ -1,14 +1,22 @@
-//! `tunedesk bench`: prefill and decode speed of a model, as JSON.
+//! `tunedesk bench`: prefill, decode and training speed of a model, as JSON.
 
 use super::models::resolve_model;
 use super::Context;
-use crate::cli::args::{BenchArgs, BenchCommand};
+use crate::cli::args::{BenchArgs, BenchCommand, EpochArgs};
 use crate::cli::output;
 use anyhow::Result;
 use candle_core::{Tensor, D};
+use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
-use tunedesk::model::{default_device, LoadedModel};
+use tunedesk::dataset::split::run_examples;
+use tunedesk::model::batch::shared_head;
+use tunedesk::model::{default_device, Batch, LoadedModel};
+use tunedesk::template::Template;
+use tunedesk::train::data::{batches, Encoded};
+use tunedesk::train::select::Selection;
+use tunedesk::train::{encode_all, train, Checkpoint, Hooks, TrainConfig, TrainEvent};
 
 const PROMPT_TOKENS: usize = 128;
 const DECODE_TOKENS: usize = 64;
@@ -70,7 +78,14 @@ fn bench_train(model: &Path, args: BenchArgs) -> Result<()> {
         let targets = all.narrow(1, 1, SEQ)?.contiguous()?;
         let mask = Tensor::ones((BATCH, SEQ), candle_core::DType::U8, &device)?;
         let t = Instant::now();
-        let loss = lm.model.completion_loss(&input, &targets, &mask, None)?;
+        let batch = Batch {
+            head: None,
+            ids: input.contiguous()?,
+            targets,
+            mask,
+            counted: BATCH * SEQ,
+        };
+        let loss = lm.model.completion_loss(&batch, None)?;
         let grads = loss.backward()?;
         opt.step(&grads, 1e-4)?;
         losses.push(loss.to_scalar::<f32>()?);
@@ -87,11 +102,99 @@ fn bench_train(model: &Path, args: BenchArgs) -> Result<()> {
     )
 }
 
+/// Tokens computed in `batches` of `examples`: (rows padded to the longest, the same after
+/// the shared prompt head of each batch is split off and counted once).
+fn computed_tokens(examples: &[Encoded], batches: &[Vec<usize>]) -> (usize, usize) {
+    let (mut padded, mut shared) = (0, 0);
+    for batch in batches {
+        let rows: Vec<_> = batch.iter().map(|&i| examples[i].sequence()).collect();
+        let longest = rows.iter().map(|r| r.ids.len()).max().unwrap_or(0);
+        let head = shared_head(&rows);
+        padded += rows.len() * longest;
+        shared += head + rows.len() * (longest - head);
+    }
+    (padded, shared)
+}
+
+/// One epoch of training over a dataset's examples with the default settings.
+fn bench_epoch(ctx: &Context, args: EpochArgs) -> Result<()> {
+    let model = resolve_model(ctx, &args.model)?;
+    let cfg = TrainConfig {
+        epochs: Some(1),
+        patience: None,
+        select_by: Selection::Loss,
+        score_rows: 0,
+        shared_head: !args.no_shared_head,
+        ..TrainConfig::default()
+    };
+    let cfg = TrainConfig {
+        batch_size: args.batch_size.unwrap_or(cfg.batch_size),
+        ..cfg
+    };
+    let (rows, _) = run_examples(
+        &mut ctx.store()?,
+        &args.dataset,
+        args.limit,
+        Some(0),
+        cfg.seed,
+    )?;
+    let device = default_device();
+    let mut lm = LoadedModel::load(&model, &device)?;
+    let (examples, _) = encode_all(&lm, &Template::default(), &rows, cfg.max_len)?;
+    let lengths: Vec<usize> = examples.iter().map(|e| e.input_ids.len()).collect();
+    let order = batches(&lengths, cfg.batch_size, cfg.seed, 0);
+    if let Some(path) = &args.dump {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+        for (k, batch) in order.iter().enumerate() {
+            for &i in batch {
+                let e = &examples[i];
+                serde_json::to_writer(
+                    &mut out,
+                    &serde_json::json!({"batch": k, "input_ids": e.input_ids, "completion_start": e.completion_start}),
+                )?;
+                writeln!(out)?;
+            }
+        }
+        out.flush()?;
+    }
+    let (padded, shared) = computed_tokens(&examples, &order);
+    let mut losses = Vec::new();
+    let mut on_event = |e: TrainEvent| {
+        if let TrainEvent::Step { loss, .. } = e {
+            losses.push(loss);
+        }
+    };
+    let mut checkpoint = |_: Checkpoint<'_>| Ok(());
+    let cancel = AtomicBool::new(false);
+    let mut hooks = Hooks {
+        on_event: &mut on_event,
+        checkpoint: &mut checkpoint,
+        cancel: &cancel,
+        score: None,
+    };
+    let t = Instant::now();
+    train(&mut lm, &examples, &[], &cfg, None, &mut hooks)?;
+    let secs = t.elapsed().as_secs_f64();
+    let tokens: usize = lengths.iter().sum();
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    output::json(
+        &serde_json::json!({"bench": "epoch", "dataset": args.dataset, "rows": examples.len(),
+        "shared_head": cfg.shared_head, "batch": cfg.batch_size, "lora_rank": cfg.lora.rank,
+        "seconds": secs, "rows_per_s": examples.len() as f64 / secs, "tokens": tokens,
+        "tokens_per_s": tokens as f64 / secs, "computed_tokens_padded": padded,
+        "computed_tokens_shared_head": shared, "steps": losses.len(),
+        "mean_loss_first_10": mean(&losses[..losses.len().min(10)]),
+        "mean_loss_last_10": mean(&losses[losses.len().saturating_sub(10)..]),
+        "peak_rss_mb": peak_rss_mb(), "device": format!("{device:?}"), "threads": rayon_threads()}),
+    )
+}
+
 pub fn run(ctx: &Context, cmd: BenchCommand) -> Result<()> {
     let (args, decode) = match cmd {
         BenchCommand::Forward(a) => (a, false),
         BenchCommand::Generate(a) => (a, true),
         BenchCommand::Train(a) => return bench_train(&resolve_model(ctx, &a.model)?, a),
+        BenchCommand::Epoch(a) => return bench_epoch(ctx, a),
     };
     let model = resolve_model(ctx, &args.model)?;
     let runs = args.runs;

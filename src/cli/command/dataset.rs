@@ -1,6 +1,6 @@
 //! `tunedesk dataset …`.
 
-use super::Context;
+use super::{relabel, Context};
 use crate::cli::args::{
     DatasetCommand, ExportFormatArg, FormatArg, ImportArgs, PreviewArgs, QualityArgs, SplitArgs,
 };
@@ -13,6 +13,7 @@ use tunedesk::dataset::split::{self, SplitMethod, SplitPlan};
 use tunedesk::dataset::{self, DatasetError, SplitCounts};
 use tunedesk::import::{self, Format, ImportEvent, ImportSpec};
 use tunedesk::quality::{self, QualityOptions};
+use tunedesk::store::Relabel;
 
 pub fn run(ctx: &Context, cmd: DatasetCommand) -> Result<()> {
     match cmd {
@@ -25,6 +26,27 @@ pub fn run(ctx: &Context, cmd: DatasetCommand) -> Result<()> {
         DatasetCommand::Delete { name } => delete_cmd(ctx, &name),
         DatasetCommand::Split(args) => split_cmd(ctx, args),
         DatasetCommand::Quality(args) => quality_cmd(ctx, args),
+        DatasetCommand::Mislabels(args) => relabel::mislabels_cmd(ctx, args),
+        DatasetCommand::Relabel {
+            name,
+            row,
+            from,
+            to,
+            reason,
+        } => relabel::relabel_cmd(
+            ctx,
+            &name,
+            Relabel {
+                row,
+                old: from,
+                new: to,
+            },
+            &reason,
+        ),
+        DatasetCommand::Dismiss { name, row, label } => {
+            relabel::dismiss_cmd(ctx, &name, row, &label)
+        }
+        DatasetCommand::Edits { name } => relabel::edits_cmd(ctx, &name),
     }
 }
 

@@ -4,12 +4,15 @@ use super::models::resolve_model;
 use super::predict::ticket_bar;
 use super::Context;
 use crate::cli::args::{CompareArgs, EvalArgs, EvalOptions, SplitArg};
+use crate::cli::output;
 use anyhow::Result;
 use tunedesk::dataset::Split;
+use tunedesk::evaluate::compare::{self, Comparison};
 use tunedesk::evaluate::metrics::render_table;
+use tunedesk::evaluate::report::{self, describe};
 use tunedesk::evaluate::run::{evaluate, EvalRequest, SplitChoice, Target};
 use tunedesk::predict::from_run::Checkpoint;
-use tunedesk::store::{EvalInfo, EvalSpec};
+use tunedesk::store::EvalInfo;
 
 fn split(arg: SplitArg) -> SplitChoice {
     match arg {
@@ -40,26 +43,6 @@ fn run_eval(ctx: &Context, req: &EvalRequest) -> Result<EvalInfo> {
     })?;
     bar.finish_and_clear();
     Ok(info)
-}
-
-/// One line naming what was evaluated.
-fn describe(e: &EvalSpec) -> String {
-    let what = match (&e.run, e.shots) {
-        (Some(run), _) => format!(
-            "run '{run}' (checkpoint {})",
-            e.checkpoint.as_deref().unwrap_or("?")
-        ),
-        (None, Some(k)) => format!("{k}-shot base model {}", e.model),
-        (None, None) => format!("base model {}", e.model),
-    };
-    format!(
-        "{what} on {} ({}{}), {} decoding, {} products",
-        e.dataset,
-        e.split,
-        e.limit.map(|n| format!(", {n} rows")).unwrap_or_default(),
-        if e.constrained { "constrained" } else { "free" },
-        if e.int8 { "int8" } else { "f32" }
-    )
 }
 
 pub fn eval(ctx: &Context, args: EvalArgs) -> Result<()> {
@@ -114,7 +97,7 @@ fn rows(e: &EvalInfo) -> Vec<(&'static str, Option<f64>)> {
 }
 
 pub fn compare(ctx: &Context, args: CompareArgs) -> Result<()> {
-    let store = ctx.store()?;
+    let mut store = ctx.store()?;
     let run = store.run(&args.run)?;
     let tuned = match store.list_evals(Some(&args.run))?.into_iter().next() {
         Some(e) => e,
@@ -130,85 +113,77 @@ pub fn compare(ctx: &Context, args: CompareArgs) -> Result<()> {
             )?
         }
     };
-    let mut columns = vec![("fine-tuned".to_string(), tuned.clone())];
-    for &k in &args.baseline_shots {
-        let spec = EvalSpec {
-            run: None,
-            checkpoint: None,
-            shots: Some(k as u32),
-            ..tuned.spec.clone()
-        };
-        let base = match store.find_eval(&spec)? {
-            Some(e) => e,
-            None => {
-                let split = match tuned.spec.split.as_str() {
-                    "all" => SplitChoice::All,
-                    s => SplitChoice::Only(Split::parse(s).unwrap_or(Split::Test)),
-                };
-                let target = Target::Base {
-                    model: run.model.clone().into(),
-                    shots: k,
-                    shots_from: Some(run.dataset.clone()),
-                };
-                let mut opts = request(target, spec.dataset.clone(), split, &args.opts);
-                opts.limit = tuned.spec.limit;
-                opts.options.constrained = tuned.spec.constrained;
-                run_eval(ctx, &opts)?
-            }
-        };
-        columns.push((format!("{k}-shot base"), base));
-    }
-    let best_base = columns[1..]
-        .iter()
-        .max_by(|a, b| a.1.metrics.macro_f1.total_cmp(&b.1.metrics.macro_f1));
-    let verdict = best_base.map(|(name, b)| {
-        let mut parts = vec![
-            format!(
-                "{:+.1} pts accuracy",
-                100.0 * (tuned.metrics.accuracy - b.metrics.accuracy)
-            ),
-            format!(
-                "{:+.1} pts macro-F1",
-                100.0 * (tuned.metrics.macro_f1 - b.metrics.macro_f1)
-            ),
-        ];
-        if let (Some(t), Some(f)) = (&tuned.metrics.fields, &b.metrics.fields) {
-            parts.push(format!(
-                "{:+.1} pts field F1",
-                100.0 * (t.micro_f1 - f.micro_f1)
-            ));
-        }
-        format!("fine-tuning: {} over {name}", parts.join(", "))
-    });
+    let bar = ticket_bar(ctx.json);
+    let Comparison {
+        columns,
+        verdict,
+        skipped,
+    } = compare::compare(
+        &mut store,
+        &ctx.data_dir,
+        &tuned,
+        &args.baseline_shots,
+        &args.opts.decode.options(),
+        args.opts.seed,
+        &mut |_, done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        },
+    )?;
+    bar.finish_and_clear();
     if ctx.json {
-        let cols: Vec<_> = columns
-            .iter()
-            .map(|(n, e)| serde_json::json!({"name": n, "eval": e}))
-            .collect();
-        println!(
-            "{}",
-            serde_json::to_string(&serde_json::json!({"columns": cols, "verdict": verdict}))?
+        return output::json(
+            &serde_json::json!({"columns": columns, "verdict": verdict, "skipped": skipped}),
         );
-        return Ok(());
     }
     outln!("{}", describe(&tuned.spec));
     out!("{:<20}", "");
-    for (name, _) in &columns {
-        out!("{name:>16}");
+    for c in &columns {
+        out!("{:>16}", c.name);
     }
     outln!();
     for (i, (metric, _)) in rows(&tuned).iter().enumerate() {
         out!("{metric:<20}");
-        for (_, e) in &columns {
-            match rows(e)[i].1 {
+        for c in &columns {
+            match rows(&c.eval)[i].1 {
                 Some(v) => out!("{:>15.1}%", 100.0 * v),
                 None => out!("{:>16}", "-"),
             }
         }
         outln!();
     }
-    if let Some(v) = verdict {
-        outln!("\n{v}");
+    out!("{:<20}", "seconds per ticket");
+    for c in &columns {
+        out!(
+            "{:>16.3}",
+            c.eval.seconds / c.eval.metrics.examples.max(1) as f64
+        );
     }
+    outln!();
+    for s in &skipped {
+        outln!("left out: {s}");
+    }
+    if let Some(v) = verdict {
+        outln!("\nfine-tuned − {} (95 % bootstrap interval):", v.against);
+        for d in &v.differences {
+            outln!(
+                "  {:<10} {:+.1} pts ({:+.1} to {:+.1})",
+                d.metric,
+                100.0 * d.value,
+                100.0 * d.low,
+                100.0 * d.high
+            );
+        }
+        outln!("{}", v.sentence);
+    }
+    Ok(())
+}
+
+pub fn report(ctx: &Context, id: i64, out: &std::path::Path) -> Result<()> {
+    report::export(&ctx.store()?, id, out)?;
+    if ctx.json {
+        return output::json(&serde_json::json!({"eval": id, "out": out}));
+    }
+    outln!("wrote evaluation {id} to {}", out.display());
     Ok(())
 }

@@ -8,6 +8,7 @@ mod export;
 mod generate;
 mod models;
 mod predict;
+mod relabel;
 mod run;
 mod train;
 
@@ -47,6 +48,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Eval(args) => evaluate::eval(&ctx, *args),
         Command::Compare(args) => evaluate::compare(&ctx, args),
+        Command::Report { id, out } => evaluate::report(&ctx, id, &out),
         Command::Predict(args) => predict::run(&ctx, args),
         Command::Export(args) => export::run(&ctx, args),
         Command::Adapter(cmd) => adapter::run(&ctx, cmd),

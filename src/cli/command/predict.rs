@@ -55,7 +55,7 @@ pub fn run(ctx: &Context, args: PredictArgs) -> Result<()> {
         input: args.input.clone().expect("clap requires --input"),
         text_columns: args.text_col.clone(),
         output: args.output.clone().expect("clap requires --output"),
-        abstain_below: args.abstain_below,
+        abstain_below: args.abstain_below.or(store.run(&args.run)?.abstain_below),
     };
     let bar = ticket_bar(ctx.json);
     let summary = predict_table(&predictor, &rm.fields, &tail, &job, &mut |done, total| {

@@ -1,4 +1,4 @@
-//! `tunedesk run list|show|delete`.
+//! `tunedesk run list|show|delete|abstain`.
 
 use super::Context;
 use crate::cli::args::RunCommand;
@@ -6,6 +6,7 @@ use crate::cli::output;
 use anyhow::Result;
 use tunedesk::adapter::RunDir;
 use tunedesk::chart::{loss_title, LossView};
+use tunedesk::evaluate::metrics::coverage;
 
 pub fn run(ctx: &Context, cmd: RunCommand) -> Result<()> {
     let mut store = ctx.store()?;
@@ -90,6 +91,54 @@ pub fn run(ctx: &Context, cmd: RunCommand) -> Result<()> {
                 return output::json(&serde_json::json!({"deleted": run.name}));
             }
             outln!("deleted run '{}'", run.name);
+        }
+        RunCommand::Abstain { name, below, never } => {
+            anyhow::ensure!(
+                below.is_none_or(|b| (0.0..=1.0).contains(&b)),
+                "--below is a confidence between 0 and 1"
+            );
+            let run = match (below, never) {
+                (None, false) => store.run(&name)?,
+                (b, _) => store.set_abstain_below(&name, b)?,
+            };
+            let curve = match store.list_evals(Some(&name))?.into_iter().next() {
+                Some(e) => {
+                    let pairs: Vec<_> = store
+                        .eval_records(e.id)?
+                        .into_iter()
+                        .map(|r| (r.gold, r.predicted))
+                        .collect();
+                    Some((e.id, coverage(&pairs)))
+                }
+                None => None,
+            };
+            if ctx.json {
+                return output::json(&serde_json::json!({"run": run.name,
+                    "abstain_below": run.abstain_below, "eval": curve.as_ref().map(|c| c.0),
+                    "coverage": curve.as_ref().map(|c| &c.1)}));
+            }
+            if let Some((id, points)) = &curve {
+                outln!("evaluation {id}: answers kept and their accuracy by confidence threshold");
+                let rows: Vec<Vec<String>> = points
+                    .iter()
+                    .map(|p| {
+                        vec![
+                            format!("{:.2}", p.threshold),
+                            output::percent(p.coverage),
+                            p.accuracy.map_or("-".into(), output::percent),
+                        ]
+                    })
+                    .collect();
+                output::table(&["THRESHOLD", "KEPT", "ACCURACY"], &rows);
+            } else {
+                outln!(
+                    "no evaluation of '{name}' yet: `tunedesk eval --run {name}` draws the curve"
+                );
+            }
+            match run.abstain_below {
+                Some(b) => outln!("predict leaves the label empty below confidence {b:.2}"),
+                None => outln!("predict never abstains (set a threshold with --below)"),
+            }
         }
     }
     Ok(())

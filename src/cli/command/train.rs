@@ -39,6 +39,7 @@ fn spec(args: &TrainArgs, model: std::path::PathBuf) -> RunSpec {
             score_rows: args.score_rows,
             max_steps: args.max_steps,
             seed: args.seed,
+            shared_head: !args.no_shared_head,
         },
     }
 }

@@ -144,7 +144,7 @@ function row(ds, ctx) {
       },
     },
     h('td', { class: 'ds-name' }, ds.name),
-    h('td', { class: 'ds-rows num' }, fmtInt(ds.rows)),
+    h('td', { class: 'ds-rows num' }, fmtInt(ds.rows), ds.edits ? h('div', { class: 'figure-note ds-edits', title: 'Labels changed since import' }, `${ds.edits} relabelled`) : null),
     h('td', { class: 'ds-label-column' }, ds.label_column ? h('code', { class: 'chip' }, ds.label_column) : '—'),
     h('td', { class: 'ds-fields num', title: fields.join(', ') }, String(fields.length)),
     h('td', { class: 'ds-format' }, String(ds.format || '')),

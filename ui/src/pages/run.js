@@ -194,6 +194,7 @@ function actions(p, d, job) {
   const out = [];
   if (running) out.push(button('Cancel', { id: 'btn-cancel-run', variant: 'danger', title: 'Stops after saving a checkpoint', onClick: () => cancelJob(job.id) }));
   else if (d.status !== 'done') out.push(button(d.interrupted ? 'Resume' : 'Resume training', { id: 'btn-resume-run', variant: 'primary', onClick: resume }));
+  if (d.best_step !== null || d.status === 'done') out.push(button('Evaluate', { id: 'btn-evaluate-run', onClick: () => ctx.navigate('evaluate', { name }) }));
   out.push(button('All runs', { variant: 'ghost', onClick: () => ctx.navigate('runs') }));
   return out;
 }
