@@ -43,10 +43,60 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_atomic_write_that_fails_leaves_the_old_file() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.txt");
+        write_atomically(&path, |w| w.write_all(b"first")).unwrap();
+        let failed = write_atomically(&path, |w| {
+            w.write_all(b"half")?;
+            Err::<(), _>(std::io::Error::other("cut"))
+        });
+        assert!(failed.is_err());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "first");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
+        let n = write_atomically(&path, |w| w.write_all(b"second").map(|()| 6)).unwrap();
+        assert_eq!(
+            (n, std::fs::read_to_string(&path).unwrap().as_str()),
+            (6, "second")
+        );
+    }
+
+    #[test]
     fn explicit_dir_wins() {
         let d = DataDir::resolve(Some(Path::new("/x/y")));
         assert_eq!(d.db_path(), PathBuf::from("/x/y/tunedesk.db"));
     }
+}
+
+/// The buffered writer [`write_atomically`] hands out.
+pub type AtomicWriter<'a> = std::io::BufWriter<&'a mut std::fs::File>;
+
+/// Writes the file `path` whole or not at all: `write` fills a temporary file beside it, which
+/// is renamed to `path` only when `write` succeeded; on any error nothing is left at `path`
+/// (a file already there stays as it was).
+pub fn write_atomically<T>(
+    path: &Path,
+    write: impl FnOnce(&mut AtomicWriter<'_>) -> std::io::Result<T>,
+) -> std::io::Result<T> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    let value = {
+        let mut out = std::io::BufWriter::new(tmp.as_file_mut());
+        let value = write(&mut out)?;
+        out.flush()?;
+        value
+    };
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(value)
 }
 
 /// Who is using TuneDesk, for the records of what they changed: the login name

@@ -42,38 +42,27 @@ pub fn export(
         path: path.display().to_string(),
         source,
     };
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(write_err)?;
-    {
-        let mut out = std::io::BufWriter::new(tmp.as_file_mut());
-        match format {
-            ExportFormat::Csv => write_csv(info, examples, &mut out),
-            ExportFormat::Jsonl => write_jsonl(examples, &mut out, |e| {
-                let fields: serde_json::Map<String, serde_json::Value> = e
-                    .fields
-                    .iter()
-                    .map(|(n, v)| (n.clone(), v.clone().into()))
-                    .collect();
-                serde_json::json!({"text": e.text, "label": e.label, "fields": fields})
-            }),
-            ExportFormat::PromptCompletion => {
-                let t = Template::default();
-                write_jsonl(examples, &mut out, |e| {
-                    serde_json::json!({
-                        "prompt": t.prompt(&e.text),
-                        "completion": t.completion(&e.text, &e.label, &e.fields),
-                    })
+    crate::paths::write_atomically(path, |out| match format {
+        ExportFormat::Csv => write_csv(info, examples, out),
+        ExportFormat::Jsonl => write_jsonl(examples, out, |e| {
+            let fields: serde_json::Map<String, serde_json::Value> = e
+                .fields
+                .iter()
+                .map(|(n, v)| (n.clone(), v.clone().into()))
+                .collect();
+            serde_json::json!({"text": e.text, "label": e.label, "fields": fields})
+        }),
+        ExportFormat::PromptCompletion => {
+            let t = Template::default();
+            write_jsonl(examples, out, |e| {
+                serde_json::json!({
+                    "prompt": t.prompt(&e.text),
+                    "completion": t.completion(&e.text, &e.label, &e.fields),
                 })
-            }
+            })
         }
-        .and_then(|()| out.flush())
-        .map_err(write_err)?;
-    }
-    tmp.persist(path).map_err(|e| write_err(e.error))?;
-    Ok(())
+    })
+    .map_err(write_err)
 }
 
 fn write_csv(

@@ -53,7 +53,12 @@ pub fn export(store: &Store, id: i64, out: &Path) -> Result<(), ReportError> {
         }
         _ => return Err(ReportError::Format(out.to_path_buf())),
     };
-    write_atomically(out, text.as_bytes())
+    crate::paths::write_atomically(out, |w| w.write_all(text.as_bytes())).map_err(|source| {
+        ReportError::Io {
+            path: out.to_path_buf(),
+            source,
+        }
+    })
 }
 
 /// One line naming what was evaluated and how: "run 'x' (checkpoint best) on d (test, 500
@@ -208,21 +213,4 @@ fn answers_csv(store: &Store, eval: &EvalInfo) -> Result<String, ReportError> {
         source: e.into_error(),
     })?;
     Ok(String::from_utf8(bytes).expect("CSV of UTF-8 strings"))
-}
-
-/// Writes `bytes` to a temporary file beside `out`, then renames it to `out`.
-fn write_atomically(out: &Path, bytes: &[u8]) -> Result<(), ReportError> {
-    let io = |source: std::io::Error| ReportError::Io {
-        path: out.to_path_buf(),
-        source,
-    };
-    let dir = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-    tmp.write_all(bytes).map_err(io)?;
-    tmp.flush().map_err(io)?;
-    tmp.persist(out).map_err(|e| io(e.error))?;
-    Ok(())
 }

@@ -8,8 +8,7 @@ use crate::import::{self, table, ImportError};
 use crate::import::{Problem, ProblemKind};
 use crate::model::ModelError;
 use serde::Serialize;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Why a file could not be predicted.
 #[derive(Debug, thiserror::Error)]
@@ -143,50 +142,43 @@ fn write_output(
         path: job.output.clone(),
         source,
     };
-    let dir = job
-        .output
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(out_err)?;
-    let mut w = csv::Writer::from_writer(std::io::BufWriter::new(tmp));
-    let mut head: Vec<String> = header.to_vec();
-    head.extend(["predicted_label".into(), "confidence".into()]);
-    head.extend(fields.iter().map(|f| format!("predicted_{f}")));
-    head.push("abstained".into());
-    let csv_err = |e: csv::Error| out_err(std::io::Error::other(e));
-    w.write_record(&head).map_err(csv_err)?;
-    let mut abstained = 0;
-    for (record, p) in rows.iter().zip(predictions) {
-        let abstain = match (job.abstain_below, p.confidence) {
-            (Some(min), Some(c)) => c < min,
-            (Some(_), None) => true,
-            _ => false,
-        } || p.label.is_none();
-        abstained += usize::from(abstain);
-        let mut out: Vec<String> = record.to_vec();
-        out.push(if abstain {
-            String::new()
-        } else {
-            p.label.clone().unwrap_or_default()
-        });
-        out.push(p.confidence.map_or(String::new(), |c| format!("{c:.4}")));
-        for f in fields {
-            out.push(
-                p.fields
-                    .iter()
-                    .find(|(n, _)| n == f)
-                    .map_or(String::new(), |(_, v)| v.clone()),
-            );
+    crate::paths::write_atomically(&job.output, |file| {
+        let mut w = csv::Writer::from_writer(file);
+        let mut head: Vec<String> = header.to_vec();
+        head.extend(["predicted_label".into(), "confidence".into()]);
+        head.extend(fields.iter().map(|f| format!("predicted_{f}")));
+        head.push("abstained".into());
+        w.write_record(&head)?;
+        let mut abstained = 0;
+        for (record, p) in rows.iter().zip(predictions) {
+            let abstain = match (job.abstain_below, p.confidence) {
+                (Some(min), Some(c)) => c < min,
+                (Some(_), None) => true,
+                _ => false,
+            } || p.label.is_none();
+            abstained += usize::from(abstain);
+            let mut out: Vec<String> = record.to_vec();
+            out.push(if abstain {
+                String::new()
+            } else {
+                p.label.clone().unwrap_or_default()
+            });
+            out.push(p.confidence.map_or(String::new(), |c| format!("{c:.4}")));
+            for f in fields {
+                out.push(
+                    p.fields
+                        .iter()
+                        .find(|(n, _)| n == f)
+                        .map_or(String::new(), |(_, v)| v.clone()),
+                );
+            }
+            out.push(abstain.to_string());
+            w.write_record(&out)?;
         }
-        out.push(abstain.to_string());
-        w.write_record(&out).map_err(csv_err)?;
-    }
-    let buf = w.into_inner().map_err(|e| out_err(e.into_error()))?;
-    let mut tmp = buf.into_inner().map_err(|e| out_err(e.into_error()))?;
-    tmp.flush().map_err(out_err)?;
-    tmp.persist(&job.output).map_err(|e| out_err(e.error))?;
-    Ok(abstained)
+        w.flush()?;
+        Ok(abstained)
+    })
+    .map_err(out_err)
 }
 
 #[cfg(test)]
