@@ -66,10 +66,7 @@ pub fn baseline(
     }
     let run_name = tuned.spec.run.as_deref().unwrap_or_default();
     let run = store.run(run_name)?;
-    let split = match tuned.spec.split.as_str() {
-        "all" => SplitChoice::All,
-        s => SplitChoice::Only(Split::parse(s).unwrap_or(Split::Test)),
-    };
+    let split = SplitChoice::parse(&tuned.spec.split).unwrap_or(SplitChoice::Only(Split::Test));
     let req = EvalRequest {
         target: Target::Base {
             model: run.model.clone().into(),

@@ -79,7 +79,18 @@ impl SplitChoice {
             SplitChoice::All => "all".to_string(),
         }
     }
+
+    /// The choice an evaluation stores as its split (`all`, `train`, `val`, `test`).
+    pub fn parse(name: &str) -> Option<SplitChoice> {
+        match name {
+            "all" => Some(SplitChoice::All),
+            s => Split::parse(s).map(SplitChoice::Only),
+        }
+    }
 }
+
+/// Seed of the evaluated rows' sample and of the few-shot examples, unless one is given.
+pub const DEFAULT_SEED: u64 = 42;
 
 /// An evaluation to run.
 #[derive(Debug, Clone, PartialEq)]

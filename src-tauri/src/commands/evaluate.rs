@@ -11,12 +11,13 @@ use std::time::Instant;
 use tauri::{AppHandle, State};
 use tauri_plugin_dialog::DialogExt;
 use tunedesk::adapter::Checkpoint;
-use tunedesk::dataset::Split;
 use tunedesk::evaluate::compare::{self, Comparison, BASELINE_SHOTS};
 use tunedesk::evaluate::metrics::{coverage, CoveragePoint};
 use tunedesk::evaluate::mislabels::{self, Suspect, MIN_CONFIDENCE};
 use tunedesk::evaluate::report;
-use tunedesk::evaluate::run::{evaluate_until, EvalError, EvalRequest, SplitChoice, Target};
+use tunedesk::evaluate::run::{
+    evaluate_until, EvalError, EvalRequest, SplitChoice, Target, DEFAULT_SEED,
+};
 use tunedesk::paths::current_user;
 use tunedesk::predict::PredictOptions;
 use tunedesk::store::{Edit, EvalInfo, EvalRecord, Relabel, RunInfo};
@@ -96,12 +97,8 @@ pub async fn evaluate_run(
     limit: Option<usize>,
 ) -> CommandResult<Job> {
     let checkpoint: Checkpoint = checkpoint.parse().map_err(anyhow::Error::msg)?;
-    let split = match split.as_str() {
-        "all" => SplitChoice::All,
-        s => SplitChoice::Only(
-            Split::parse(s).ok_or_else(|| anyhow::anyhow!("no split named '{s}'"))?,
-        ),
-    };
+    let split =
+        SplitChoice::parse(&split).ok_or_else(|| anyhow::anyhow!("no split named '{split}'"))?;
     let data_dir = state.data_dir().clone();
     let subject = format!("evaluate {name}");
     let job = state
@@ -113,7 +110,7 @@ pub async fn evaluate_run(
                 split,
                 limit,
                 options: PredictOptions::default(),
-                seed: 42,
+                seed: DEFAULT_SEED,
             };
             let mut store = tunedesk::store::Store::open(data_dir.db_path())?;
             let mut progress = tickets(ctx, "answering");
@@ -157,7 +154,7 @@ pub async fn compare_evaluation(
                 &tuned,
                 &BASELINE_SHOTS,
                 &PredictOptions::default(),
-                42,
+                DEFAULT_SEED,
                 &mut |_, done, total| progress(done, total),
             )?;
             let mut message = c.verdict.map_or("no baseline".to_string(), |v| v.sentence);

@@ -24,7 +24,7 @@ pub struct EvalOptions {
     #[command(flatten)]
     pub decode: DecodeArgs,
     /// Seed of the row sample and of the few-shot examples.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = tunedesk::evaluate::run::DEFAULT_SEED)]
     pub seed: u64,
 }
 

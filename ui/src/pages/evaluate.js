@@ -117,7 +117,8 @@ export function render(params, ctx) {
       if (!mine) return false;
       setChildren(status, jobLine(job));
       if (job.state === 'done') {
-        if (job.subject.startsWith('evaluate')) refreshList(Number((job.message || '').match(/evaluation (\d+)/)?.[1]) || null);
+        // The run's newest evaluation is the one this job stored.
+        if (job.subject.startsWith('evaluate')) refreshList(null);
         else if (shown !== null) showEval(shown);
       }
       return true;
