@@ -342,6 +342,12 @@ fn flipped_labels_rank_first_among_suspected_mislabels() {
         .collect();
     top.sort();
     assert_eq!(top, flipped, "{suspects}");
+    // An evaluation of another dataset has other rows: refused, nothing listed.
+    tunedesk(home.path())
+        .args(["dataset", "mislabels", "d", "--eval", &id])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("answered dataset 'f', not 'd'"));
 }
 
 #[test]
@@ -882,6 +888,16 @@ fn eval_compare_predict_and_confusion_chart() {
             .arg(home.path().join("abstained.csv")),
     );
     assert_eq!(abstaining["abstained"], 3, "{abstaining}");
+    tunedesk(home.path())
+        .args(["run", "abstain", "r", "--below", "1.5"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("between 0 and 1"));
+    let kept = json(tunedesk(home.path()).args(["run", "abstain", "r"]));
+    assert_eq!(
+        kept["abstain_below"], 1.0,
+        "a refused threshold changes nothing"
+    );
     let never = json(tunedesk(home.path()).args(["run", "abstain", "r", "--never"]));
     assert!(never["abstain_below"].is_null());
 
