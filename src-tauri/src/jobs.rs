@@ -25,6 +25,8 @@ pub enum JobKind {
     Export,
     /// An evaluation, or the baselines of one.
     Evaluate,
+    /// A file of tickets predicted.
+    Predict,
 }
 
 /// Where a job is.
@@ -158,7 +160,7 @@ impl Jobs {
                 JobKind::Pull => "bytes",
                 JobKind::Train => "steps",
                 JobKind::Export => "files",
-                JobKind::Evaluate => "tickets",
+                JobKind::Evaluate | JobKind::Predict => "tickets",
             },
             rate: None,
             eta_s: None,

@@ -4,7 +4,10 @@
 
 use crate::error::CommandResult;
 use crate::jobs::Jobs;
+use std::sync::{Arc, Mutex};
+use tunedesk::evaluate::trial::Playground;
 use tunedesk::hub::{HubConfig, Token};
+use tunedesk::predict::PredictOptions;
 use tunedesk::{paths::DataDir, store::Store};
 
 /// The app's state.
@@ -12,6 +15,8 @@ pub struct AppState {
     data_dir: DataDir,
     /// Pulls and training runs in the background.
     pub jobs: Jobs,
+    /// The Try page's models, kept loaded between tickets.
+    playground: Arc<Mutex<Playground>>,
 }
 
 impl AppState {
@@ -21,7 +26,13 @@ impl AppState {
         Ok(AppState {
             data_dir: data_dir.clone(),
             jobs: Jobs::default(),
+            playground: Arc::new(Mutex::new(Playground::new(PredictOptions::default()))),
         })
+    }
+
+    /// The Try page's warm models (one ticket at a time).
+    pub fn playground(&self) -> Arc<Mutex<Playground>> {
+        Arc::clone(&self.playground)
     }
 
     /// The data directory.

@@ -607,6 +607,52 @@ async fn evaluate_in_window(c: &Client) {
     find(c, "#mislabel-card").await;
 }
 
+/// Tickets for the Predict page: one row without text (reported, left out).
+const NEW_TICKETS: &str = "id,text\n1,w4 w22 w6 w2\n2,w5 w30 w9\n3,\n4,w6 w25 w12 w3\n";
+
+/// The Try page answers a typed ticket (the base model beside it); the Predict page writes a
+/// file of predictions (compared with `tunedesk predict`'s after the window closes).
+async fn try_and_predict_in_window(c: &Client, home: &Path) {
+    click(c, "#back-run").await;
+    click(c, "#btn-try-run").await;
+    find(c, "#page-try").await;
+    find(c, "#try-checkpoint option").await;
+    type_into(c, "#try-text", "w4 w22 w6 w2").await;
+    click(c, "#btn-try").await;
+    let label = wait_text_for(c, "#try-answer-fine-tuned .try-label-name", LONG, |t| {
+        !t.is_empty()
+    })
+    .await;
+    assert!(
+        ["billing", "technical"].contains(&label.as_str()),
+        "{label}"
+    );
+    find(c, "#try-answer-fine-tuned .try-top-row").await;
+    find(c, "#try-answers [data-side$=\"-shot base\"]").await;
+    screenshot(c, "14-try").await;
+
+    let input = home.join("new-tickets.csv");
+    std::fs::write(&input, NEW_TICKETS).unwrap();
+    click(c, "#nav-predict").await;
+    find(c, "#predict-checkpoint option").await;
+    find(c, "#predict-run")
+        .await
+        .select_by_value("live")
+        .await
+        .unwrap();
+    type_into(c, "#predict-input", &input.display().to_string()).await;
+    // Leaving the field previews the file and proposes the output beside it.
+    click(c, "#predict-threshold").await;
+    find(c, "#predict-columns input[data-column=\"text\"]:checked").await;
+    find(c, "#predict-preview table").await;
+    screenshot(c, "15-predict-preview").await;
+    click(c, "#btn-predict").await;
+    wait_text_for(c, "#predict-summary h2", LONG, |t| t.contains("predicted")).await;
+    find(c, "#predict-bad-rows li").await;
+    find(c, "#predict-summary table").await;
+    screenshot(c, "15a-predict-done").await;
+}
+
 async fn compare_in_window(c: &Client) {
     click(c, "#nav-runs").await;
     let best = wait_text(c, "tr[data-run=\"live\"] .run-best-loss", |t| {
@@ -658,6 +704,7 @@ fn scenario(repo: &str, stall: Duration, pace_ms: u64, baseline: bool) -> Scenar
 fn pull_train_cancel_resume_and_compare_in_the_real_window() {
     let Scenario { _dir, home, env } = scenario("tiny/llama", Duration::from_secs(4), 120, true);
     let export_to = home.join("exports/live-peft");
+    let files_at = home.clone();
     in_window(
         &home,
         &env,
@@ -667,8 +714,35 @@ fn pull_train_cancel_resume_and_compare_in_the_real_window() {
             pull_in_window(&c).await;
             train_in_window(&c, &export_to).await;
             evaluate_in_window(&c).await;
+            try_and_predict_in_window(&c, &files_at).await;
             compare_in_window(&c).await;
         },
+    );
+    // The Predict page wrote what `tunedesk predict --input` writes for the same file.
+    let job = tunedesk::predict::table::TableJob {
+        input: home.join("new-tickets.csv"),
+        text_columns: vec!["text".into()],
+        output: home.join("cli-predictions.csv"),
+        abstain_below: None,
+    };
+    let mut store = tunedesk::store::Store::open(home.join("tunedesk.db")).unwrap();
+    let summary = tunedesk::predict::table::predict_with_run(
+        &mut store,
+        &tunedesk::paths::DataDir::resolve(Some(&home)),
+        "live",
+        tunedesk::adapter::Checkpoint::Best,
+        tunedesk::predict::PredictOptions::default(),
+        &job,
+        &mut |_, _| {},
+        &std::sync::atomic::AtomicBool::new(false),
+    )
+    .unwrap();
+    assert_eq!((summary.predicted, summary.bad_total), (3, 1));
+    let window = std::fs::read_to_string(home.join("new-tickets-predictions.csv")).unwrap();
+    assert_eq!(window, std::fs::read_to_string(&job.output).unwrap());
+    assert!(
+        window.starts_with("id,text,predicted_label,confidence,predicted_Customer ID,abstained\n"),
+        "{window}"
     );
     let store = tunedesk::store::Store::open(home.join("tunedesk.db")).unwrap();
     let run = store.run("live").unwrap();

@@ -11,3 +11,4 @@ pub mod compare;
 pub mod mislabels;
 pub mod report;
 pub mod run;
+pub mod trial;

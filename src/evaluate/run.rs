@@ -12,7 +12,7 @@ use crate::predict::{PredictOptions, Predictor};
 use crate::store::{EvalInfo, EvalRecord, EvalSpec, Store, StoreError};
 use crate::template::Template;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 /// Why an evaluation could not run.
@@ -130,16 +130,18 @@ fn eval_rows(store: &Store, req: &EvalRequest) -> Result<Vec<Example>, EvalError
 }
 
 /// A loaded model with the prompt head and answer sets it is evaluated with.
-struct Prepared {
-    lm: LoadedModel,
-    head: String,
-    template: Template,
-    labels: Vec<String>,
-    fields: Vec<String>,
-    spec: EvalSpec,
+pub(super) struct Prepared {
+    pub lm: LoadedModel,
+    pub head: String,
+    pub template: Template,
+    pub labels: Vec<String>,
+    pub fields: Vec<String>,
+    pub spec: EvalSpec,
 }
 
-fn prepare(
+/// Loads the model `req.target` names with its prompt head (few-shot examples drawn with
+/// `req.seed`) and answer sets; `req.split` and `req.limit` only go into the spec.
+pub(super) fn prepare(
     store: &mut Store,
     data_dir: &DataDir,
     req: &EvalRequest,
@@ -211,9 +213,6 @@ fn prepare(
     }
 }
 
-/// Tickets decoded between two looks at the cancel flag.
-const CHUNK: usize = 256;
-
 /// Evaluates and stores the result; `on_progress(done, total)` as tickets finish.
 pub fn evaluate(
     store: &mut Store,
@@ -225,7 +224,7 @@ pub fn evaluate(
 }
 
 /// [`evaluate`] that stops, storing nothing, once `cancel` is set (it is looked at every
-/// [`CHUNK`] tickets).
+/// [`crate::predict::CHUNK`] tickets).
 pub fn evaluate_until(
     store: &mut Store,
     data_dir: &DataDir,
@@ -248,16 +247,9 @@ pub fn evaluate_until(
         .iter()
         .map(|e| p.template.prompt_tail(&e.text))
         .collect();
-    let mut predictions = Vec::with_capacity(tails.len());
-    for chunk in tails.chunks(CHUNK) {
-        if cancel.load(Ordering::Relaxed) {
-            return Err(EvalError::Cancelled);
-        }
-        let before = predictions.len();
-        predictions.extend(predictor.predict(chunk, &mut |done, _| {
-            on_progress(before + done, tails.len())
-        })?);
-    }
+    let predictions = predictor
+        .predict_until(&tails, on_progress, cancel)?
+        .ok_or(EvalError::Cancelled)?;
     let seconds = started.elapsed().as_secs_f64();
     let records: Vec<EvalRecord> = rows
         .iter()

@@ -28,6 +28,15 @@ pub(super) struct Decoder<'a> {
     pub opts: &'a PredictOptions,
 }
 
+/// See [`Decoder::label_choices`].
+#[derive(Debug, Default)]
+pub(super) struct LabelChoices {
+    /// Each next label token, with its log-probability.
+    pub next: Vec<(u32, f64)>,
+    /// The best token ending the label here, with the log-probability that it ends here.
+    pub end: Option<(u32, f64)>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum Phase {
     #[default]
@@ -160,28 +169,31 @@ impl Decoder<'_> {
     fn step_constrained(&self, row: &mut Row, logits: &[f32]) -> Option<Vec<u32>> {
         match row.phase {
             Phase::Label => {
-                let children = self.grammar.labels.allowed(&row.label_ids);
-                let mut allowed = children.clone();
-                if self.grammar.labels.is_complete(&row.label_ids) {
-                    allowed.extend(self.eos);
-                    if !self.grammar.fields.is_empty() {
-                        allowed.extend(self.newlines);
+                let choices = self.label_choices(&row.label_ids, logits);
+                let best = choices
+                    .next
+                    .iter()
+                    .copied()
+                    .max_by(|a, b| a.1.total_cmp(&b.1));
+                match (best, choices.end) {
+                    (Some((pick, logp)), end) if end.is_none_or(|(_, e)| logp >= e) => {
+                        row.label_logp += logp;
+                        row.label_ids.push(pick);
+                        let forced = self.grammar.forced_label(&row.label_ids);
+                        row.label_ids.extend(&forced);
+                        Some([pick].into_iter().chain(forced).collect())
                     }
+                    (_, Some((end, logp))) => {
+                        row.label_logp += logp;
+                        if self.eos.contains(&end) {
+                            row.phase = Phase::Done;
+                            return None;
+                        }
+                        row.phase = Phase::Fields;
+                        Some(self.push_fields(row, end))
+                    }
+                    _ => None,
                 }
-                let (pick, logp) = best_of(logits, &allowed)?;
-                row.label_logp += logp;
-                if children.contains(&pick) {
-                    row.label_ids.push(pick);
-                    let forced = self.grammar.forced_label(&row.label_ids);
-                    row.label_ids.extend(&forced);
-                    return Some([pick].into_iter().chain(forced).collect());
-                }
-                if self.eos.contains(&pick) {
-                    row.phase = Phase::Done;
-                    return None;
-                }
-                row.phase = Phase::Fields;
-                Some(self.push_fields(row, pick))
             }
             Phase::Fields => {
                 // The model's favourite first; the ranked candidates only if it is rejected.
@@ -209,6 +221,41 @@ impl Decoder<'_> {
                 None
             }
             Phase::Done => None,
+        }
+    }
+
+    /// The ways a label can go on after the label tokens `path`: each next token of the label
+    /// trie with its log-probability, and, when `path` is a whole label, its end (the best
+    /// ending token — end of text, or a newline before fields — with the log-probability of
+    /// all of them together), normalised over these choices only.
+    pub(super) fn label_choices(&self, path: &[u32], logits: &[f32]) -> LabelChoices {
+        let children = self.grammar.labels.allowed(path);
+        let mut ends: Vec<u32> = Vec::new();
+        if self.grammar.labels.is_complete(path) {
+            ends.extend(self.eos);
+            if !self.grammar.fields.is_empty() {
+                ends.extend(self.newlines);
+            }
+        }
+        let score = |ids: &[u32]| -> Vec<(u32, f32)> {
+            ids.iter()
+                .filter_map(|&i| logits.get(i as usize).map(|&l| (i, l)))
+                .collect()
+        };
+        let (next, ends) = (score(&children), score(&ends));
+        let Some(max) = next.iter().chain(&ends).map(|p| p.1).max_by(f32::total_cmp) else {
+            return LabelChoices::default();
+        };
+        let weight = |l: f32| ((l - max) as f64).exp();
+        let end_mass: f64 = ends.iter().map(|p| weight(p.1)).sum();
+        let log_total = (next.iter().map(|p| weight(p.1)).sum::<f64>() + end_mass).ln();
+        let log_p = |l: f32| (l - max) as f64 - log_total;
+        LabelChoices {
+            next: next.iter().map(|&(t, l)| (t, log_p(l))).collect(),
+            end: ends
+                .iter()
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|&(t, _)| (t, end_mass.ln() - log_total)),
         }
     }
 

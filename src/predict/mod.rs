@@ -7,6 +7,7 @@
 //! tokens the label trie allows at that point).
 
 mod decode;
+mod distribution;
 pub mod from_run;
 pub mod grammar;
 pub mod table;
@@ -16,6 +17,10 @@ use crate::model::{LoadedModel, ModelError};
 use crate::template;
 use grammar::Grammar;
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Tickets decoded between two looks at a cancel flag ([`Predictor::predict_until`]).
+pub const CHUNK: usize = 256;
 
 /// How to predict.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,9 +75,34 @@ impl Prediction {
     }
 }
 
+/// A label with its probability (see [`Predictor::top_labels`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelScore {
+    /// The label.
+    pub label: String,
+    /// Its probability under the model restricted to the label set.
+    pub probability: f64,
+}
+
+/// The model a [`Predictor`] runs: borrowed, or its own (kept warm between calls).
+enum ModelRef<'a> {
+    Borrowed(&'a LoadedModel),
+    Owned(Box<LoadedModel>),
+}
+
+impl std::ops::Deref for ModelRef<'_> {
+    type Target = LoadedModel;
+    fn deref(&self) -> &LoadedModel {
+        match self {
+            ModelRef::Borrowed(lm) => lm,
+            ModelRef::Owned(lm) => lm,
+        }
+    }
+}
+
 /// A model ready to answer prompts `head + tail` for many tails.
 pub struct Predictor<'a> {
-    lm: &'a LoadedModel,
+    lm: ModelRef<'a>,
     grammar: Grammar,
     shared: Vec<u32>,
     prefix: Prefix,
@@ -95,7 +125,31 @@ impl<'a> Predictor<'a> {
         opts: PredictOptions,
     ) -> Result<Predictor<'a>, ModelError> {
         let int8 = opts.int8 && lm.model.quantize_int8()?;
-        let lm: &'a LoadedModel = lm;
+        Predictor::prepared(ModelRef::Borrowed(lm), head, labels, fields, opts, int8)
+    }
+
+    /// Like [`Predictor::new`], keeping the model: a predictor that can be stored and asked
+    /// again without loading anything.
+    pub fn owning(
+        mut lm: LoadedModel,
+        head: &str,
+        labels: &[String],
+        fields: &[String],
+        opts: PredictOptions,
+    ) -> Result<Predictor<'static>, ModelError> {
+        let int8 = opts.int8 && lm.model.quantize_int8()?;
+        let lm = ModelRef::Owned(Box::new(lm));
+        Predictor::prepared(lm, head, labels, fields, opts, int8)
+    }
+
+    fn prepared(
+        lm: ModelRef<'a>,
+        head: &str,
+        labels: &[String],
+        fields: &[String],
+        opts: PredictOptions,
+        int8: bool,
+    ) -> Result<Predictor<'a>, ModelError> {
         let tok = &lm.tokenizer;
         let mut shared = tok.encode(head)?;
         let context = lm.model.config().max_position_embeddings;
@@ -135,6 +189,66 @@ impl<'a> Predictor<'a> {
         self.int8
     }
 
+    /// The `top` most probable labels for one tail, most probable first, with their
+    /// probabilities (the same a prediction's confidence is); labels under
+    /// [`distribution::LEAST_SHOWN`] are left out.
+    pub fn top_labels(&self, tail: &str, top: usize) -> Result<Vec<LabelScore>, ModelError> {
+        let (prefix, ids) = self.row(tail)?;
+        let found = self.decoder().top_labels(prefix, &ids, top)?;
+        Ok(found
+            .into_iter()
+            .filter_map(|(path, logp)| {
+                Some(LabelScore {
+                    label: self.grammar.label(&path)?.to_string(),
+                    probability: logp.exp(),
+                })
+            })
+            .collect())
+    }
+
+    /// The prefix a tail continues and its tokens after it: the shared head when its tokens
+    /// start with the head's (nearly always), else nothing.
+    fn row(&self, tail: &str) -> Result<(&Prefix, Vec<u32>), ModelError> {
+        let ids = self.lm.tokenizer.encode(&format!("{}{tail}", self.head))?;
+        Ok(match ids.strip_prefix(self.shared.as_slice()) {
+            Some(rest) if !rest.is_empty() => (&self.prefix, rest.to_vec()),
+            _ => (&self.empty, ids),
+        })
+    }
+
+    fn decoder(&self) -> decode::Decoder<'_> {
+        decode::Decoder {
+            model: &self.lm.model,
+            tokenizer: &self.lm.tokenizer,
+            grammar: &self.grammar,
+            token_text: &self.token_text,
+            eos: &self.lm.model.config().eos_token_ids,
+            newlines: &self.newlines,
+            opts: &self.opts,
+        }
+    }
+
+    /// [`Predictor::predict`] in chunks of [`CHUNK`] tails, looking at `cancel` before each:
+    /// `None` once it is set.
+    pub fn predict_until(
+        &self,
+        tails: &[String],
+        on_progress: &mut dyn FnMut(usize, usize),
+        cancel: &AtomicBool,
+    ) -> Result<Option<Vec<Prediction>>, ModelError> {
+        let mut predictions = Vec::with_capacity(tails.len());
+        for chunk in tails.chunks(CHUNK) {
+            if cancel.load(Ordering::Relaxed) {
+                return Ok(None);
+            }
+            let before = predictions.len();
+            predictions.extend(self.predict(chunk, &mut |done, _| {
+                on_progress(before + done, tails.len())
+            })?);
+        }
+        Ok(Some(predictions))
+    }
+
     /// Predicts for every tail (the prompt after the head); `on_progress(done, total)` after
     /// each batch. Results are in input order.
     pub fn predict(
@@ -156,22 +270,11 @@ impl<'a> Predictor<'a> {
             .collect();
         let mut rows: Vec<(bool, Vec<u32>, usize)> = Vec::with_capacity(tails.len());
         for (i, tail) in tails.iter().enumerate() {
-            let ids = self.lm.tokenizer.encode(&format!("{}{tail}", self.head))?;
-            match ids.strip_prefix(self.shared.as_slice()) {
-                Some(rest) if !rest.is_empty() => rows.push((true, rest.to_vec(), i)),
-                _ => rows.push((false, ids, i)),
-            }
+            let (prefix, ids) = self.row(tail)?;
+            rows.push((std::ptr::eq(prefix, &self.prefix), ids, i));
         }
         rows.sort_by_key(|(shared, ids, _)| (!*shared, ids.len()));
-        let decoder = decode::Decoder {
-            model: &self.lm.model,
-            tokenizer: &self.lm.tokenizer,
-            grammar: &self.grammar,
-            token_text: &self.token_text,
-            eos: &self.lm.model.config().eos_token_ids,
-            newlines: &self.newlines,
-            opts: &self.opts,
-        };
+        let decoder = self.decoder();
         let mut out: Vec<Option<Prediction>> = vec![None; tails.len()];
         let mut done = 0;
         for shared in [true, false] {

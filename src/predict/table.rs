@@ -2,13 +2,17 @@
 //! one `predicted_<field>` column per field and `abstained` added. Rows that cannot be read or have no text are
 //! reported with their line and left out; the rest are still predicted.
 
-use super::{Prediction, Predictor};
+use super::from_run::{load_run, Checkpoint};
+use super::{PredictOptions, Prediction, Predictor};
 use crate::import::error::Problems;
 use crate::import::{self, table, ImportError};
 use crate::import::{Problem, ProblemKind};
 use crate::model::ModelError;
-use serde::Serialize;
+use crate::paths::DataDir;
+use crate::store::Store;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 
 /// Why a file could not be predicted.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +34,12 @@ pub enum TableError {
     /// The model failed.
     #[error(transparent)]
     Model(#[from] ModelError),
+    /// The run could not be loaded.
+    #[error(transparent)]
+    Run(#[from] super::from_run::LoadRunError),
+    /// Stopped by the user; nothing was written.
+    #[error("prediction cancelled: nothing was written")]
+    Cancelled,
     /// The output could not be written.
     #[error("cannot write {path}: {source}")]
     Output {
@@ -41,7 +51,7 @@ pub enum TableError {
 }
 
 /// A CSV prediction job.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct TableJob {
     /// Input CSV.
     pub input: PathBuf,
@@ -68,14 +78,30 @@ pub struct TableSummary {
     pub output: PathBuf,
 }
 
+impl TableSummary {
+    /// The summary in a sentence: `3 tickets predicted (1 to review, 1 row left out) → out.csv`.
+    pub fn describe(&self) -> String {
+        let plural = |n: usize, one: &str| format!("{n} {one}{}", if n == 1 { "" } else { "s" });
+        format!(
+            "{} predicted ({} to review, {} left out) → {}",
+            plural(self.predicted, "ticket"),
+            self.abstained,
+            plural(self.bad_total, "row"),
+            self.output.display()
+        )
+    }
+}
+
 /// Predicts every row of `job.input` with `predictor` (`fields`: the field columns to add,
-/// in order; `tail` turns a ticket text into the prompt after the predictor's head).
+/// in order; `tail` turns a ticket text into the prompt after the predictor's head). Once
+/// `cancel` is set (looked at every [`super::CHUNK`] tickets) it stops, writing nothing.
 pub fn predict_table(
     predictor: &Predictor,
     fields: &[String],
     tail: &dyn Fn(&str) -> String,
     job: &TableJob,
     on_progress: &mut dyn FnMut(usize, usize),
+    cancel: &AtomicBool,
 ) -> Result<TableSummary, TableError> {
     let (file, data) = import::read_input(&job.input)?;
     let data = data.as_slice();
@@ -115,7 +141,9 @@ pub fn predict_table(
         rows.push(record);
         tails.push(tail(&text));
     }
-    let predictions = predictor.predict(&tails, on_progress)?;
+    let predictions = predictor
+        .predict_until(&tails, on_progress, cancel)?
+        .ok_or(TableError::Cancelled)?;
     let abstained = write_output(job, &t.header, fields, &rows, &predictions)?;
     Ok(TableSummary {
         predicted: predictions.len(),
@@ -128,6 +156,30 @@ pub fn predict_table(
         bad_total: problems.total(),
         output: job.output.clone(),
     })
+}
+
+/// Predicts `job` with run `name` at `checkpoint` (`tunedesk predict --input`, the Predict
+/// page): abstaining below the run's saved threshold unless the job gives one.
+#[allow(clippy::too_many_arguments)]
+pub fn predict_with_run(
+    store: &mut Store,
+    data_dir: &DataDir,
+    name: &str,
+    checkpoint: Checkpoint,
+    options: PredictOptions,
+    job: &TableJob,
+    on_progress: &mut dyn FnMut(usize, usize),
+    cancel: &AtomicBool,
+) -> Result<TableSummary, TableError> {
+    let mut rm = load_run(store, data_dir, name, checkpoint)?;
+    let job = TableJob {
+        abstain_below: job.abstain_below.or(rm.run.abstain_below),
+        ..job.clone()
+    };
+    let head = rm.template.prompt_head();
+    let predictor = Predictor::new(&mut rm.lm, &head, &rm.labels, &rm.fields, options)?;
+    let tail = |text: &str| rm.template.prompt_tail(text);
+    predict_table(&predictor, &rm.fields, &tail, &job, on_progress, cancel)
 }
 
 /// Writes the output CSV atomically; returns the number of abstained rows.

@@ -903,6 +903,27 @@ fn eval_compare_predict_and_confusion_chart() {
 
     let one = json(tunedesk(home.path()).args(["predict", "--run", "r", "--text", "w11 w6"]));
     assert!(["w20", "w21"].contains(&one["label"].as_str().unwrap()));
+    // The most probable labels, most probable first; the base model's answer after it.
+    let top = one["top"].as_array().unwrap();
+    assert!((1..=3).contains(&top.len()), "{one}");
+    let p = |i: usize| top[i]["probability"].as_f64().unwrap();
+    assert!((1..top.len()).all(|i| p(i - 1) >= p(i)), "{one}");
+    let out = tunedesk(home.path())
+        .args([
+            "predict", "--run", "r", "--text", "w11 w6", "--base", "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let sides: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(sides.len(), 2);
+    assert_eq!(sides[0]["side"], "fine-tuned");
+    assert_eq!(sides[0]["label"], one["label"]);
+    assert!(sides[1]["side"].as_str().unwrap().ends_with("-shot base"));
 
     // An empty split and a missing checkpoint are plain errors.
     let other = home.path().join("e.csv");

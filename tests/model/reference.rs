@@ -311,4 +311,30 @@ fn constrained_prediction_with_forced_tokens() {
         let (ca, cb) = (a.confidence.unwrap(), b.confidence.unwrap());
         assert!((ca - cb).abs() < 1e-5, "{ca} vs {cb}");
     }
+    // The label distribution: with every label asked for, the probabilities sum to one
+    // (none of these three is under the shown minimum on these tickets), most probable first,
+    // and the predicted label's probability is its confidence.
+    let opts = PredictOptions {
+        int8: false,
+        ..PredictOptions::default()
+    };
+    let p = Predictor::new(&mut lm, head, &labels, &fields, opts).unwrap();
+    for (tail, predicted) in tails.iter().zip(&batched) {
+        let top = p.top_labels(tail, labels.len()).unwrap();
+        let sum: f64 = top.iter().map(|s| s.probability).sum();
+        assert!(
+            top.len() <= labels.len() && (sum - 1.0).abs() < 1e-3,
+            "{top:?}"
+        );
+        assert!(top.windows(2).all(|w| w[0].probability >= w[1].probability));
+        let mine = top
+            .iter()
+            .find(|s| Some(&s.label) == predicted.label.as_ref())
+            .expect("the predicted label is listed");
+        let c = predicted.confidence.unwrap();
+        assert!((mine.probability - c).abs() < 1e-4, "{top:?} vs {c}");
+        let one = p.top_labels(tail, 1).unwrap();
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].label, top[0].label);
+    }
 }

@@ -460,3 +460,92 @@ fn the_best_checkpoint_and_early_stopping_follow_the_chosen_score() {
         "step 0, the best, then two without improvement"
     );
 }
+
+/// Cancelling an evaluation or a file's prediction stores and writes nothing; the playground
+/// answers a ticket with the run and its base model, reusing the loaded models.
+#[test]
+fn cancelled_answers_leave_nothing_and_the_playground_answers() {
+    use tunedesk::adapter::Checkpoint;
+    use tunedesk::evaluate::run::{evaluate_until, EvalError, EvalRequest, SplitChoice, Target};
+    use tunedesk::evaluate::trial::Playground;
+    use tunedesk::predict::table::{predict_with_run, TableError, TableJob};
+    use tunedesk::predict::PredictOptions;
+    let (dir, mut store, data_dir, spec) = setup();
+    let never = AtomicBool::new(false);
+    let tpl = Template::default();
+    train_run::start(&mut store, &data_dir, "r", &spec, &tpl, &never, &mut |_| {}).unwrap();
+    let cancelled = AtomicBool::new(true);
+    let req = EvalRequest {
+        target: Target::Run {
+            name: "r".into(),
+            checkpoint: Checkpoint::Best,
+        },
+        dataset: "d".into(),
+        split: SplitChoice::All,
+        limit: None,
+        options: PredictOptions::default(),
+        seed: 1,
+    };
+    let err = evaluate_until(&mut store, &data_dir, &req, &mut |_, _| {}, &cancelled);
+    assert!(matches!(err, Err(EvalError::Cancelled)), "{err:?}");
+    assert!(store.list_evals(Some("r")).unwrap().is_empty());
+
+    let input = dir.path().join("new.csv");
+    std::fs::write(&input, "text\nw1 w2\nw3 w4\n").unwrap();
+    let job = TableJob {
+        input,
+        text_columns: vec!["text".into()],
+        output: dir.path().join("out.csv"),
+        abstain_below: None,
+    };
+    let opts = PredictOptions::default();
+    let err = predict_with_run(
+        &mut store,
+        &data_dir,
+        "r",
+        Checkpoint::Best,
+        opts.clone(),
+        &job,
+        &mut |_, _| {},
+        &cancelled,
+    );
+    assert!(matches!(err, Err(TableError::Cancelled)), "{err:?}");
+    assert!(!job.output.exists());
+    let done = predict_with_run(
+        &mut store,
+        &data_dir,
+        "r",
+        Checkpoint::Best,
+        opts.clone(),
+        &job,
+        &mut |_, _| {},
+        &never,
+    )
+    .unwrap();
+    assert_eq!(done.predicted, 2);
+    assert!(job.output.exists());
+
+    let mut playground = Playground::new(opts);
+    let ask = |p: &mut Playground, store: &mut Store, base| {
+        p.ask(store, &data_dir, "r", Checkpoint::Best, "w1 w2", base)
+            .unwrap()
+    };
+    let tuned = ask(&mut playground, &mut store, false);
+    assert_eq!(tuned.len(), 1);
+    assert_eq!(tuned[0].side, "fine-tuned");
+    let a = &tuned[0];
+    assert!(!a.top.is_empty() && a.top.len() <= 3, "{a:?}");
+    let sum: f64 = a.top.iter().map(|s| s.probability).sum();
+    assert!(sum <= 1.0 + 1e-6, "{a:?}");
+    if a.top[0].label.as_str() == a.prediction.label.as_deref().unwrap_or_default() {
+        assert!((a.top[0].probability - a.prediction.confidence.unwrap()).abs() < 1e-4);
+    }
+    // The tiny model reads 64 positions: five worked examples do not fit, zero do.
+    let both = ask(&mut playground, &mut store, true);
+    let sides: Vec<&str> = both.iter().map(|a| a.side.as_str()).collect();
+    assert_eq!(sides, ["fine-tuned", "0-shot base"]);
+    assert_eq!(
+        both[0].prediction, tuned[0].prediction,
+        "same warm model, same answer"
+    );
+}

@@ -367,6 +367,32 @@ export async function exportEvaluation(id, suggested) {
   return invoke('export_evaluation', { id, suggested });
 }
 
+// ---- try and predict ----
+
+/**
+ * Run `run`'s answer at `checkpoint` to one ticket (and its base model's, with `base`); the
+ * models stay loaded for the next ticket.
+ * @param {string} run @param {string} checkpoint @param {string} text @param {boolean} base
+ * @returns {Promise<TrialAnswer[]>} the fine-tuned side first.
+ */
+export async function tryTicket(run, checkpoint, text, base) {
+  return invoke('try_ticket', { run, checkpoint, text, base });
+}
+
+/** Asks where to save predictions (native dialog). @param {string} suggested @returns {Promise<string|null>} */
+export async function pickPredictionsFile(suggested) {
+  return invoke('pick_predictions_file', { suggested });
+}
+
+/**
+ * Predicts a CSV file of tickets as a background job (its event: the `TableSummary`).
+ * @param {string} run @param {string} checkpoint @param {TableJob} job
+ * @returns {Promise<Job>}
+ */
+export async function predictFile(run, checkpoint, job) {
+  return invoke('predict_file', { run, checkpoint, job });
+}
+
 const { listen } = window.__TAURI__.event;
 
 /**

@@ -69,10 +69,26 @@ export function progressText(job) {
   const bytes = job.unit === 'bytes';
   const amount = (v) => (bytes ? fmtBytes(v) : String(Math.round(v)));
   const parts = [];
-  if (job.total > 0) parts.push(bytes ? `${amount(job.done)} of ${amount(job.total)}` : `step ${amount(job.done)} of ${amount(job.total)}`);
-  if (job.state === 'running' && job.rate) parts.push(bytes ? `${fmtBytes(job.rate)}/s` : `${job.rate.toFixed(2)} steps/s`);
+  const unit = job.unit === 'tickets' ? 'tickets' : 'steps';
+  if (job.total > 0) parts.push(bytes ? `${amount(job.done)} of ${amount(job.total)}` : unit === 'tickets' ? `${amount(job.done)} of ${amount(job.total)} tickets` : `step ${amount(job.done)} of ${amount(job.total)}`);
+  if (job.state === 'running' && job.rate) parts.push(bytes ? `${fmtBytes(job.rate)}/s` : `${job.rate.toFixed(unit === 'tickets' ? 1 : 2)} ${unit}/s`);
   if (job.state === 'running' && job.eta_s !== null && job.eta_s !== undefined) parts.push(`${fmtDuration(job.eta_s)} left`);
   return parts.join(' · ');
+}
+
+/**
+ * A page's line for its ticket job: phase, tickets, rate, time left and Cancel while it runs;
+ * its closing message after.
+ * @param {Job} job
+ * @param {string} id  the line's id
+ * @param {string} cancelId  the Cancel button's id
+ */
+export function ticketLine(job, id, cancelId) {
+  if (job.state !== 'running') return h('p', { class: 'muted small', id, dataset: { state: job.state } }, job.message || job.state);
+  const parts = [`${job.phase}: ${Math.round(job.done)} / ${Math.round(job.total) || '?'} tickets`];
+  if (job.rate) parts.push(`${job.rate.toFixed(1)} tickets/s`);
+  if (job.eta_s !== null && job.eta_s !== undefined) parts.push(`${fmtDuration(job.eta_s)} left`);
+  return h('div', { class: 'row', id, dataset: { state: job.state } }, bar(fraction(job), 'run-bar'), h('span', { class: 'muted small' }, parts.join(' · ')), button('Cancel', { id: cancelId, variant: 'danger', onClick: () => cancelJob(job.id) }));
 }
 
 /**
@@ -83,7 +99,7 @@ export function fraction(job) {
   return job.total > 0 ? job.done / job.total : 0;
 }
 
-const KIND_WORD = { pull: 'Download', train: 'Training', export: 'Export', evaluate: 'Evaluation' };
+const KIND_WORD = { pull: 'Download', train: 'Training', export: 'Export', evaluate: 'Evaluation', predict: 'Prediction' };
 
 function renderDock() {
   const dock = document.getElementById('job-dock');

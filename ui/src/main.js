@@ -10,6 +10,8 @@ import * as train from './pages/train.js';
 import * as run from './pages/run.js';
 import * as runs from './pages/runs.js';
 import * as evaluate from './pages/evaluate.js';
+import * as tryPage from './pages/try.js';
+import * as predict from './pages/predict.js';
 import * as jobs from './jobs.js';
 import { onCloseRequested, quitApp } from './backend.js';
 
@@ -24,6 +26,8 @@ const PAGES = {
   run: [run, 'runs'],
   runs: [runs, 'runs'],
   evaluate: [evaluate, 'runs'],
+  try: [tryPage, 'try'],
+  predict: [predict, 'predict'],
 };
 
 let current = 0; // incremented on every navigation; pages check it before late DOM updates

@@ -425,7 +425,7 @@ interface FormatInfo {
 
 interface Job {
   id: number;
-  kind: 'pull' | 'train' | 'export' | 'evaluate';
+  kind: 'pull' | 'train' | 'export' | 'evaluate' | 'predict';
   /** The repo id of a pull, the name of a run. */
   subject: string;
   state: 'running' | 'done' | 'cancelled' | 'failed';
@@ -444,6 +444,36 @@ interface Job {
 }
 
 // ---- evaluation (src/metrics.rs, src/store/evals.rs, src/evaluate/) ----
+
+/** One side's answer on the Try page (src/evaluate/trial.rs). */
+interface TrialAnswer {
+  /** `fine-tuned`, `5-shot base`, … */
+  side: string;
+  label: string | null;
+  fields: [string, string][];
+  confidence: number | null;
+  output: string;
+  /** The most probable labels, most probable first. */
+  top: { label: string; probability: number }[];
+  seconds: number;
+}
+
+/** A CSV file to predict (src/predict/table.rs). */
+interface TableJob {
+  input: string;
+  text_columns: string[];
+  output: string;
+  /** Needs review (label left empty) below this confidence; null: the run's saved threshold. */
+  abstain_below: number | null;
+}
+
+interface TableSummary {
+  predicted: number;
+  abstained: number;
+  bad_rows: string[];
+  bad_total: number;
+  output: string;
+}
 
 interface Answer {
   label: string | null;

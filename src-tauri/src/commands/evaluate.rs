@@ -68,7 +68,7 @@ pub async fn evaluation_detail(state: State<'_, AppState>, id: i64) -> CommandRe
 }
 
 /// Progress in tickets with a rate and ETA, for an evaluation job.
-fn tickets<'a>(ctx: &'a JobCtx, phase: &str) -> impl FnMut(usize, usize) + 'a {
+pub(crate) fn tickets<'a>(ctx: &'a JobCtx, phase: &str) -> impl FnMut(usize, usize) + 'a {
     let started = Instant::now();
     let phase = phase.to_string();
     move |done, total| {

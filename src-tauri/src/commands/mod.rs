@@ -6,6 +6,7 @@ pub mod export;
 pub mod import;
 pub mod jobs;
 pub mod models;
+pub mod predict;
 pub mod quality;
 pub mod runs;
 pub mod train;

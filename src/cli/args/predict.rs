@@ -55,9 +55,13 @@ pub struct PredictArgs {
     /// The checkpoint.
     #[command(flatten)]
     pub checkpoint: CheckpointArg,
-    /// One ticket text.
+    /// One ticket text: its label and confidence, the most probable labels, the fields.
     #[arg(long, conflicts_with = "input", required_unless_present = "input")]
     pub text: Option<String>,
+    /// With --text: the base model's answer too, prompted with worked examples (the window's
+    /// Try page puts the two side by side).
+    #[arg(long, requires = "text")]
+    pub base: bool,
     /// A CSV file of tickets.
     #[arg(long, requires_all = ["text_col", "output"])]
     pub input: Option<PathBuf>,

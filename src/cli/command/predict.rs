@@ -4,9 +4,9 @@ use super::Context;
 use crate::cli::args::PredictArgs;
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
-use tunedesk::predict::from_run::load_run;
-use tunedesk::predict::table::{predict_table, TableJob};
-use tunedesk::predict::Predictor;
+use std::sync::atomic::AtomicBool;
+use tunedesk::evaluate::trial::Playground;
+use tunedesk::predict::table::{predict_with_run, TableJob};
 
 /// A progress bar over `total` tickets (hidden with `--json`).
 pub fn ticket_bar(json: bool) -> ProgressBar {
@@ -22,62 +22,80 @@ pub fn ticket_bar(json: bool) -> ProgressBar {
 }
 
 pub fn run(ctx: &Context, args: PredictArgs) -> Result<()> {
-    let mut store = ctx.store()?;
-    let mut rm = load_run(
-        &mut store,
-        &ctx.data_dir,
-        &args.run,
-        args.checkpoint.checkpoint,
-    )?;
-    let opts = args.decode.options();
-    let head = rm.template.prompt_head();
-    let predictor = Predictor::new(&mut rm.lm, &head, &rm.labels, &rm.fields, opts)?;
-    let tail = |text: &str| rm.template.prompt_tail(text);
     if let Some(text) = &args.text {
-        let p = predictor.predict(&[tail(text)], &mut |_, _| {})?.remove(0);
-        if ctx.json {
-            println!("{}", serde_json::to_string(&p)?);
-        } else {
-            outln!(
-                "label:      {}",
-                p.label.as_deref().unwrap_or("(unparseable)")
-            );
-            if let Some(c) = p.confidence {
-                outln!("confidence: {c:.3}");
-            }
-            for (name, value) in &p.fields {
-                outln!("{name}: {value}");
-            }
-        }
-        return Ok(());
+        return try_ticket(ctx, &args, text);
     }
+    let mut store = ctx.store()?;
     let job = TableJob {
         input: args.input.clone().expect("clap requires --input"),
         text_columns: args.text_col.clone(),
         output: args.output.clone().expect("clap requires --output"),
-        abstain_below: args.abstain_below.or(store.run(&args.run)?.abstain_below),
+        abstain_below: args.abstain_below,
     };
     let bar = ticket_bar(ctx.json);
-    let summary = predict_table(&predictor, &rm.fields, &tail, &job, &mut |done, total| {
+    let mut progress = |done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
-    })?;
+    };
+    let summary = predict_with_run(
+        &mut store,
+        &ctx.data_dir,
+        &args.run,
+        args.checkpoint.checkpoint,
+        args.decode.options(),
+        &job,
+        &mut progress,
+        &AtomicBool::new(false),
+    )?;
     bar.finish_and_clear();
     if ctx.json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {
-        outln!(
-            "{} tickets predicted ({} abstained) → {}",
-            summary.predicted,
-            summary.abstained,
-            summary.output.display()
-        );
+        outln!("{}", summary.describe());
         if summary.bad_total > 0 {
             eprintln!("{} rows left out:", summary.bad_total);
             for b in &summary.bad_rows {
                 eprintln!("  line {b}");
             }
         }
+    }
+    Ok(())
+}
+
+/// One ticket through the run (and its base model with `--base`), as the Try page shows it.
+fn try_ticket(ctx: &Context, args: &PredictArgs, text: &str) -> Result<()> {
+    let mut store = ctx.store()?;
+    let answers = Playground::new(args.decode.options()).ask(
+        &mut store,
+        &ctx.data_dir,
+        &args.run,
+        args.checkpoint.checkpoint,
+        text,
+        args.base,
+    )?;
+    for a in answers {
+        if ctx.json {
+            println!("{}", serde_json::to_string(&a)?);
+            continue;
+        }
+        if args.base {
+            outln!("== {}", a.side);
+        }
+        let p = &a.prediction;
+        outln!(
+            "label:      {}",
+            p.label.as_deref().unwrap_or("(unparseable)")
+        );
+        if let Some(c) = p.confidence {
+            outln!("confidence: {c:.3}");
+        }
+        for s in &a.top {
+            outln!("  {:>5.1} %  {}", s.probability * 100.0, s.label);
+        }
+        for (name, value) in &p.fields {
+            outln!("{name}: {value}");
+        }
+        outln!("({:.0} ms)", a.seconds * 1000.0);
     }
     Ok(())
 }

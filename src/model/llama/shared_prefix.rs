@@ -69,6 +69,14 @@ impl RowBatch {
     pub fn append(&mut self, other: RowBatch) {
         self.rows.extend(other.rows);
     }
+
+    /// One batch per row, in row order (to continue each row its own way).
+    pub fn split(self) -> Vec<RowBatch> {
+        self.rows
+            .into_iter()
+            .map(|row| RowBatch { rows: vec![row] })
+            .collect()
+    }
 }
 
 impl Model {

@@ -16,9 +16,8 @@ import {
   relabelRow,
   dismissMislabel,
   exportEvaluation,
-  cancelJob,
 } from '../backend.js';
-import { h, setChildren, button, loading, showError, clearError, backLink, bar, figure, fmtDuration, fmtPct, plural } from '../dom.js';
+import { h, setChildren, button, loading, showError, clearError, backLink, figure, fmtPct, plural } from '../dom.js';
 import * as jobs from '../jobs.js';
 
 /** Training rows answered to look for mislabels. */
@@ -115,7 +114,7 @@ export function render(params, ctx) {
       if (job.kind !== 'evaluate' || !ctx.alive()) return false;
       const mine = job.subject === `evaluate ${name}` || (shown !== null && job.subject === `baselines of evaluation ${shown}`);
       if (!mine) return false;
-      setChildren(status, jobLine(job));
+      setChildren(status, jobs.ticketLine(job, 'eval-job-status', 'btn-cancel-eval'));
       if (job.state === 'done') {
         // The run's newest evaluation is the one this job stored.
         if (job.subject.startsWith('evaluate')) refreshList(null);
@@ -125,15 +124,6 @@ export function render(params, ctx) {
     }),
   );
   return section;
-}
-
-/** A job's progress: phase, tickets, rate, time left, cancel. @param {Job} job */
-function jobLine(job) {
-  if (job.state !== 'running') return h('p', { class: 'muted small', id: 'eval-job-status', dataset: { state: job.state } }, job.message || job.state);
-  const parts = [`${job.phase}: ${Math.round(job.done)} / ${Math.round(job.total) || '?'} tickets`];
-  if (job.rate) parts.push(`${job.rate.toFixed(1)} tickets/s`);
-  if (job.eta_s !== null && job.eta_s !== undefined) parts.push(`${fmtDuration(job.eta_s)} left`);
-  return h('div', { class: 'row', id: 'eval-job-status', dataset: { state: job.state } }, bar(jobs.fraction(job), 'run-bar'), h('span', { class: 'muted small' }, parts.join(' · ')), button('Cancel', { id: 'btn-cancel-eval', variant: 'danger', onClick: () => cancelJob(job.id) }));
 }
 
 /** Milliseconds per ticket of an evaluation. @param {EvalInfo} e */

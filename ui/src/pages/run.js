@@ -194,7 +194,11 @@ function actions(p, d, job) {
   const out = [];
   if (running) out.push(button('Cancel', { id: 'btn-cancel-run', variant: 'danger', title: 'Stops after saving a checkpoint', onClick: () => cancelJob(job.id) }));
   else if (d.status !== 'done') out.push(button(d.interrupted ? 'Resume' : 'Resume training', { id: 'btn-resume-run', variant: 'primary', onClick: resume }));
-  if (d.best_step !== null || d.status === 'done') out.push(button('Evaluate', { id: 'btn-evaluate-run', onClick: () => ctx.navigate('evaluate', { name }) }));
+  if (d.best_step !== null || d.status === 'done') {
+    out.push(button('Evaluate', { id: 'btn-evaluate-run', onClick: () => ctx.navigate('evaluate', { name }) }));
+    out.push(button('Try', { id: 'btn-try-run', onClick: () => ctx.navigate('try', { name }) }));
+    out.push(button('Predict a file', { id: 'btn-predict-run', onClick: () => ctx.navigate('predict', { name }) }));
+  }
   out.push(button('All runs', { variant: 'ghost', onClick: () => ctx.navigate('runs') }));
   return out;
 }
