@@ -1,12 +1,12 @@
 //! candle's f32 matmul throughput on the shapes of SmolLM2-135M's projections (prefill: 128
 //! rows; decode: 1 row), for the profile in docs/PERFORMANCE.md; and the inference int8
-//! kernel (`model::ops::Int8Weight`) on the same shapes where the CPU has it.
+//! kernels (`model::ops::Int8Weight`, each `Kernel` this CPU has) on the same shapes.
 //!
 //! `RAYON_NUM_THREADS=2 cargo bench --bench matmul`
 
 use candle_core::{Device, Tensor};
 use std::time::Instant;
-use tunedesk::model::ops::Int8Weight;
+use tunedesk::model::ops::{Int8Weight, Kernel};
 /// Mean seconds per call over 20 calls, after one warm-up call.
 fn time<F: FnMut()>(mut f: F) -> f64 {
     f();
@@ -42,18 +42,21 @@ fn main() {
             x2.matmul(&wt).unwrap();
         });
         let fl = 2.0 * (m * k * n) as f64 / 1e9;
-        let int8 = if Int8Weight::supported() {
-            let q = Int8Weight::new(&wt.flatten_all().unwrap().to_vec1().unwrap(), k, n);
-            let xs: Vec<f32> = x2.flatten_all().unwrap().to_vec1().unwrap();
-            let t = time(|| {
-                q.product(&xs, m);
-            });
-            format!("{:.1} GOP/s", fl / t)
-        } else {
-            "n/a (no AVX-512 VNNI)".to_string()
-        };
+        let q = Int8Weight::new(&wt.flatten_all().unwrap().to_vec1().unwrap(), k, n);
+        let xs: Vec<f32> = x2.flatten_all().unwrap().to_vec1().unwrap();
+        let int8: Vec<String> = Kernel::ALL
+            .into_iter()
+            .filter(|k| k.available() && *k != Kernel::Portable)
+            .map(|kernel| {
+                let t = time(|| {
+                    q.product_with(kernel, &xs, m);
+                });
+                format!("{} {:.1}", kernel.name(), fl / t)
+            })
+            .collect();
+        let int8 = int8.join(" | ");
         println!(
-            "m{m} k{k} n{n}: bcast W^T {:.1} GF/s ({:.2}ms) | 2d W^T {:.1} | 2d contiguous {:.1} | int8 {int8}",
+            "m{m} k{k} n{n}: bcast W^T {:.1} GF/s ({:.2}ms) | 2d W^T {:.1} | 2d contiguous {:.1} | int8 GOP/s: {int8}",
             fl / a,
             a * 1e3,
             fl / b,

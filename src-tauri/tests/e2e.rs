@@ -600,6 +600,17 @@ async fn evaluate_in_window(c: &Client) {
     find(c, "#threshold-text").await;
     click(c, "#btn-save-threshold").await;
     wait_text(c, "#threshold-saved", |t| t.starts_with("Saved")).await;
+    // Another checkpoint on the same rows cross-checks the suspects.
+    find(c, "#eval-checkpoint")
+        .await
+        .select_by_value("last")
+        .await
+        .unwrap();
+    click(c, "#btn-evaluate").await;
+    wait_text_for(c, "#mislabel-cross", LONG, |t| {
+        t.starts_with("Cross-checked")
+    })
+    .await;
     find(c, "#mislabels .suspect").await;
     screenshot_at(c, "mislabel-card", "13b-evaluate-mislabels").await;
     click(c, "#mislabels .suspect .btn-relabel").await;
@@ -841,6 +852,66 @@ fn leaving_a_page_keeps_the_progress_of_its_job() {
             find(c, "#interrupted-banner").await;
             click(c, "#btn-resume-run").await;
             wait_text_for(c, "#run-status", LONG, |t| t.trim() == "done").await;
+        },
+    );
+}
+
+/// The README's screenshots of the Evaluate, Try and Predict pages with a real run: not part of
+/// the suite (it needs a trained SmolLM2 run, its evaluation with baselines, and a CSV of new
+/// tickets). `TUNEDESK_REAL_HOME`: the data folder; `TUNEDESK_REAL_RUN`: the run;
+/// `TUNEDESK_REAL_TICKET`: a ticket to try; `TUNEDESK_REAL_CSV`: tickets to predict (column
+/// `text`). Run with `--ignored`, `TUNEDESK_SCREENSHOTS=docs/screenshots`.
+#[test]
+#[ignore = "needs a real trained run (see the doc comment)"]
+fn screenshots_of_a_real_run() {
+    let var = |k: &str| std::env::var(k).unwrap_or_else(|_| panic!("{k} is not set"));
+    let (home, run, ticket, csv) = (
+        PathBuf::from(var("TUNEDESK_REAL_HOME")),
+        var("TUNEDESK_REAL_RUN"),
+        var("TUNEDESK_REAL_TICKET"),
+        var("TUNEDESK_REAL_CSV"),
+    );
+    in_window(
+        &home,
+        &[],
+        "real",
+        Duration::from_secs(600),
+        |c| async move {
+            let c = &c;
+            click(c, "#nav-runs").await;
+            click(c, &format!("tr[data-run=\"{run}\"] .run-link")).await;
+            click(c, "#btn-evaluate-run").await;
+            wait_text_for(c, "#eval-accuracy", LONG, |t| t.contains('%')).await;
+            find(c, "#verdict-differences").await;
+            screenshot(c, "evaluate").await;
+            click(c, "#confusion td.cm-hit:not(.cm-diag)").await;
+            find(c, "#cell-tickets .ticket").await;
+            screenshot_at(c, "confusion", "evaluate-confusion").await;
+            click(c, "#nav-try").await;
+            find(c, "#try-checkpoint option").await;
+            find(c, "#try-run")
+                .await
+                .select_by_value(&run)
+                .await
+                .unwrap();
+            type_into(c, "#try-text", &ticket).await;
+            click(c, "#btn-try").await;
+            find(c, "#try-answers [data-side$=\"-shot base\"]").await;
+            screenshot(c, "try").await;
+            click(c, "#nav-predict").await;
+            find(c, "#predict-checkpoint option").await;
+            find(c, "#predict-run")
+                .await
+                .select_by_value(&run)
+                .await
+                .unwrap();
+            type_into(c, "#predict-input", &csv).await;
+            click(c, "#predict-threshold").await;
+            find(c, "#predict-preview table").await;
+            click(c, "#btn-predict").await;
+            wait_text_for(c, "#predict-summary h2", LONG, |t| t.contains("predicted")).await;
+            find(c, "#predict-summary table").await;
+            screenshot(c, "predict").await;
         },
     );
 }

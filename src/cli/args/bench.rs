@@ -14,7 +14,28 @@ pub enum BenchCommand {
     /// One training epoch over a dataset's real examples with the default settings: seconds,
     /// tokens/s, and the tokens computed with and without the shared prompt head.
     Epoch(EpochArgs),
+    /// The Try page's answer time: one ticket through a run kept warm (label, top labels,
+    /// fields), median of the timed answers.
+    Try(TryArgs),
 }
+
+/// `tunedesk bench try`.
+#[derive(Debug, Args)]
+pub struct TryArgs {
+    /// The fine-tuned run.
+    #[arg(long)]
+    pub run: String,
+    /// The ticket (default: a 30-token flight request).
+    #[arg(long, default_value = TRY_TICKET)]
+    pub text: String,
+    /// Timed answers (after one that loads the model).
+    #[arg(long, default_value_t = 20)]
+    pub runs: usize,
+}
+
+/// The default ticket of `bench try`.
+pub const TRY_TICKET: &str = "i would like to book a flight from denver to pittsburgh on \
+    thursday morning and return to denver on sunday evening please";
 
 /// `tunedesk bench epoch`.
 #[derive(Debug, Args)]

@@ -2,7 +2,7 @@
 
 use super::models::resolve_model;
 use super::Context;
-use crate::cli::args::{BenchArgs, BenchCommand, EpochArgs};
+use crate::cli::args::{BenchArgs, BenchCommand, EpochArgs, TryArgs};
 use crate::cli::output;
 use anyhow::Result;
 use candle_core::{Tensor, D};
@@ -10,9 +10,13 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
+use tunedesk::adapter::Checkpoint as RunCheckpoint;
 use tunedesk::dataset::split::run_examples;
+use tunedesk::evaluate::trial::Playground;
 use tunedesk::model::batch::shared_head;
+use tunedesk::model::ops::Kernel as Int8Kernel;
 use tunedesk::model::{default_device, Batch, LoadedModel};
+use tunedesk::predict::PredictOptions;
 use tunedesk::template::Template;
 use tunedesk::train::data::{batches, Encoded};
 use tunedesk::train::select::Selection;
@@ -189,12 +193,50 @@ fn bench_epoch(ctx: &Context, args: EpochArgs) -> Result<()> {
     )
 }
 
+/// The Try page's answer time for one ticket, the model warm (the first answer loads it).
+fn bench_try(ctx: &Context, args: TryArgs) -> Result<()> {
+    let mut store = ctx.store()?;
+    let mut playground = Playground::new(PredictOptions::default());
+    let mut ask = |store: &mut tunedesk::store::Store| {
+        playground.ask(
+            store,
+            &ctx.data_dir,
+            &args.run,
+            RunCheckpoint::Best,
+            &args.text,
+            false,
+        )
+    };
+    let t = Instant::now();
+    let first = ask(&mut store)?.remove(0);
+    let load_s = t.elapsed().as_secs_f64() - first.seconds;
+    let mut times = Vec::with_capacity(args.runs);
+    for _ in 0..args.runs {
+        let t = Instant::now();
+        ask(&mut store)?;
+        times.push(t.elapsed().as_secs_f64());
+    }
+    let ticket_tokens =
+        tunedesk::model::config_and_tokenizer(std::path::Path::new(&store.run(&args.run)?.model))?
+            .1
+            .encode_plain(&args.text)?
+            .len();
+    let worst = times.iter().copied().fold(0.0, f64::max);
+    output::json(
+        &serde_json::json!({"bench": "try", "run": args.run, "ticket_tokens": ticket_tokens,
+        "median_ms": median(times) * 1e3, "max_ms": worst * 1e3, "runs": args.runs,
+        "load_s": load_s, "label": first.prediction.label, "top": first.top,
+        "int8_kernel": Int8Kernel::active().name(), "threads": rayon_threads()}),
+    )
+}
+
 pub fn run(ctx: &Context, cmd: BenchCommand) -> Result<()> {
     let (args, decode) = match cmd {
         BenchCommand::Forward(a) => (a, false),
         BenchCommand::Generate(a) => (a, true),
         BenchCommand::Train(a) => return bench_train(&resolve_model(ctx, &a.model)?, a),
         BenchCommand::Epoch(a) => return bench_epoch(ctx, a),
+        BenchCommand::Try(a) => return bench_try(ctx, a),
     };
     let model = resolve_model(ctx, &args.model)?;
     let runs = args.runs;

@@ -18,7 +18,7 @@ mod softmax;
 mod swiglu;
 
 pub use frozen_matmul::frozen_matmul;
-pub use int8_matmul::{int8_matmul, Int8Weight};
+pub use int8_matmul::{int8_matmul, Int8Weight, Kernel};
 pub use linear_cross_entropy::{linear_cross_entropy, masked_nll};
 pub use lora_linear::lora_linear;
 pub use rms_norm::rms_norm;

@@ -320,6 +320,17 @@ function thresholdCard(d, env) {
 }
 
 /**
+ * The newest evaluation of another checkpoint of the run on the same rows, if any.
+ * @param {EvalDetail} d @param {string} run
+ * @returns {Promise<EvalInfo | null>}
+ */
+async function secondOpinion(d, run) {
+  const all = await listEvaluations(run);
+  const e = d.eval;
+  return all.find((o) => o.id !== e.id && o.checkpoint !== e.checkpoint && o.shots === null && o.dataset === e.dataset && o.split === e.split && o.limit === e.limit) ?? null;
+}
+
+/**
  * Suspected mislabels of the run's dataset: from an evaluation of its own rows, else a button
  * that answers its training rows.
  * @param {EvalDetail} d @param {{name: string, error: HTMLElement, reload: () => void}} env
@@ -334,8 +345,15 @@ function mislabelCard(d, env) {
   }
   const datasetName = d.run.dataset;
   const list = h('div', { class: 'stack', id: 'mislabels' }, loading('Looking for mislabels…'));
-  card.append(h('p', { class: 'muted small' }, 'Most suspicious first. Relabel changes the dataset row (recorded with who, when, the old and the new label); Keep hides it.'), list);
-  suspectedMislabels(datasetName, d.eval.id, null)
+  const cross = h('p', { class: 'muted small', id: 'mislabel-cross' });
+  card.append(h('p', { class: 'muted small' }, 'Most suspicious first. Relabel changes the dataset row (recorded with who, when, the old and the new label); Keep hides it.'), cross, list);
+  secondOpinion(d, env.name)
+    .then((second) => {
+      cross.textContent = second
+        ? `Cross-checked with evaluation #${second.id} (checkpoint ${second.checkpoint}): tickets both checkpoints contradict come first, marked “confirmed”.`
+        : 'Evaluate another checkpoint on the same rows to cross-check these with it.';
+      return suspectedMislabels(datasetName, d.eval.id, second ? second.id : null);
+    })
     .then((found) => {
       if (!found.length) return setChildren(list, h('p', { class: 'muted', id: 'mislabels-none' }, 'None: the model agrees with the labels it is sure about.'));
       const labels = d.eval.metrics.confusion.labels;
@@ -349,7 +367,7 @@ function mislabelCard(d, env) {
             'div',
             { class: 'ticket suspect', dataset: { row: s.row } },
             h('p', { class: 'ticket-text' }, s.text),
-            h('p', { class: 'small' }, `Row ${s.row}: labelled `, h('strong', {}, s.gold), `; the model says `, h('strong', {}, s.predicted), ` (${fmtPct(s.confidence)} sure)`),
+            h('p', { class: 'small' }, `Row ${s.row}: labelled `, h('strong', {}, s.gold), `; the model says `, h('strong', {}, s.predicted), ` (${fmtPct(s.confidence)} sure)`, s.confirmed === null ? '' : s.confirmed ? ' · confirmed by the other checkpoint' : ' · the other checkpoint disagrees'),
             h('div', { class: 'row' }, h('label', { class: 'field-inline' }, 'New label ', to), button('Relabel', { cls: 'btn-relabel', variant: 'primary', onClick: relabel }), button('Keep', { cls: 'btn-keep', variant: 'ghost', onClick: keep })),
           );
         }),
