@@ -3,7 +3,7 @@
 //! interval for each difference, and the verdict sentence that the Evaluate page and
 //! `tunedesk compare` show.
 
-use crate::metrics::{self, Gold, Metrics, Predicted};
+use crate::metrics::{self, Gold, Metrics, Predicted, Resampler};
 use crate::store::{EvalRecord, Store, StoreError};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -94,16 +94,14 @@ pub fn paired(
     let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(resamples); whole.len()];
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let n = a.len();
+    let (ra, rb) = (Resampler::new(a), Resampler::new(b));
+    let mut picks = vec![0; n];
     if n > 0 {
         for _ in 0..resamples {
-            let picks: Vec<usize> = (0..n).map(|_| rng.random_range(0..n)).collect();
-            let pick =
-                |v: &[(Gold, Predicted)]| picks.iter().map(|&i| v[i].clone()).collect::<Vec<_>>();
-            let (ma, mb) = (metrics::compute(&pick(a)), metrics::compute(&pick(b)));
-            for (k, ((_, x), (_, y))) in values(&ma).into_iter().zip(values(&mb)).enumerate() {
-                if let Some(s) = samples.get_mut(k) {
-                    s.push(x - y);
-                }
+            picks.iter_mut().for_each(|p| *p = rng.random_range(0..n));
+            let ((a1, a2, a3), (b1, b2, b3)) = (ra.scores(&picks), rb.scores(&picks));
+            for (s, d) in samples.iter_mut().zip([a1 - b1, a2 - b2, a3 - b3]) {
+                s.push(d);
             }
         }
     }
