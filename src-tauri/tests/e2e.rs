@@ -752,7 +752,8 @@ fn pull_train_cancel_resume_and_compare_in_the_real_window() {
     let window = std::fs::read_to_string(home.join("new-tickets-predictions.csv")).unwrap();
     assert_eq!(window, std::fs::read_to_string(&job.output).unwrap());
     assert!(
-        window.starts_with("id,text,predicted_label,confidence,predicted_Customer ID,abstained\n"),
+        window
+            .starts_with("id,text,predicted_label,confidence,predicted_Customer ID,needs_review\n"),
         "{window}"
     );
     let store = tunedesk::store::Store::open(home.join("tunedesk.db")).unwrap();

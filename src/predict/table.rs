@@ -1,5 +1,6 @@
 //! Predicting a whole CSV file: every input column kept, `predicted_label`, `confidence`,
-//! one `predicted_<field>` column per field and `abstained` added. Rows that cannot be read or have no text are
+//! one `predicted_<field>` column per field and `needs_review` (the label left empty below the
+//! abstain threshold) added. Rows that cannot be read or have no text are
 //! reported with their line and left out; the rest are still predicted.
 
 use super::from_run::{load_run, Checkpoint};
@@ -199,7 +200,7 @@ fn write_output(
         let mut head: Vec<String> = header.to_vec();
         head.extend(["predicted_label".into(), "confidence".into()]);
         head.extend(fields.iter().map(|f| format!("predicted_{f}")));
-        head.push("abstained".into());
+        head.push("needs_review".into());
         w.write_record(&head)?;
         let mut abstained = 0;
         for (record, p) in rows.iter().zip(predictions) {
@@ -286,7 +287,7 @@ mod tests {
         let out = std::fs::read_to_string(&job.output).unwrap();
         assert_eq!(
             out,
-            "id,text,predicted_label,confidence,predicted_Customer ID,predicted_Email,abstained\n\
+            "id,text,predicted_label,confidence,predicted_Customer ID,predicted_Email,needs_review\n\
              1,refund,Billing,0.9123,7,a@b.c,false\n\
              2,\"crash, \"\"now\"\"\",,0.2000,,,true\n\
              3,??,,,,,true\n\

@@ -849,7 +849,7 @@ fn eval_compare_predict_and_confusion_chart() {
             "note",
             "predicted_label",
             "confidence",
-            "abstained"
+            "needs_review"
         ]
     );
     let rows: Vec<csv::StringRecord> = rows.records().map(Result::unwrap).collect();

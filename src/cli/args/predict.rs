@@ -71,7 +71,7 @@ pub struct PredictArgs {
     /// Output CSV: the input columns plus predictions.
     #[arg(long)]
     pub output: Option<PathBuf>,
-    /// Leave the label empty (abstained = true) below this confidence (default: the run's
+    /// Leave the label empty (needs_review = true) below this confidence (default: the run's
     /// threshold, `tunedesk run abstain`).
     #[arg(long)]
     pub abstain_below: Option<f64>,
