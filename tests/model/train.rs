@@ -499,29 +499,23 @@ fn cancelled_answers_leave_nothing_and_the_playground_answers() {
         abstain_below: None,
     };
     let opts = PredictOptions::default();
-    let err = predict_with_run(
-        &mut store,
-        &data_dir,
-        "r",
-        Checkpoint::Best,
-        opts.clone(),
-        &job,
-        &mut |_, _| {},
-        &cancelled,
-    );
+    let predict = |store: &mut Store, cancel: &AtomicBool| {
+        let best = Checkpoint::Best;
+        predict_with_run(
+            store,
+            &data_dir,
+            "r",
+            best,
+            opts.clone(),
+            &job,
+            &mut |_, _| {},
+            cancel,
+        )
+    };
+    let err = predict(&mut store, &cancelled);
     assert!(matches!(err, Err(TableError::Cancelled)), "{err:?}");
     assert!(!job.output.exists());
-    let done = predict_with_run(
-        &mut store,
-        &data_dir,
-        "r",
-        Checkpoint::Best,
-        opts.clone(),
-        &job,
-        &mut |_, _| {},
-        &never,
-    )
-    .unwrap();
+    let done = predict(&mut store, &never).unwrap();
     assert_eq!(done.predicted, 2);
     assert!(job.output.exists());
 

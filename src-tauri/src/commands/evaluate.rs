@@ -9,7 +9,6 @@ use serde::Serialize;
 use std::path::PathBuf;
 use std::time::Instant;
 use tauri::{AppHandle, State};
-use tauri_plugin_dialog::DialogExt;
 use tunedesk::adapter::Checkpoint;
 use tunedesk::evaluate::compare::{self, Comparison, BASELINE_SHOTS};
 use tunedesk::evaluate::metrics::{coverage, CoveragePoint};
@@ -249,13 +248,7 @@ pub async fn export_evaluation(
     id: i64,
     suggested: String,
 ) -> CommandResult<Option<PathBuf>> {
-    let picked = app
-        .dialog()
-        .file()
-        .set_title("Save the evaluation")
-        .set_file_name(suggested)
-        .blocking_save_file();
-    let Some(out) = picked.and_then(|p| p.into_path().ok()) else {
+    let Some(out) = super::ask_save_path(&app, "Save the evaluation", suggested, None) else {
         return Ok(None);
     };
     state

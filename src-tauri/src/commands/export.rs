@@ -6,7 +6,6 @@ use crate::jobs::{Job, JobKind};
 use crate::state::AppState;
 use std::path::PathBuf;
 use tauri::{AppHandle, State};
-use tauri_plugin_dialog::DialogExt;
 use tunedesk::adapter::Checkpoint;
 use tunedesk::export::{
     export, formats, ExportFormat, ExportRequest, FormatInfo, Precision, DEFAULT_CHECK_ROWS,
@@ -25,13 +24,12 @@ pub async fn pick_export_folder(
     app: AppHandle,
     suggested: String,
 ) -> CommandResult<Option<PathBuf>> {
-    let picked = app
-        .dialog()
-        .file()
-        .set_title("Export the model to a new folder")
-        .set_file_name(suggested)
-        .blocking_save_file();
-    Ok(picked.and_then(|p| p.into_path().ok()))
+    Ok(super::ask_save_path(
+        &app,
+        "Export the model to a new folder",
+        suggested,
+        None,
+    ))
 }
 
 /// Exports run `name`'s `checkpoint` (best, last or a step) in `format` (peft, merged, gguf,

@@ -1,13 +1,13 @@
 //! Try and Predict page commands: one ticket through a run kept warm (and its base model
 //! beside it), and a CSV file of tickets predicted as a background job.
 
+use super::ask_save_path;
 use super::evaluate::tickets;
 use crate::error::CommandResult;
 use crate::jobs::{Job, JobKind};
 use crate::state::{blocking, AppState};
 use std::path::PathBuf;
 use tauri::{AppHandle, State};
-use tauri_plugin_dialog::DialogExt;
 use tunedesk::adapter::Checkpoint;
 use tunedesk::evaluate::trial::Answer;
 use tunedesk::predict::table::{predict_with_run, TableError, TableJob};
@@ -41,14 +41,13 @@ pub async fn pick_predictions_file(
     app: AppHandle,
     suggested: String,
 ) -> CommandResult<Option<PathBuf>> {
-    let picked = app
-        .dialog()
-        .file()
-        .set_title("Save the predictions")
-        .add_filter("CSV", &["csv"])
-        .set_file_name(suggested)
-        .blocking_save_file();
-    Ok(picked.and_then(|p| p.into_path().ok()))
+    let filter: (&str, &[&str]) = ("CSV", &["csv"]);
+    Ok(ask_save_path(
+        &app,
+        "Save the predictions",
+        suggested,
+        Some(filter),
+    ))
 }
 
 /// Predicts every row of `job.input` with run `run` at `checkpoint` into `job.output`, as a
