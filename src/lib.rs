@@ -69,6 +69,7 @@ mod error;
 pub mod evaluate;
 pub mod example;
 pub mod export;
+pub mod handoff;
 pub mod hub;
 pub mod import;
 pub mod metrics;

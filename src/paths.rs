@@ -99,6 +99,34 @@ pub fn write_atomically<T>(
     Ok(value)
 }
 
+/// Fills the new folder `out` whole or not at all: `fill` writes into a temporary folder beside
+/// it (named `prefix…`), which is renamed to `out` only when `fill` succeeded; on any error the
+/// temporary folder is removed and nothing is left at `out`. `io` turns a failure of the
+/// folder itself (at the path it names) into the caller's error.
+pub fn fill_folder<T, E>(
+    out: &Path,
+    prefix: &str,
+    io: impl Fn(&Path, std::io::Error) -> E,
+    fill: impl FnOnce(&Path) -> Result<T, E>,
+) -> Result<T, E> {
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(parent)
+        .map_err(|e| io(parent, e))?;
+    let value = fill(tmp.path())?;
+    let staged = tmp.keep();
+    std::fs::rename(&staged, out).map_err(|e| {
+        let _ = std::fs::remove_dir_all(&staged);
+        io(out, e)
+    })?;
+    Ok(value)
+}
+
 /// Who is using TuneDesk, for the records of what they changed: the login name
 /// (`USER`, `USERNAME` on Windows), else "unknown".
 pub fn current_user() -> String {

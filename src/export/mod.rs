@@ -20,7 +20,7 @@ pub mod peft;
 use crate::adapter::{AdapterInfo, Checkpoint, RunDir};
 use crate::dataset::split;
 use crate::model::{default_device, LoadedModel, ModelError};
-use crate::paths::DataDir;
+use crate::paths::{fill_folder, DataDir};
 use crate::predict::from_run::{load_run, LoadRunError};
 use crate::predict::{PredictOptions, Predictor};
 use crate::store::{RunInfo, Store, StoreError};
@@ -344,39 +344,29 @@ pub fn export(
     let run = store.run(&req.run)?;
     let dir = RunDir::new(data_dir, &run.name);
     let info = checkpoint_info(&dir, &run.name, req.checkpoint)?;
-    let parent = match req.out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent).map_err(io(&parent))?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".tunedesk-export-")
-        .tempdir_in(&parent)
-        .map_err(io(&parent))?;
-    let job = Job {
-        store,
-        run: &run,
-        info: &info,
-        base_id: peft::base_id(&info.base_model).0,
-        adapter: dir.adapter(req.checkpoint),
-    };
-    on_phase(ExportPhase::Writing);
-    let mut files = write_format(&job, req.format, precision, tmp.path())?;
-    bundle::write(
-        tmp.path(),
-        req.format,
-        &run,
-        req.checkpoint,
-        &info,
-        &job.base_id,
-        &files,
-    )?;
-    files.push(bundle::BUNDLE_FILE.into());
-    let checks = check(store, data_dir, req, precision, tmp.path(), on_phase)?;
-    let staged = tmp.keep();
-    std::fs::rename(&staged, &req.out).map_err(|e| {
-        let _ = std::fs::remove_dir_all(&staged);
-        io(&req.out)(e)
+    let fail = |path: &Path, e| io(path)(e);
+    let (files, checks) = fill_folder(&req.out, ".tunedesk-export-", fail, |tmp| {
+        let job = Job {
+            store,
+            run: &run,
+            info: &info,
+            base_id: peft::base_id(&info.base_model).0,
+            adapter: dir.adapter(req.checkpoint),
+        };
+        on_phase(ExportPhase::Writing);
+        let mut files = write_format(&job, req.format, precision, tmp)?;
+        bundle::write(
+            tmp,
+            req.format,
+            &run,
+            req.checkpoint,
+            &info,
+            &job.base_id,
+            &files,
+        )?;
+        files.push(bundle::BUNDLE_FILE.into());
+        let checks = check(store, data_dir, req, precision, tmp, on_phase)?;
+        Ok((files, checks))
     })?;
     Ok(ExportSummary {
         out: req.out.clone(),

@@ -1009,3 +1009,180 @@ fn eval_compare_predict_and_confusion_chart() {
             "run 'r' has no 'best' checkpoint yet",
         ));
 }
+
+/// `job export --target axolotl`: the hand-off folder has Axolotl's config with the keys and
+/// types its documentation gives, and JSONL rows whose prompts and completions are exactly
+/// the text TuneDesk trains on, row for row.
+#[test]
+fn a_job_handed_to_axolotl_keeps_the_rows_and_settings() {
+    use tunedesk::handoff::Record;
+    let home = tempfile::tempdir().unwrap();
+    let file = tickets(home.path());
+    tunedesk(home.path())
+        .args(["dataset", "import"])
+        .arg(&file)
+        .args([
+            "--name",
+            "t",
+            "--text",
+            "body",
+            "--label",
+            "queue",
+            "--fields-rest",
+        ])
+        .assert()
+        .success();
+    let out = home.path().join("handoff");
+    let written = json(
+        tunedesk(home.path())
+            .args(["job", "export", "--dataset", "t", "--model"])
+            .args([
+                "HuggingFaceTB/SmolLM2-135M-Instruct",
+                "--target",
+                "axolotl",
+                "--out",
+            ])
+            .arg(&out),
+    );
+    assert!(written["train_rows"].as_u64().unwrap() > 40, "{written}");
+    for f in [
+        "data/train.jsonl",
+        "data/val.jsonl",
+        "axolotl.yml",
+        "deepspeed_zero2.json",
+        "run.sh",
+        "README.md",
+        "tunedesk.json",
+    ] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(out.join("run.sh"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o111, 0o111, "run.sh is executable");
+    }
+    // Every line `key: value`, the value in JSON's flow style (valid YAML).
+    let yml = std::fs::read_to_string(out.join("axolotl.yml")).unwrap();
+    let config: serde_json::Map<String, Value> = yml
+        .lines()
+        .map(|l| {
+            let (k, v) = l.split_once(": ").expect("key: value");
+            (
+                k.to_string(),
+                serde_json::from_str(v).expect("a flow value"),
+            )
+        })
+        .collect();
+    let string = |k: &str| {
+        config[k]
+            .as_str()
+            .unwrap_or_else(|| panic!("{k} is a string"))
+    };
+    let int = |k: &str| {
+        config[k]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{k} is an integer"))
+    };
+    let number = |k: &str| {
+        config[k]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{k} is a number"))
+    };
+    assert_eq!(string("base_model"), "HuggingFaceTB/SmolLM2-135M-Instruct");
+    assert_eq!(string("adapter"), "lora");
+    assert_eq!(string("bf16"), "auto");
+    assert!(!string("output_dir").is_empty());
+    assert_eq!(config["train_on_inputs"], false);
+    assert_eq!(int("val_set_size"), 0);
+    for k in [
+        "lora_r",
+        "num_epochs",
+        "micro_batch_size",
+        "gradient_accumulation_steps",
+        "sequence_len",
+    ] {
+        assert!(int(k) > 0, "{k}");
+    }
+    for k in [
+        "lora_alpha",
+        "lora_dropout",
+        "learning_rate",
+        "weight_decay",
+    ] {
+        assert!(number(k) >= 0.0, "{k}");
+    }
+    assert!(config["lora_target_modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(Value::is_string));
+    for (key, path) in [
+        ("datasets", "data/train.jsonl"),
+        ("test_datasets", "data/val.jsonl"),
+    ] {
+        let d = &config[key][0];
+        assert_eq!(d["path"], path);
+        assert_eq!(d["ds_type"], "json");
+        let t = &d["type"];
+        assert_eq!(
+            (&t["field_instruction"], &t["field_output"]),
+            (&Value::from("prompt"), &Value::from("completion"))
+        );
+        assert_eq!(t["format"], "{instruction}");
+        assert_eq!(t["no_input_format"], "{instruction}");
+    }
+    let zero: Value =
+        serde_json::from_slice(&std::fs::read(out.join("deepspeed_zero2.json")).unwrap()).unwrap();
+    assert_eq!(zero["zero_optimization"]["stage"], 2);
+
+    // The rows: exactly the text TuneDesk trains on (the run's split, rendered by the template).
+    let mut store = tunedesk::store::Store::open(home.path().join("tunedesk.db")).unwrap();
+    let seed = tunedesk::train::TrainConfig::default().seed;
+    let (train, val) =
+        tunedesk::dataset::split::run_examples(&mut store, "t", None, None, seed).unwrap();
+    let template = tunedesk::template::Template::default();
+    for (rows, file) in [(train, "data/train.jsonl"), (val, "data/val.jsonl")] {
+        let text = std::fs::read_to_string(out.join(file)).unwrap();
+        let got: Vec<Record> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(got.len(), rows.len(), "{file}");
+        for (g, e) in got.iter().zip(&rows) {
+            assert_eq!(g.prompt, template.prompt(&e.text));
+            assert_eq!(
+                g.completion,
+                template.completion(&e.text, &e.label, &e.fields)
+            );
+        }
+    }
+    assert!(std::fs::read_to_string(out.join("README.md"))
+        .unwrap()
+        .contains("## Not carried over"));
+
+    // A second export to the same folder is refused and changes nothing.
+    tunedesk(home.path())
+        .args([
+            "job",
+            "export",
+            "--dataset",
+            "t",
+            "--model",
+            "m/m",
+            "--target",
+            "axolotl",
+            "--out",
+        ])
+        .arg(&out)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("already exists"));
+    assert_eq!(
+        std::fs::read_to_string(out.join("axolotl.yml")).unwrap(),
+        yml
+    );
+}

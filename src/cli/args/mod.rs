@@ -61,6 +61,40 @@ pub struct ExportArgs {
     pub check_rows: usize,
 }
 
+/// `tunedesk job`.
+#[derive(Debug, Subcommand)]
+pub enum JobCommand {
+    /// Hand a training job to a distributed trainer: a new folder with the train and
+    /// validation splits as JSONL of {prompt, completion} (as TuneDesk renders them), the
+    /// trainer's config with the same hyperparameters, run.sh (one GPU or N) and a README.
+    Export {
+        /// The dataset (default: the run's, with --from-run).
+        #[arg(long, required_unless_present = "from_run")]
+        dataset: Option<String>,
+        /// The base model as the GPU machine finds it: a Hugging Face repo id (default: the
+        /// run's, with --from-run, when it came from the Hub).
+        #[arg(long)]
+        model: Option<String>,
+        /// Take the dataset, rows, template and hyperparameters of this run (default: the
+        /// training defaults).
+        #[arg(long)]
+        from_run: Option<String>,
+        /// The trainer.
+        #[arg(long, value_enum)]
+        target: TrainerArg,
+        /// The folder to create.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// Trainers a job can be handed to.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum TrainerArg {
+    /// Axolotl.
+    Axolotl,
+}
+
 /// `tunedesk adapter`.
 #[derive(Debug, Subcommand)]
 pub enum AdapterCommand {
@@ -138,6 +172,9 @@ pub enum Command {
     /// Adapters trained elsewhere.
     #[command(subcommand)]
     Adapter(AdapterCommand),
+    /// Training jobs for other trainers.
+    #[command(subcommand)]
+    Job(JobCommand),
     /// Base models: the catalog, pulls from Hugging Face, local folders and GGUF files.
     #[command(subcommand)]
     Model(ModelCommand),

@@ -6,6 +6,7 @@ mod dataset;
 mod evaluate;
 mod export;
 mod generate;
+mod job;
 mod models;
 mod predict;
 mod relabel;
@@ -52,6 +53,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Predict(args) => predict::run(&ctx, args),
         Command::Export(args) => export::run(&ctx, args),
         Command::Adapter(cmd) => adapter::run(&ctx, cmd),
+        Command::Job(cmd) => job::run(&ctx, cmd),
         Command::Model(cmd) => models::run(&ctx, cmd),
         Command::Generate(args) => generate::run(&ctx, args),
         Command::Bench(cmd) => bench::run(&ctx, cmd),

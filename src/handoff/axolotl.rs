@@ -1,0 +1,176 @@
+//! The hand-off for Axolotl: its config (the splits through its user-defined instruction
+//! format, so that it tokenizes the prompt, then the completion on its own with the EOS token
+//! appended, and trains on the completion only — as TuneDesk does), a DeepSpeed ZeRO-2 config
+//! for several GPUs, `run.sh` and the README.
+
+use super::{yaml, File, Job};
+use serde_json::{json, Value};
+
+/// Where the trainer writes the adapter (relative to the folder).
+const OUTPUT_DIR: &str = "./output";
+
+/// The dataset entry of a split: Axolotl's user-defined format with the prompt as the
+/// instruction, written as is.
+fn dataset(path: &str) -> Value {
+    json!({
+        "path": path,
+        "ds_type": "json",
+        "split": "train",
+        "type": {
+            "field_instruction": "prompt",
+            "field_output": "completion",
+            "format": "{instruction}",
+            "no_input_format": "{instruction}",
+        },
+    })
+}
+
+/// The config's keys, in the order the README explains them.
+pub(super) fn config(job: &Job, epochs: usize, with_val: bool) -> Vec<(&'static str, Value)> {
+    let c = &job.config;
+    let scheduler = match c.scheduler {
+        crate::train::optim::Scheduler::Cosine => "cosine",
+        crate::train::optim::Scheduler::Linear => "linear",
+        crate::train::optim::Scheduler::Constant => "constant",
+    };
+    let mut keys = vec![
+        ("base_model", json!(job.base_model)),
+        ("datasets", json!([dataset("data/train.jsonl")])),
+    ];
+    if with_val {
+        keys.push(("test_datasets", json!([dataset("data/val.jsonl")])));
+    }
+    keys.extend([
+        ("val_set_size", json!(0)),
+        ("train_on_inputs", json!(false)),
+        ("sequence_len", json!(c.max_len)),
+        ("adapter", json!("lora")),
+        ("lora_r", json!(c.lora.rank)),
+        ("lora_alpha", json!(c.lora.alpha)),
+        ("lora_dropout", json!(c.lora.dropout)),
+        ("lora_target_modules", json!(c.lora.target_modules)),
+        ("learning_rate", json!(c.lr)),
+        ("lr_scheduler", json!(scheduler)),
+        ("warmup_ratio", json!(c.warmup_ratio)),
+        ("optimizer", json!("adamw_torch")),
+        ("weight_decay", json!(c.weight_decay)),
+        ("num_epochs", json!(epochs)),
+        ("micro_batch_size", json!(c.batch_size)),
+        ("gradient_accumulation_steps", json!(c.grad_accum)),
+        ("seed", json!(c.seed)),
+        ("bf16", json!("auto")),
+        ("output_dir", json!(OUTPUT_DIR)),
+        ("save_safetensors", json!(true)),
+    ]);
+    keys
+}
+
+/// DeepSpeed ZeRO stage 2 for `run.sh N` (sizes left to the trainer: `auto`).
+fn zero2() -> Value {
+    json!({
+        "zero_optimization": {
+            "stage": 2,
+            "overlap_comm": true,
+            "contiguous_gradients": true,
+            "reduce_bucket_size": "auto",
+        },
+        "bf16": {"enabled": "auto"},
+        "fp16": {"enabled": "auto"},
+        "gradient_accumulation_steps": "auto",
+        "gradient_clipping": "auto",
+        "train_batch_size": "auto",
+        "train_micro_batch_size_per_gpu": "auto",
+        "wall_clock_breakdown": false,
+    })
+}
+
+const RUN_SH: &str = r#"#!/usr/bin/env bash
+# Trains this hand-off with Axolotl: `./run.sh` on one GPU, `./run.sh N` on N GPUs of this
+# node (DeepSpeed ZeRO-2). The adapter lands in ./output (PEFT: adapter_config.json +
+# adapter_model.safetensors); bring it back with `tunedesk adapter import output --base BASE`.
+set -euo pipefail
+cd "$(dirname "$0")"
+gpus="${1:-1}"
+if [ "$gpus" -gt 1 ]; then
+  exec accelerate launch --num_processes "$gpus" -m axolotl.cli.train axolotl.yml --deepspeed deepspeed_zero2.json
+fi
+exec accelerate launch --num_processes 1 -m axolotl.cli.train axolotl.yml
+"#;
+
+/// Settings TuneDesk trains with that the Axolotl config does not carry.
+fn not_carried(job: &Job) -> Vec<String> {
+    let c = &job.config;
+    let mut out = vec![
+        "validation during training: TuneDesk decodes validation tickets to pick the best \
+         checkpoint by the task's scores; Axolotl evaluates the loss on data/val.jsonl only"
+            .to_string(),
+    ];
+    if let Some(p) = c.patience {
+        out.push(format!(
+            "early stopping after {p} validations without improvement (not set here)"
+        ));
+    }
+    if let Some(s) = c.max_steps {
+        out.push(format!("max_steps {s} (not set: num_epochs is)"));
+    }
+    if c.shared_head {
+        out.push(
+            "the shared prompt head (a speed-up with the same loss and gradients; LoRA \
+             dropout on the head is drawn once per micro-batch in TuneDesk, per row in Axolotl)"
+                .to_string(),
+        );
+    }
+    out.push(format!(
+        "prompts longer than {} tokens: TuneDesk keeps their start and end and cuts the \
+         middle; Axolotl drops or truncates such rows by its own rule",
+        c.max_len
+    ));
+    out
+}
+
+fn readme(job: &Job, epochs: usize) -> String {
+    let not = not_carried(job)
+        .iter()
+        .map(|s| format!("- {s}\n"))
+        .collect::<String>();
+    format!(
+        "# Training job for Axolotl (from TuneDesk)\n\n\
+         Dataset `{dataset}`, base model `{base}`, {epochs} epochs. The rows, the prompt and \
+         completion text and the hyperparameters are TuneDesk's: `data/train.jsonl` and \
+         `data/val.jsonl` hold `{{prompt, completion}}` records exactly as TuneDesk renders \
+         them; Axolotl tokenizes the prompt, then the completion on its own and appends the \
+         end-of-sequence token, and trains on the completion only (`train_on_inputs: \
+         false`) — the same tokens TuneDesk trains on.\n\n\
+         ## Install\n\n```sh\npip install axolotl deepspeed   # with a CUDA build of PyTorch\n```\n\n\
+         ## Train\n\n```sh\n./run.sh        # one GPU\n./run.sh 8      # eight GPUs on this node (DeepSpeed ZeRO-2)\n```\n\n\
+         ## Bring it back\n\n```sh\ntunedesk adapter import output --base {base} --dataset {dataset}\n\
+         tunedesk eval --run <the imported run> --dataset {dataset}\n```\n\n\
+         ## Not carried over\n\n{not}\n\
+         `tunedesk.json` names the template, the labels and the fields, and TuneDesk's own \
+         settings for this job.\n",
+        dataset = job.dataset,
+        base = job.base_model,
+    )
+}
+
+/// The Axolotl files of `job`.
+pub(super) fn files(job: &Job, epochs: usize, with_val: bool) -> Vec<File> {
+    vec![
+        File {
+            path: "axolotl.yml",
+            bytes: yaml(&config(job, epochs, with_val)).into_bytes(),
+        },
+        File {
+            path: "deepspeed_zero2.json",
+            bytes: serde_json::to_vec_pretty(&zero2()).expect("json"),
+        },
+        File {
+            path: "run.sh",
+            bytes: RUN_SH.as_bytes().to_vec(),
+        },
+        File {
+            path: "README.md",
+            bytes: readme(job, epochs).into_bytes(),
+        },
+    ]
+}

@@ -1,0 +1,213 @@
+//! Handing a training job to a distributed trainer (`tunedesk job export`): the same rows, the
+//! same prompt and completion text and the same hyperparameters, as a self-contained folder
+//! another machine trains from — the splits as JSONL of `{prompt, completion}` exactly as
+//! TuneDesk renders them, the trainer's config, a launch script and a README that names every
+//! setting the trainer has no equivalent for.
+//!
+//! The folder is filled beside its final path and renamed into place, so a failure leaves
+//! nothing at `out`.
+
+mod axolotl;
+
+use crate::dataset::{split, DatasetError};
+use crate::example::{label_and_field_sets, Example};
+use crate::paths::fill_folder;
+use crate::template::Template;
+use crate::train::{auto, TrainConfig};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// The trainers a job can be handed to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Trainer {
+    /// Axolotl (LoRA through PEFT, `accelerate` / DeepSpeed for several GPUs).
+    Axolotl,
+}
+
+impl Trainer {
+    /// Every trainer, in the order the CLI lists them.
+    pub const ALL: [Trainer; 1] = [Trainer::Axolotl];
+
+    /// The name `--target` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Trainer::Axolotl => "axolotl",
+        }
+    }
+}
+
+/// The job to hand over.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// Dataset whose train and validation splits are written.
+    pub dataset: String,
+    /// The base model as the other machine finds it (a Hugging Face repo id).
+    pub base_model: String,
+    /// Hyperparameters (epochs left automatic are decided here, as a run would).
+    pub config: TrainConfig,
+    /// Prompt and completion layout.
+    pub template: Template,
+    /// At most this many training rows (a stratified sample, as `train --train-limit`).
+    pub train_limit: Option<usize>,
+    /// At most this many validation rows.
+    pub val_limit: Option<usize>,
+}
+
+/// Why a hand-off could not be written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HandoffError {
+    /// The dataset could not be read.
+    #[error(transparent)]
+    Dataset(#[from] DatasetError),
+    /// The dataset has no training rows.
+    #[error("dataset '{0}' has no training rows to hand over")]
+    NoRows(String),
+    /// The output exists.
+    #[error("{0} already exists: choose a new folder")]
+    Exists(PathBuf),
+    /// A file could not be written.
+    #[error("cannot write {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// One example as the other trainer reads it.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Record {
+    /// The prompt, as TuneDesk tokenizes it (the model's BOS token, if it has one, first).
+    pub prompt: String,
+    /// The completion, tokenized on its own, then the end-of-sequence token (which the
+    /// trainer appends: it is not in the text).
+    pub completion: String,
+}
+
+impl Record {
+    /// `example` rendered by `template`.
+    pub fn of(template: &Template, example: &Example) -> Record {
+        Record {
+            prompt: template.prompt(&example.text),
+            completion: template.completion(&example.text, &example.label, &example.fields),
+        }
+    }
+}
+
+/// What was written.
+#[derive(Debug, Clone, Serialize)]
+pub struct Written {
+    /// The folder.
+    pub dir: PathBuf,
+    /// Its files, relative to it.
+    pub files: Vec<String>,
+    /// Training rows written.
+    pub train_rows: usize,
+    /// Validation rows written.
+    pub val_rows: usize,
+    /// The epochs the job trains for (decided here when left automatic).
+    pub epochs: usize,
+}
+
+/// A file of the hand-off: its path in the folder and its bytes.
+struct File {
+    path: &'static str,
+    bytes: Vec<u8>,
+}
+
+/// Writes `job` for `trainer` into the new folder `out`.
+pub fn write(
+    store: &mut crate::store::Store,
+    job: &Job,
+    trainer: Trainer,
+    out: &Path,
+) -> Result<Written, HandoffError> {
+    if out.exists() {
+        return Err(HandoffError::Exists(out.to_path_buf()));
+    }
+    let seed = job.config.seed;
+    let (train, val) =
+        split::run_examples(store, &job.dataset, job.train_limit, job.val_limit, seed)?;
+    if train.is_empty() {
+        return Err(HandoffError::NoRows(job.dataset.clone()));
+    }
+    let (labels, fields) = label_and_field_sets(&train);
+    let epochs = job
+        .config
+        .epochs
+        .unwrap_or_else(|| auto::epochs(train.len(), labels.len()));
+    let jsonl = |rows: &[Example]| -> Vec<u8> {
+        rows.iter()
+            .flat_map(|e| {
+                let mut line =
+                    serde_json::to_vec(&Record::of(&job.template, e)).expect("a record serializes");
+                line.push(b'\n');
+                line
+            })
+            .collect()
+    };
+    let bundle = serde_json::json!({
+        "tunedesk_handoff": 1, "trainer": trainer, "dataset": job.dataset,
+        "base_model": job.base_model, "template": job.template,
+        "prompt": job.template.prompt("{ticket}"), "labels": labels, "fields": fields,
+        "config": job.config, "epochs": epochs,
+    });
+    let mut files = vec![
+        File {
+            path: "data/train.jsonl",
+            bytes: jsonl(&train),
+        },
+        File {
+            path: "data/val.jsonl",
+            bytes: jsonl(&val),
+        },
+        File {
+            path: "tunedesk.json",
+            bytes: serde_json::to_vec_pretty(&bundle).expect("the bundle serializes"),
+        },
+    ];
+    match trainer {
+        Trainer::Axolotl => files.extend(axolotl::files(job, epochs, !val.is_empty())),
+    }
+    write_folder(out, &files)?;
+    Ok(Written {
+        dir: out.to_path_buf(),
+        files: files.iter().map(|f| f.path.to_string()).collect(),
+        train_rows: train.len(),
+        val_rows: val.len(),
+        epochs,
+    })
+}
+
+/// Writes `files` into the new folder `out`, whole or not at all.
+fn write_folder(out: &Path, files: &[File]) -> Result<(), HandoffError> {
+    let io = |path: &Path, source| HandoffError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    fill_folder(out, ".tunedesk-handoff-", io, |tmp| {
+        for f in files {
+            let path = tmp.join(f.path);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+            }
+            std::fs::write(&path, &f.bytes).map_err(|e| io(&path, e))?;
+            #[cfg(unix)]
+            if f.path.ends_with(".sh") {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+                    .map_err(|e| io(&path, e))?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// A YAML document of `keys` in order: a block mapping whose values are written in JSON's
+/// flow style (valid YAML, read the same by any YAML loader, quoting every string).
+fn yaml(keys: &[(&str, serde_json::Value)]) -> String {
+    keys.iter().map(|(k, v)| format!("{k}: {v}\n")).collect()
+}
