@@ -3,7 +3,7 @@
 //! appended, and trains on the completion only — as TuneDesk does), a DeepSpeed ZeRO-2 config
 //! for several GPUs, `run.sh` and the README.
 
-use super::{yaml, File, Job};
+use super::{not_carried, yaml, zero2, File, Job};
 use serde_json::{json, Value};
 
 /// Where the trainer writes the adapter (relative to the folder).
@@ -65,25 +65,6 @@ pub(super) fn config(job: &Job, epochs: usize, with_val: bool) -> Vec<(&'static 
     keys
 }
 
-/// DeepSpeed ZeRO stage 2 for `run.sh N` (sizes left to the trainer: `auto`).
-fn zero2() -> Value {
-    json!({
-        "zero_optimization": {
-            "stage": 2,
-            "overlap_comm": true,
-            "contiguous_gradients": true,
-            "reduce_bucket_size": "auto",
-        },
-        "bf16": {"enabled": "auto"},
-        "fp16": {"enabled": "auto"},
-        "gradient_accumulation_steps": "auto",
-        "gradient_clipping": "auto",
-        "train_batch_size": "auto",
-        "train_micro_batch_size_per_gpu": "auto",
-        "wall_clock_breakdown": false,
-    })
-}
-
 const RUN_SH: &str = r#"#!/usr/bin/env bash
 # Trains this hand-off with Axolotl: `./run.sh` on one GPU, `./run.sh N` on N GPUs of this
 # node (DeepSpeed ZeRO-2). The adapter lands in ./output (PEFT: adapter_config.json +
@@ -97,39 +78,8 @@ fi
 exec accelerate launch --num_processes 1 -m axolotl.cli.train axolotl.yml
 "#;
 
-/// Settings TuneDesk trains with that the Axolotl config does not carry.
-fn not_carried(job: &Job) -> Vec<String> {
-    let c = &job.config;
-    let mut out = vec![
-        "validation during training: TuneDesk decodes validation tickets to pick the best \
-         checkpoint by the task's scores; Axolotl evaluates the loss on data/val.jsonl only"
-            .to_string(),
-    ];
-    if let Some(p) = c.patience {
-        out.push(format!(
-            "early stopping after {p} validations without improvement (not set here)"
-        ));
-    }
-    if let Some(s) = c.max_steps {
-        out.push(format!("max_steps {s} (not set: num_epochs is)"));
-    }
-    if c.shared_head {
-        out.push(
-            "the shared prompt head (a speed-up with the same loss and gradients; LoRA \
-             dropout on the head is drawn once per micro-batch in TuneDesk, per row in Axolotl)"
-                .to_string(),
-        );
-    }
-    out.push(format!(
-        "prompts longer than {} tokens: TuneDesk keeps their start and end and cuts the \
-         middle; Axolotl drops or truncates such rows by its own rule",
-        c.max_len
-    ));
-    out
-}
-
 fn readme(job: &Job, epochs: usize) -> String {
-    let not = not_carried(job)
+    let not = not_carried(job, "Axolotl")
         .iter()
         .map(|s| format!("- {s}\n"))
         .collect::<String>();
@@ -162,7 +112,7 @@ pub(super) fn files(job: &Job, epochs: usize, with_val: bool) -> Vec<File> {
         },
         File {
             path: "deepspeed_zero2.json",
-            bytes: serde_json::to_vec_pretty(&zero2()).expect("json"),
+            bytes: zero2(),
         },
         File {
             path: "run.sh",

@@ -8,6 +8,7 @@
 //! nothing at `out`.
 
 mod axolotl;
+mod llama_factory;
 
 use crate::dataset::{split, DatasetError};
 use crate::example::{label_and_field_sets, Example};
@@ -23,16 +24,19 @@ use std::path::{Path, PathBuf};
 pub enum Trainer {
     /// Axolotl (LoRA through PEFT, `accelerate` / DeepSpeed for several GPUs).
     Axolotl,
+    /// LLaMA-Factory (LoRA through PEFT, torchrun / DeepSpeed for several GPUs).
+    LlamaFactory,
 }
 
 impl Trainer {
     /// Every trainer, in the order the CLI lists them.
-    pub const ALL: [Trainer; 1] = [Trainer::Axolotl];
+    pub const ALL: [Trainer; 2] = [Trainer::Axolotl, Trainer::LlamaFactory];
 
     /// The name `--target` takes.
     pub fn name(self) -> &'static str {
         match self {
             Trainer::Axolotl => "axolotl",
+            Trainer::LlamaFactory => "llama-factory",
         }
     }
 }
@@ -52,6 +56,9 @@ pub struct Job {
     pub train_limit: Option<usize>,
     /// At most this many validation rows.
     pub val_limit: Option<usize>,
+    /// The base model's end-of-sequence token as text (`<|im_end|>`, `</s>`), for trainers
+    /// whose template does not append it (LLaMA-Factory's `empty`).
+    pub eos_text: Option<String>,
 }
 
 /// Why a hand-off could not be written.
@@ -64,6 +71,9 @@ pub enum HandoffError {
     /// The dataset has no training rows.
     #[error("dataset '{0}' has no training rows to hand over")]
     NoRows(String),
+    /// The trainer needs the end-of-sequence text and none was given.
+    #[error("{0} needs the base model's end-of-sequence token: hand over a run whose base model is on this machine")]
+    NoEos(&'static str),
     /// The output exists.
     #[error("{0} already exists: choose a new folder")]
     Exists(PathBuf),
@@ -82,8 +92,8 @@ pub enum HandoffError {
 pub struct Record {
     /// The prompt, as TuneDesk tokenizes it (the model's BOS token, if it has one, first).
     pub prompt: String,
-    /// The completion, tokenized on its own, then the end-of-sequence token (which the
-    /// trainer appends: it is not in the text).
+    /// The completion, tokenized on its own, then the end-of-sequence token (appended by
+    /// Axolotl; written after the text for LLaMA-Factory, whose `empty` template adds none).
     pub completion: String,
 }
 
@@ -139,11 +149,20 @@ pub fn write(
         .config
         .epochs
         .unwrap_or_else(|| auto::epochs(train.len(), labels.len()));
+    // The text after each completion: its EOS for a trainer that does not append one.
+    let suffix = match trainer {
+        Trainer::Axolotl => "",
+        Trainer::LlamaFactory => job
+            .eos_text
+            .as_deref()
+            .ok_or(HandoffError::NoEos("LLaMA-Factory"))?,
+    };
     let jsonl = |rows: &[Example]| -> Vec<u8> {
         rows.iter()
             .flat_map(|e| {
-                let mut line =
-                    serde_json::to_vec(&Record::of(&job.template, e)).expect("a record serializes");
+                let mut record = Record::of(&job.template, e);
+                record.completion.push_str(suffix);
+                let mut line = serde_json::to_vec(&record).expect("a record serializes");
                 line.push(b'\n');
                 line
             })
@@ -171,6 +190,9 @@ pub fn write(
     ];
     match trainer {
         Trainer::Axolotl => files.extend(axolotl::files(job, epochs, !val.is_empty())),
+        Trainer::LlamaFactory => {
+            files.extend(llama_factory::files(job, epochs, !val.is_empty(), suffix))
+        }
     }
     write_folder(out, &files)?;
     Ok(Written {
@@ -204,6 +226,57 @@ fn write_folder(out: &Path, files: &[File]) -> Result<(), HandoffError> {
         }
         Ok(())
     })
+}
+
+/// DeepSpeed ZeRO stage 2 for `run.sh N` (sizes left to the trainer: `auto`).
+fn zero2() -> Vec<u8> {
+    let config = serde_json::json!({
+        "zero_optimization": {
+            "stage": 2,
+            "overlap_comm": true,
+            "contiguous_gradients": true,
+            "reduce_bucket_size": "auto",
+        },
+        "bf16": {"enabled": "auto"},
+        "fp16": {"enabled": "auto"},
+        "gradient_accumulation_steps": "auto",
+        "gradient_clipping": "auto",
+        "train_batch_size": "auto",
+        "train_micro_batch_size_per_gpu": "auto",
+        "wall_clock_breakdown": false,
+    });
+    serde_json::to_vec_pretty(&config).expect("json")
+}
+
+/// Settings TuneDesk trains with that `trainer`'s config does not carry.
+fn not_carried(job: &Job, trainer: &str) -> Vec<String> {
+    let c = &job.config;
+    let mut out = vec![format!(
+        "validation during training: TuneDesk decodes validation tickets to pick the best \
+             checkpoint by the task's scores; {trainer} evaluates the loss on the validation \
+             rows only"
+    )];
+    if let Some(p) = c.patience {
+        out.push(format!(
+            "early stopping after {p} validations without improvement (not set here)"
+        ));
+    }
+    if let Some(s) = c.max_steps {
+        out.push(format!("max_steps {s} (not set: num_epochs is)"));
+    }
+    if c.shared_head {
+        out.push(
+            "the shared prompt head (a speed-up with the same loss and gradients; LoRA \
+             dropout on the head is drawn once per micro-batch in TuneDesk, per row there)"
+                .to_string(),
+        );
+    }
+    out.push(format!(
+        "prompts longer than {} tokens: TuneDesk keeps their start and end and cuts the \
+         middle; {trainer} drops or truncates such rows by its own rule",
+        c.max_len
+    ));
+    out
 }
 
 /// A YAML document of `keys` in order: a block mapping whose values are written in JSON's

@@ -1164,6 +1164,82 @@ fn a_job_handed_to_axolotl_keeps_the_rows_and_settings() {
         .unwrap()
         .contains("## Not carried over"));
 
+    // LLaMA-Factory: its `empty` template adds no end token, so the completions carry it.
+    tunedesk(home.path())
+        .args([
+            "job",
+            "export",
+            "--dataset",
+            "t",
+            "--model",
+            "m/m",
+            "--target",
+            "llama-factory",
+        ])
+        .arg("--out")
+        .arg(home.path().join("lf-refused"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("end-of-sequence token"));
+    let job = tunedesk::handoff::Job {
+        dataset: "t".into(),
+        base_model: "HuggingFaceTB/SmolLM2-135M-Instruct".into(),
+        config: tunedesk::train::TrainConfig::default(),
+        template: template.clone(),
+        train_limit: None,
+        val_limit: None,
+        eos_text: Some("<|im_end|>".into()),
+    };
+    let lf = home.path().join("lf");
+    let trainer = tunedesk::handoff::Trainer::LlamaFactory;
+    tunedesk::handoff::write(&mut store, &job, trainer, &lf).unwrap();
+    let (train, _) =
+        tunedesk::dataset::split::run_examples(&mut store, "t", None, None, seed).unwrap();
+    let text = std::fs::read_to_string(lf.join("data/train.jsonl")).unwrap();
+    for (line, e) in text.lines().zip(&train) {
+        let r: Record = serde_json::from_str(line).unwrap();
+        assert_eq!(r.prompt, template.prompt(&e.text));
+        let want = template.completion(&e.text, &e.label, &e.fields) + "<|im_end|>";
+        assert_eq!(r.completion, want);
+    }
+    let info: Value =
+        serde_json::from_slice(&std::fs::read(lf.join("data/dataset_info.json")).unwrap()).unwrap();
+    assert_eq!(info["tunedesk_train"]["file_name"], "train.jsonl");
+    assert_eq!(info["tunedesk_train"]["columns"]["response"], "completion");
+    let lf_yml = std::fs::read_to_string(lf.join("llamafactory.yaml")).unwrap();
+    let lf_config: serde_json::Map<String, Value> = lf_yml
+        .lines()
+        .map(|l| {
+            let (k, v) = l.split_once(": ").expect("key: value");
+            (
+                k.to_string(),
+                serde_json::from_str(v).expect("a flow value"),
+            )
+        })
+        .collect();
+    for (k, want) in [
+        ("stage", "sft"),
+        ("finetuning_type", "lora"),
+        ("template", "empty"),
+        ("dataset", "tunedesk_train"),
+        ("eval_dataset", "tunedesk_val"),
+        ("dataset_dir", "data"),
+    ] {
+        assert_eq!(lf_config[k], want, "{k}");
+    }
+    for k in [
+        "lora_rank",
+        "cutoff_len",
+        "num_train_epochs",
+        "per_device_train_batch_size",
+    ] {
+        assert!(lf_config[k].as_u64().is_some_and(|v| v > 0), "{k}");
+    }
+    assert!(lf_config["lora_target"]
+        .as_str()
+        .unwrap()
+        .contains("q_proj"));
+
     // A second export to the same folder is refused and changes nothing.
     tunedesk(home.path())
         .args([

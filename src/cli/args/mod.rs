@@ -93,6 +93,8 @@ pub enum JobCommand {
 pub enum TrainerArg {
     /// Axolotl.
     Axolotl,
+    /// LLaMA-Factory (needs --from-run: the completions carry the base model's end token).
+    LlamaFactory,
 }
 
 /// `tunedesk adapter`.

@@ -4,6 +4,7 @@ use super::Context;
 use crate::cli::args::{JobCommand, TrainerArg};
 use anyhow::{Context as _, Result};
 use tunedesk::handoff::{self, Job, Trainer};
+use tunedesk::model::config_and_tokenizer;
 use tunedesk::paths::model_label;
 use tunedesk::template::Template;
 use tunedesk::train::run::RunSpec;
@@ -35,6 +36,12 @@ pub fn run(ctx: &Context, cmd: JobCommand) -> Result<()> {
                     spec.model.display()
                 ),
             };
+            // The end-of-sequence token as text, from the base model on this machine.
+            let (config, tokenizer) = config_and_tokenizer(&spec.model)?;
+            let eos_text = config
+                .eos_token_ids
+                .first()
+                .and_then(|&id| tokenizer.token(id));
             Job {
                 dataset: dataset.unwrap_or(spec.dataset),
                 base_model,
@@ -42,6 +49,7 @@ pub fn run(ctx: &Context, cmd: JobCommand) -> Result<()> {
                 template,
                 train_limit: spec.train_limit,
                 val_limit: spec.val_limit,
+                eos_text,
             }
         }
         None => Job {
@@ -52,10 +60,12 @@ pub fn run(ctx: &Context, cmd: JobCommand) -> Result<()> {
             template: Template::default(),
             train_limit: None,
             val_limit: None,
+            eos_text: None,
         },
     };
     let trainer = match target {
         TrainerArg::Axolotl => Trainer::Axolotl,
+        TrainerArg::LlamaFactory => Trainer::LlamaFactory,
     };
     let written = handoff::write(&mut store, &job, trainer, &out)?;
     if ctx.json {
