@@ -27,8 +27,22 @@ fn dataset_info(with_val: bool) -> Vec<u8> {
     serde_json::to_vec_pretty(&info).expect("json")
 }
 
+/// Warmup in optimizer steps on one GPU: transformers 5 dropped `warmup_ratio` (its
+/// `warmup_steps` takes a ratio instead, which transformers 4 would read as steps), so a whole
+/// number of steps is what every version LLaMA-Factory supports reads the same.
+fn warmup_steps(job: &Job, epochs: usize, train_rows: usize) -> usize {
+    let c = &job.config;
+    let per_epoch = train_rows.div_ceil((c.batch_size * c.grad_accum).max(1));
+    (c.warmup_ratio * (per_epoch * epochs) as f64).ceil() as usize
+}
+
 /// The YAML's keys, in order.
-pub(super) fn config(job: &Job, epochs: usize, with_val: bool) -> Vec<(&'static str, Value)> {
+pub(super) fn config(
+    job: &Job,
+    epochs: usize,
+    with_val: bool,
+    train_rows: usize,
+) -> Vec<(&'static str, Value)> {
     let c = &job.config;
     let scheduler = match c.scheduler {
         crate::train::optim::Scheduler::Cosine => "cosine",
@@ -58,7 +72,7 @@ pub(super) fn config(job: &Job, epochs: usize, with_val: bool) -> Vec<(&'static 
         ("cutoff_len", json!(c.max_len)),
         ("learning_rate", json!(c.lr)),
         ("lr_scheduler_type", json!(scheduler)),
-        ("warmup_ratio", json!(c.warmup_ratio)),
+        ("warmup_steps", json!(warmup_steps(job, epochs, train_rows))),
         ("weight_decay", json!(c.weight_decay)),
         ("num_train_epochs", json!(epochs)),
         ("per_device_train_batch_size", json!(c.batch_size)),
@@ -86,11 +100,15 @@ fi
 exec llamafactory-cli train llamafactory.yaml
 "#;
 
-fn readme(job: &Job, epochs: usize, eos: &str) -> String {
-    let not = not_carried(job, "LLaMA-Factory")
-        .iter()
-        .map(|s| format!("- {s}\n"))
-        .collect::<String>();
+fn readme(job: &Job, epochs: usize, eos: &str, train_rows: usize) -> String {
+    let mut not = not_carried(job, "LLaMA-Factory");
+    not.push(format!(
+        "warmup as a share of the steps ({}): written as {} steps, that share of one GPU's \
+         steps; on N GPUs there are about N times fewer steps, so lower warmup_steps",
+        job.config.warmup_ratio,
+        warmup_steps(job, epochs, train_rows)
+    ));
+    let not = not.iter().map(|s| format!("- {s}\n")).collect::<String>();
     format!(
         "# Training job for LLaMA-Factory (from TuneDesk)\n\n\
          Dataset `{dataset}`, base model `{base}`, {epochs} epochs. `data/train.jsonl` and \
@@ -112,7 +130,13 @@ fn readme(job: &Job, epochs: usize, eos: &str) -> String {
 }
 
 /// The LLaMA-Factory files of `job` (`eos`: the base model's end-of-sequence text).
-pub(super) fn files(job: &Job, epochs: usize, with_val: bool, eos: &str) -> Vec<File> {
+pub(super) fn files(
+    job: &Job,
+    epochs: usize,
+    with_val: bool,
+    eos: &str,
+    train_rows: usize,
+) -> Vec<File> {
     vec![
         File {
             path: "data/dataset_info.json",
@@ -120,7 +144,7 @@ pub(super) fn files(job: &Job, epochs: usize, with_val: bool, eos: &str) -> Vec<
         },
         File {
             path: "llamafactory.yaml",
-            bytes: yaml(&config(job, epochs, with_val)).into_bytes(),
+            bytes: yaml(&config(job, epochs, with_val, train_rows)).into_bytes(),
         },
         File {
             path: "deepspeed_zero2.json",
@@ -132,7 +156,7 @@ pub(super) fn files(job: &Job, epochs: usize, with_val: bool, eos: &str) -> Vec<
         },
         File {
             path: "README.md",
-            bytes: readme(job, epochs, eos).into_bytes(),
+            bytes: readme(job, epochs, eos, train_rows).into_bytes(),
         },
     ]
 }

@@ -190,9 +190,13 @@ pub fn write(
     ];
     match trainer {
         Trainer::Axolotl => files.extend(axolotl::files(job, epochs, !val.is_empty())),
-        Trainer::LlamaFactory => {
-            files.extend(llama_factory::files(job, epochs, !val.is_empty(), suffix))
-        }
+        Trainer::LlamaFactory => files.extend(llama_factory::files(
+            job,
+            epochs,
+            !val.is_empty(),
+            suffix,
+            train.len(),
+        )),
     }
     write_folder(out, &files)?;
     Ok(Written {
