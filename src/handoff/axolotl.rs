@@ -3,7 +3,7 @@
 //! appended, and trains on the completion only — as TuneDesk does), a DeepSpeed ZeRO-2 config
 //! for several GPUs, `run.sh` and the README.
 
-use super::{not_carried, yaml, zero2, File, Job};
+use super::{launch_files, yaml, File, Job, Readme};
 use serde_json::{json, Value};
 
 /// Where the trainer writes the adapter (relative to the folder).
@@ -28,11 +28,6 @@ fn dataset(path: &str) -> Value {
 /// The config's keys, in the order the README explains them.
 pub(super) fn config(job: &Job, epochs: usize, with_val: bool) -> Vec<(&'static str, Value)> {
     let c = &job.config;
-    let scheduler = match c.scheduler {
-        crate::train::optim::Scheduler::Cosine => "cosine",
-        crate::train::optim::Scheduler::Linear => "linear",
-        crate::train::optim::Scheduler::Constant => "constant",
-    };
     let mut keys = vec![
         ("base_model", json!(job.base_model)),
         ("datasets", json!([dataset("data/train.jsonl")])),
@@ -50,7 +45,7 @@ pub(super) fn config(job: &Job, epochs: usize, with_val: bool) -> Vec<(&'static 
         ("lora_dropout", json!(c.lora.dropout)),
         ("lora_target_modules", json!(c.lora.target_modules)),
         ("learning_rate", json!(c.lr)),
-        ("lr_scheduler", json!(scheduler)),
+        ("lr_scheduler", json!(c.scheduler)),
         ("warmup_ratio", json!(c.warmup_ratio)),
         ("optimizer", json!("adamw_torch")),
         ("weight_decay", json!(c.weight_decay)),
@@ -78,49 +73,24 @@ fi
 exec accelerate launch --num_processes 1 -m axolotl.cli.train axolotl.yml
 "#;
 
-fn readme(job: &Job, epochs: usize) -> String {
-    let not = not_carried(job, "Axolotl")
-        .iter()
-        .map(|s| format!("- {s}\n"))
-        .collect::<String>();
-    format!(
-        "# Training job for Axolotl (from TuneDesk)\n\n\
-         Dataset `{dataset}`, base model `{base}`, {epochs} epochs. The rows, the prompt and \
-         completion text and the hyperparameters are TuneDesk's: `data/train.jsonl` and \
-         `data/val.jsonl` hold `{{prompt, completion}}` records exactly as TuneDesk renders \
-         them; Axolotl tokenizes the prompt, then the completion on its own and appends the \
-         end-of-sequence token, and trains on the completion only (`train_on_inputs: \
-         false`) — the same tokens TuneDesk trains on.\n\n\
-         ## Install\n\n```sh\npip install axolotl deepspeed   # with a CUDA build of PyTorch\n```\n\n\
-         ## Train\n\n```sh\n./run.sh        # one GPU\n./run.sh 8      # eight GPUs on this node (DeepSpeed ZeRO-2)\n```\n\n\
-         ## Bring it back\n\n```sh\ntunedesk adapter import output --base {base} --dataset {dataset}\n\
-         tunedesk eval --run <the imported run> --dataset {dataset}\n```\n\n\
-         ## Not carried over\n\n{not}\n\
-         `tunedesk.json` names the template, the labels and the fields, and TuneDesk's own \
-         settings for this job.\n",
-        dataset = job.dataset,
-        base = job.base_model,
-    )
-}
-
 /// The Axolotl files of `job`.
 pub(super) fn files(job: &Job, epochs: usize, with_val: bool) -> Vec<File> {
-    vec![
-        File {
-            path: "axolotl.yml",
-            bytes: yaml(&config(job, epochs, with_val)).into_bytes(),
-        },
-        File {
-            path: "deepspeed_zero2.json",
-            bytes: zero2(),
-        },
-        File {
-            path: "run.sh",
-            bytes: RUN_SH.as_bytes().to_vec(),
-        },
-        File {
-            path: "README.md",
-            bytes: readme(job, epochs).into_bytes(),
-        },
-    ]
+    let readme = Readme {
+        trainer: "Axolotl",
+        tokens: "The rows, the prompt and completion text and the hyperparameters are \
+                 TuneDesk's: `data/train.jsonl` and `data/val.jsonl` hold `{prompt, completion}` \
+                 records exactly as TuneDesk renders them; Axolotl tokenizes the prompt, then \
+                 the completion on its own and appends the end-of-sequence token, and trains on \
+                 the completion only (`train_on_inputs: false`) — the same tokens TuneDesk \
+                 trains on."
+            .to_string(),
+        install: "axolotl deepspeed",
+        not_carried: Vec::new(),
+    };
+    let mut files = vec![File {
+        path: "axolotl.yml",
+        bytes: yaml(&config(job, epochs, with_val)).into_bytes(),
+    }];
+    files.extend(launch_files(job, epochs, RUN_SH, readme));
+    files
 }

@@ -4,7 +4,7 @@
 //! completions carry the base model's end-of-sequence token, as TuneDesk appends it), a
 //! DeepSpeed ZeRO-2 config, `run.sh` and the README.
 
-use super::{not_carried, yaml, zero2, File, Job};
+use super::{launch_files, yaml, File, Job, Readme};
 use serde_json::{json, Value};
 
 /// The dataset names `dataset_info.json` gives the splits.
@@ -44,11 +44,6 @@ pub(super) fn config(
     train_rows: usize,
 ) -> Vec<(&'static str, Value)> {
     let c = &job.config;
-    let scheduler = match c.scheduler {
-        crate::train::optim::Scheduler::Cosine => "cosine",
-        crate::train::optim::Scheduler::Linear => "linear",
-        crate::train::optim::Scheduler::Constant => "constant",
-    };
     let mut keys = vec![
         ("model_name_or_path", json!(job.base_model)),
         ("stage", json!("sft")),
@@ -71,7 +66,7 @@ pub(super) fn config(
         ("template", json!("empty")),
         ("cutoff_len", json!(c.max_len)),
         ("learning_rate", json!(c.lr)),
-        ("lr_scheduler_type", json!(scheduler)),
+        ("lr_scheduler_type", json!(c.scheduler)),
         ("warmup_steps", json!(warmup_steps(job, epochs, train_rows))),
         ("weight_decay", json!(c.weight_decay)),
         ("num_train_epochs", json!(epochs)),
@@ -100,35 +95,6 @@ fi
 exec llamafactory-cli train llamafactory.yaml
 "#;
 
-fn readme(job: &Job, epochs: usize, eos: &str, train_rows: usize) -> String {
-    let mut not = not_carried(job, "LLaMA-Factory");
-    not.push(format!(
-        "warmup as a share of the steps ({}): written as {} steps, that share of one GPU's \
-         steps; on N GPUs there are about N times fewer steps, so lower warmup_steps",
-        job.config.warmup_ratio,
-        warmup_steps(job, epochs, train_rows)
-    ));
-    let not = not.iter().map(|s| format!("- {s}\n")).collect::<String>();
-    format!(
-        "# Training job for LLaMA-Factory (from TuneDesk)\n\n\
-         Dataset `{dataset}`, base model `{base}`, {epochs} epochs. `data/train.jsonl` and \
-         `data/val.jsonl` hold `{{prompt, completion}}` records as TuneDesk renders them, each \
-         completion followed by the model's end-of-sequence token `{eos}`: the `empty` \
-         template adds nothing around the text, so LLaMA-Factory tokenizes the prompt, then \
-         the completion and its end token, and trains on the completion only — the tokens \
-         TuneDesk trains on.\n\n\
-         ## Install\n\n```sh\npip install llamafactory deepspeed   # with a CUDA build of PyTorch\n```\n\n\
-         ## Train\n\n```sh\n./run.sh        # one GPU\n./run.sh 8      # eight GPUs on this node (DeepSpeed ZeRO-2)\n```\n\n\
-         ## Bring it back\n\n```sh\ntunedesk adapter import output --base {base} --dataset {dataset}\n\
-         tunedesk eval --run <the imported run> --dataset {dataset}\n```\n\n\
-         ## Not carried over\n\n{not}\n\
-         `tunedesk.json` names the template, the labels and the fields, and TuneDesk's own \
-         settings for this job.\n",
-        dataset = job.dataset,
-        base = job.base_model,
-    )
-}
-
 /// The LLaMA-Factory files of `job` (`eos`: the base model's end-of-sequence text).
 pub(super) fn files(
     job: &Job,
@@ -137,7 +103,24 @@ pub(super) fn files(
     eos: &str,
     train_rows: usize,
 ) -> Vec<File> {
-    vec![
+    let readme = Readme {
+        trainer: "LLaMA-Factory",
+        tokens: format!(
+            "`data/train.jsonl` and `data/val.jsonl` hold `{{prompt, completion}}` records as \
+             TuneDesk renders them, each completion followed by the model's end-of-sequence \
+             token `{eos}`: the `empty` template adds nothing around the text, so LLaMA-Factory \
+             tokenizes the prompt, then the completion and its end token, and trains on the \
+             completion only — the tokens TuneDesk trains on."
+        ),
+        install: "llamafactory deepspeed",
+        not_carried: vec![format!(
+            "warmup as a share of the steps ({}): written as {} steps, that share of one \
+             GPU's steps; on N GPUs there are about N times fewer steps, so lower warmup_steps",
+            job.config.warmup_ratio,
+            warmup_steps(job, epochs, train_rows)
+        )],
+    };
+    let mut files = vec![
         File {
             path: "data/dataset_info.json",
             bytes: dataset_info(with_val),
@@ -146,17 +129,7 @@ pub(super) fn files(
             path: "llamafactory.yaml",
             bytes: yaml(&config(job, epochs, with_val, train_rows)).into_bytes(),
         },
-        File {
-            path: "deepspeed_zero2.json",
-            bytes: zero2(),
-        },
-        File {
-            path: "run.sh",
-            bytes: RUN_SH.as_bytes().to_vec(),
-        },
-        File {
-            path: "README.md",
-            bytes: readme(job, epochs, eos, train_rows).into_bytes(),
-        },
-    ]
+    ];
+    files.extend(launch_files(job, epochs, RUN_SH, readme));
+    files
 }

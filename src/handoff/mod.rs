@@ -283,6 +283,55 @@ fn not_carried(job: &Job, trainer: &str) -> Vec<String> {
     out
 }
 
+/// What a trainer's README says beyond the shared parts.
+struct Readme<'a> {
+    /// `Axolotl`, `LLaMA-Factory`.
+    trainer: &'static str,
+    /// How the rows reach the trainer's tokens (a paragraph).
+    tokens: String,
+    /// The pip packages to install.
+    install: &'a str,
+    /// Settings not carried over besides [`not_carried`]'s.
+    not_carried: Vec<String>,
+}
+
+/// The README, `run.sh` and DeepSpeed files every trainer's hand-off has.
+fn launch_files(job: &Job, epochs: usize, run_sh: &str, readme: Readme) -> Vec<File> {
+    let mut not = not_carried(job, readme.trainer);
+    not.extend(readme.not_carried);
+    let not = not.iter().map(|s| format!("- {s}\n")).collect::<String>();
+    let text = format!(
+        "# Training job for {trainer} (from TuneDesk)\n\n\
+         Dataset `{dataset}`, base model `{base}`, {epochs} epochs. {tokens}\n\n\
+         ## Install\n\n```sh\npip install {install}   # with a CUDA build of PyTorch\n```\n\n\
+         ## Train\n\n```sh\n./run.sh        # one GPU\n./run.sh 8      # eight GPUs on this node (DeepSpeed ZeRO-2)\n```\n\n\
+         ## Bring it back\n\n```sh\ntunedesk adapter import output --base {base} --dataset {dataset}\n\
+         tunedesk eval --run <the imported run> --dataset {dataset}\n```\n\n\
+         ## Not carried over\n\n{not}\n\
+         `tunedesk.json` names the template, the labels and the fields, and TuneDesk's own \
+         settings for this job.\n",
+        trainer = readme.trainer,
+        dataset = job.dataset,
+        base = job.base_model,
+        tokens = readme.tokens,
+        install = readme.install,
+    );
+    vec![
+        File {
+            path: "deepspeed_zero2.json",
+            bytes: zero2(),
+        },
+        File {
+            path: "run.sh",
+            bytes: run_sh.as_bytes().to_vec(),
+        },
+        File {
+            path: "README.md",
+            bytes: text.into_bytes(),
+        },
+    ]
+}
+
 /// A YAML document of `keys` in order: a block mapping whose values are written in JSON's
 /// flow style (valid YAML, read the same by any YAML loader, quoting every string).
 fn yaml(keys: &[(&str, serde_json::Value)]) -> String {

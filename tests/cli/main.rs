@@ -1010,6 +1010,19 @@ fn eval_compare_predict_and_confusion_chart() {
         ));
 }
 
+/// A hand-off's YAML: every line `key: value`, the value in JSON's flow style (valid YAML).
+fn flow_yaml(yml: &str) -> serde_json::Map<String, Value> {
+    yml.lines()
+        .map(|l| {
+            let (k, v) = l.split_once(": ").expect("key: value");
+            (
+                k.to_string(),
+                serde_json::from_str(v).expect("a flow value"),
+            )
+        })
+        .collect()
+}
+
 /// `job export --target axolotl`: the hand-off folder has Axolotl's config with the keys and
 /// types its documentation gives, and JSONL rows whose prompts and completions are exactly
 /// the text TuneDesk trains on, row for row.
@@ -1065,18 +1078,8 @@ fn a_job_handed_to_axolotl_keeps_the_rows_and_settings() {
             .mode();
         assert_eq!(mode & 0o111, 0o111, "run.sh is executable");
     }
-    // Every line `key: value`, the value in JSON's flow style (valid YAML).
     let yml = std::fs::read_to_string(out.join("axolotl.yml")).unwrap();
-    let config: serde_json::Map<String, Value> = yml
-        .lines()
-        .map(|l| {
-            let (k, v) = l.split_once(": ").expect("key: value");
-            (
-                k.to_string(),
-                serde_json::from_str(v).expect("a flow value"),
-            )
-        })
-        .collect();
+    let config = flow_yaml(&yml);
     let string = |k: &str| {
         config[k]
             .as_str()
@@ -1207,16 +1210,7 @@ fn a_job_handed_to_axolotl_keeps_the_rows_and_settings() {
     assert_eq!(info["tunedesk_train"]["file_name"], "train.jsonl");
     assert_eq!(info["tunedesk_train"]["columns"]["response"], "completion");
     let lf_yml = std::fs::read_to_string(lf.join("llamafactory.yaml")).unwrap();
-    let lf_config: serde_json::Map<String, Value> = lf_yml
-        .lines()
-        .map(|l| {
-            let (k, v) = l.split_once(": ").expect("key: value");
-            (
-                k.to_string(),
-                serde_json::from_str(v).expect("a flow value"),
-            )
-        })
-        .collect();
+    let lf_config = flow_yaml(&lf_yml);
     for (k, want) in [
         ("stage", "sft"),
         ("finetuning_type", "lora"),
