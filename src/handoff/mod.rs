@@ -14,6 +14,7 @@ use crate::dataset::{split, DatasetError};
 use crate::example::{label_and_field_sets, Example};
 use crate::paths::fill_folder;
 use crate::template::Template;
+use crate::train::run::RunSpec;
 use crate::train::{auto, TrainConfig};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -61,6 +62,47 @@ pub struct Job {
     pub eos_text: Option<String>,
 }
 
+impl Job {
+    /// Run `name`'s job: its dataset, row limits, template and settings (the epochs it chose),
+    /// its base model as `base_model` names it or, by default, its Hugging Face repo id, and
+    /// the base model's end-of-sequence text from the model on this machine.
+    pub fn from_run(
+        store: &crate::store::Store,
+        name: &str,
+        base_model: Option<String>,
+    ) -> Result<Job, HandoffError> {
+        let run = store.run(name)?;
+        let bad = |e: serde_json::Error| HandoffError::BadRun(name.to_string(), e.to_string());
+        let spec: RunSpec = serde_json::from_value(run.config.clone()).map_err(bad)?;
+        let template: Template = serde_json::from_value(run.template.clone()).map_err(bad)?;
+        let hub_id = crate::paths::model_label(&spec.model.display().to_string());
+        let base_model = match base_model {
+            Some(m) => m,
+            None if hub_id.contains('/') => hub_id,
+            None => {
+                return Err(HandoffError::NotFromHub {
+                    run: name.to_string(),
+                    model: spec.model.clone(),
+                })
+            }
+        };
+        let (config, tokenizer) = crate::model::config_and_tokenizer(&spec.model)?;
+        let eos_text = config
+            .eos_token_ids
+            .first()
+            .and_then(|&id| tokenizer.token(id));
+        Ok(Job {
+            dataset: spec.dataset,
+            base_model,
+            config: spec.config,
+            template,
+            train_limit: spec.train_limit,
+            val_limit: spec.val_limit,
+            eos_text,
+        })
+    }
+}
+
 /// Why a hand-off could not be written.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -68,6 +110,23 @@ pub enum HandoffError {
     /// The dataset could not be read.
     #[error(transparent)]
     Dataset(#[from] DatasetError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// The base model could not be read.
+    #[error(transparent)]
+    Model(#[from] crate::model::ModelError),
+    /// The run's stored settings are unreadable.
+    #[error("run '{0}': its stored settings are unreadable: {1}")]
+    BadRun(String, String),
+    /// The run's base model has no Hugging Face id and none was given.
+    #[error("run '{run}' trained on {}, not a Hugging Face model: say which repo id the GPU machine should load (--model)", model.display())]
+    NotFromHub {
+        /// The run.
+        run: String,
+        /// Its base model.
+        model: PathBuf,
+    },
     /// The dataset has no training rows.
     #[error("dataset '{0}' has no training rows to hand over")]
     NoRows(String),
