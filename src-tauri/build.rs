@@ -43,6 +43,7 @@ const COMMANDS: &[&str] = &[
     "export_formats",
     "pick_export_folder",
     "export_run",
+    "handoff_run",
     "list_jobs",
     "cancel_job",
     "quit_app",

@@ -68,6 +68,7 @@ pub fn run() {
             commands::export::export_formats,
             commands::export::pick_export_folder,
             commands::export::export_run,
+            commands::export::handoff_run,
             commands::jobs::list_jobs,
             commands::jobs::cancel_job,
             commands::jobs::quit_app,

@@ -573,6 +573,12 @@ async fn train_in_window(c: &Client, export_to: &Path) {
     })
     .await;
     screenshot_at(c, "export-card", "11d-run-export-merged").await;
+    // Train elsewhere: the same job as a folder for Axolotl.
+    let job = export_to.with_file_name("live-axolotl");
+    type_into(c, "#handoff-out", &job.display().to_string()).await;
+    click(c, "#btn-handoff").await;
+    wait_text_for(c, "#handoff-status", LONG, |t| t.starts_with("Wrote")).await;
+    screenshot_at(c, "handoff", "11e-run-handoff").await;
 }
 
 /// From the finished run's page: evaluate it on all its rows, compare with prompting, open a
@@ -779,6 +785,12 @@ fn pull_train_cancel_resume_and_compare_in_the_real_window() {
         assert!(
             home.join("exports/live-merged").join(f).exists(),
             "{f} in the merged export"
+        );
+    }
+    for f in ["axolotl.yml", "data/train.jsonl", "run.sh", "README.md"] {
+        assert!(
+            home.join("exports/live-axolotl").join(f).exists(),
+            "{f} in the hand-off"
         );
     }
     assert!(run.best_step.is_some());

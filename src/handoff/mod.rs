@@ -33,6 +33,11 @@ impl Trainer {
     /// Every trainer, in the order the CLI lists them.
     pub const ALL: [Trainer; 2] = [Trainer::Axolotl, Trainer::LlamaFactory];
 
+    /// The trainer `--target` names.
+    pub fn parse(name: &str) -> Option<Trainer> {
+        Trainer::ALL.into_iter().find(|t| t.name() == name)
+    }
+
     /// The name `--target` takes.
     pub fn name(self) -> &'static str {
         match self {

@@ -265,6 +265,16 @@ export async function exportRun(name, checkpoint, format, precision, out) {
   return invoke('export_run', { name, checkpoint, format, precision, out });
 }
 
+/**
+ * Hands run `name`'s training job to `target` ('axolotl' | 'llama-factory') as the new
+ * folder `out` (`baseModel`: the repo id the GPU machine loads; null: the run's).
+ * @param {string} name @param {string} target @param {string | null} baseModel @param {string} out
+ * @returns {Promise<HandoffWritten>}
+ */
+export async function handoffRun(name, target, baseModel, out) {
+  return invoke('handoff_run', { name, target, baseModel, out });
+}
+
 // ---- jobs ----
 
 /** Every job of this session. @returns {Promise<Job[]>} */

@@ -445,6 +445,15 @@ interface Job {
 
 // ---- evaluation (src/metrics.rs, src/store/evals.rs, src/evaluate/) ----
 
+/** A training job handed to another trainer (src/handoff/). */
+interface HandoffWritten {
+  dir: string;
+  files: string[];
+  train_rows: number;
+  val_rows: number;
+  epochs: number;
+}
+
 /** One side's answer on the Try page (src/evaluate/trial.rs). */
 interface TrialAnswer {
   /** `fine-tuned`, `5-shot base`, … */

@@ -10,6 +10,7 @@ use tunedesk::adapter::Checkpoint;
 use tunedesk::export::{
     export, formats, ExportFormat, ExportRequest, FormatInfo, Precision, DEFAULT_CHECK_ROWS,
 };
+use tunedesk::handoff::{self, Trainer, Written};
 use tunedesk::store::Store;
 
 /// The export formats with their descriptions and precisions (the engine's list).
@@ -30,6 +31,27 @@ pub async fn pick_export_folder(
         suggested,
         None,
     ))
+}
+
+/// Hands run `name`'s training job to the trainer `target` (axolotl, llama-factory) as the new
+/// folder `out`; `base_model`: the Hugging Face repo id the GPU machine loads (default: the
+/// run's own).
+#[tauri::command]
+pub async fn handoff_run(
+    state: State<'_, AppState>,
+    name: String,
+    target: String,
+    base_model: Option<String>,
+    out: PathBuf,
+) -> CommandResult<Written> {
+    let trainer =
+        Trainer::parse(&target).ok_or_else(|| anyhow::anyhow!("no trainer named '{target}'"))?;
+    state
+        .with_store(move |s| {
+            let job = handoff::Job::from_run(s, &name, base_model)?;
+            Ok(handoff::write(s, &job, trainer, &out)?)
+        })
+        .await
 }
 
 /// Exports run `name`'s `checkpoint` (best, last or a step) in `format` (peft, merged, gguf,

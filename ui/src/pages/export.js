@@ -1,7 +1,7 @@
 // The export dialog of a run page: format, precision, checkpoint, a new folder (native dialog),
 // then a background job whose phases and verification result show here as it goes.
 
-import { exportFormats, exportRun, pickExportFolder } from '../backend.js';
+import { exportFormats, exportRun, pickExportFolder, handoffRun } from '../backend.js';
 import { h, button, showError, clearError, setChildren } from '../dom.js';
 import * as jobs from '../jobs.js';
 
@@ -67,6 +67,7 @@ export function exportCard(name, ctx) {
     h('div', { class: 'row' }, out, button('Choose…', { id: 'btn-export-choose', onClick: choose }), button('Export', { id: 'btn-export', variant: 'primary', onClick: go })),
     status,
     error,
+    handoffSection(name),
   );
   /** @param {RunDetail} d */
   const update = (d) => {
@@ -80,4 +81,34 @@ export function exportCard(name, ctx) {
     }
   };
   return { card, update };
+}
+
+/**
+ * Train elsewhere: the same job (rows, prompt and completion text, settings) as a folder for
+ * Axolotl or LLaMA-Factory on GPU machines.
+ * @param {string} name
+ */
+function handoffSection(name) {
+  const target = select('handoff-target', [['axolotl', 'Axolotl'], ['llama-factory', 'LLaMA-Factory']]);
+  const base = h('input', { id: 'handoff-base', class: 'input', type: 'text', placeholder: "the run's base model", spellcheck: 'false' });
+  const out = h('input', { id: 'handoff-out', class: 'input input-path', type: 'text', placeholder: '/path/to/a new folder', spellcheck: 'false' });
+  const status = h('p', { id: 'handoff-status', class: 'muted small' });
+  const error = h('div', { class: 'error-box', hidden: true });
+  const choose = () => pickExportFolder(`${name}-${target.value}`).then((path) => path && (out.value = path));
+  const go = () => {
+    clearError(error);
+    handoffRun(name, target.value, base.value.trim() || null, out.value.trim())
+      .then((w) => (status.textContent = `Wrote ${w.dir}: ${w.train_rows} training and ${w.val_rows} validation rows, ${w.epochs} epochs, ${w.files.length} files. Copy it to the GPU machine and follow its README.md.`))
+      .catch((e) => showError(error, e));
+  };
+  return h(
+    'div',
+    { class: 'stack', id: 'handoff' },
+    h('h3', { class: 'card-subtitle' }, 'Train elsewhere (GPUs)'),
+    h('p', { class: 'muted' }, "The same job for a multi-GPU trainer: the rows as TuneDesk renders them, the trainer's config with these settings, run.sh for one or N GPUs, and a README naming what it cannot carry over."),
+    h('div', { class: 'row' }, h('label', { class: 'field-inline' }, 'Trainer ', target), h('label', { class: 'field-inline' }, 'Base model ', base)),
+    h('div', { class: 'row' }, out, button('Choose…', { id: 'btn-handoff-choose', onClick: choose }), button('Write the job', { id: 'btn-handoff', onClick: go })),
+    status,
+    error,
+  );
 }
