@@ -72,11 +72,28 @@ impl Drop for Driver {
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
-                return;
+                break;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         let _ = self.child.kill();
+        let _ = self.child.wait();
+        // An app window that outlived its driver must not share the display with the next
+        // test's (one window at a time: `ONE_WINDOW`).
+        let app = env!("CARGO_BIN_EXE_tunedesk-app");
+        let _ = Command::new("pkill").args(["-TERM", "-f", app]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Command::new("pgrep")
+            .args(["-f", app])
+            .output()
+            .is_ok_and(|o| !o.stdout.is_empty())
+        {
+            if Instant::now() >= deadline {
+                let _ = Command::new("pkill").args(["-KILL", "-f", app]).status();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 
