@@ -901,6 +901,23 @@ fn eval_compare_predict_and_confusion_chart() {
     let never = json(tunedesk(home.path()).args(["run", "abstain", "r", "--never"]));
     assert!(never["abstain_below"].is_null());
 
+    // A hand-off of a run whose base model is a local folder needs the Hub id to name.
+    tunedesk(home.path())
+        .args([
+            "job",
+            "export",
+            "--from-run",
+            "r",
+            "--target",
+            "axolotl",
+            "--out",
+        ])
+        .arg(home.path().join("never-job"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("not a Hugging Face model"));
+    assert!(!home.path().join("never-job").exists());
+
     let one = json(tunedesk(home.path()).args(["predict", "--run", "r", "--text", "w11 w6"]));
     assert!(["w20", "w21"].contains(&one["label"].as_str().unwrap()));
     // The most probable labels, most probable first; the base model's answer after it.
