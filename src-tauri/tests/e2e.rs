@@ -397,6 +397,7 @@ fn training_fixture(dir: &Path, model: &Path, baseline: bool) {
         },
         train_limit: None,
         val_limit: None,
+        device: Default::default(),
     };
     let never = std::sync::atomic::AtomicBool::new(false);
     let template = tunedesk::template::Template::default();
@@ -529,6 +530,12 @@ async fn train_in_window(c: &Client, export_to: &Path) {
     // The pre-flight card follows the settings: 30 training tickets / batch 4 × 6 epochs.
     wait_text(c, "#plan-steps", |t| t.contains("48 steps")).await;
     wait_text(c, "#plan-ram", |t| t.contains("free now")).await;
+    // Where it trains: the CPU here (a GPU build with GPUs offers a choice, the first GPU chosen).
+    wait_text(c, "#train-device", |t| {
+        t.contains("CPU, ") && t.contains("threads")
+    })
+    .await;
+    screenshot_at(c, "page-train", "09b-train-form").await;
     screenshot_at(c, "preflight", "09-train").await;
     click(c, "#btn-start-run").await;
     // The run page, live: train loss and at least two validation points while it trains.
@@ -540,6 +547,10 @@ async fn train_in_window(c: &Client, export_to: &Path) {
         "still training when the chart has 2 evals"
     );
     wait_text(c, "#run-step", |t| t.contains(" / ")).await;
+    wait_text(c, "#run-device", |t| {
+        t.contains("on CPU, ") && t.contains("threads")
+    })
+    .await;
     screenshot(c, "10-run-live").await;
     click(c, "#btn-cancel-run").await;
     wait_text_for(c, "#run-status", LONG, |t| t.trim() == "cancelled").await;

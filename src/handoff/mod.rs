@@ -401,3 +401,25 @@ fn launch_files(job: &Job, epochs: usize, run_sh: &str, readme: Readme) -> Vec<F
 fn yaml(keys: &[(&str, serde_json::Value)]) -> String {
     keys.iter().map(|(k, v)| format!("{k}: {v}\n")).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_whose_stored_settings_are_unreadable_is_refused_naming_it() {
+        let mut store = crate::store::Store::open_in_memory().unwrap();
+        let template = serde_json::to_value(Template::default()).unwrap();
+        let settings = serde_json::json!({"dataset": 1});
+        store
+            .create_run("broken", "d", "m.gguf", &settings, &template)
+            .unwrap();
+        let err = Job::from_run(&store, "broken", Some("org/model".into())).unwrap_err();
+        assert!(matches!(err, HandoffError::BadRun(ref run, _) if run == "broken"));
+        let text = err.to_string();
+        assert!(
+            text.contains("run 'broken': its stored settings are unreadable"),
+            "{text}"
+        );
+    }
+}

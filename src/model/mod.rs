@@ -8,6 +8,7 @@
 pub mod batch;
 pub mod chat;
 pub mod config;
+pub mod device;
 pub mod estimate;
 pub mod generate;
 pub mod gguf;
@@ -22,6 +23,7 @@ pub use batch::{Batch, Sequence};
 use candle_core::quantized::gguf_file;
 use candle_core::Device;
 pub use config::{Config, Family, SUPPORTED_ARCHITECTURES};
+pub use device::{DeviceChoice, DeviceInfo};
 pub use llama::Model;
 use std::path::{Path, PathBuf};
 pub use tokenizer::Tokenizer;
@@ -65,6 +67,9 @@ pub enum ModelError {
         /// The model's context length.
         context: usize,
     },
+    /// A device cannot be used (not in this build, not on this machine, or not a device).
+    #[error("{0}")]
+    Device(String),
     /// A tensor operation failed.
     #[error("tensor error: {0}")]
     Candle(#[from] candle_core::Error),
@@ -100,17 +105,10 @@ pub fn configure_cpu_threads() {
     }
 }
 
-/// The compute device: the GPU when built with `cuda` / `metal` and one is present, else CPU.
+/// The compute device when none is chosen: the first GPU when built with `cuda` / `metal`
+/// and one is present, else the CPU ([`device::preferred`]).
 pub fn default_device() -> Device {
-    #[cfg(feature = "cuda")]
-    if let Ok(d) = Device::new_cuda(0) {
-        return d;
-    }
-    #[cfg(feature = "metal")]
-    if let Ok(d) = Device::new_metal(0) {
-        return d;
-    }
-    Device::Cpu
+    device::preferred().open().unwrap_or(Device::Cpu)
 }
 
 /// A model ready to run: weights, tokenizer and configuration.

@@ -305,6 +305,7 @@ pub fn import_adapter(
         },
         train_limit: None,
         val_limit: None,
+        device: crate::model::DeviceChoice::Cpu,
     };
     let mut stored = serde_json::to_value(&spec).expect("spec serializes");
     stored["imported_from"] = serde_json::json!(req.dir);

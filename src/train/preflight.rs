@@ -1,7 +1,8 @@
 //! What a run will take, worked out before it starts (the window's pre-flight card): steps,
 //! tickets cut at the maximum length, peak RAM against free RAM, disk for checkpoints, and a
-//! duration estimated from the speed this model trained at on this machine before (else from
-//! the training benchmark, scaled).
+//! duration estimated from the speed this model trained at on this machine and device before
+//! (else, on the CPU, from the training benchmark, scaled; on a GPU, none until a run has
+//! measured it).
 
 use super::run::{run_data, RunSpec, TrainError};
 use super::{data, encode_with, Schedule};
@@ -36,8 +37,8 @@ pub struct Preflight {
     pub free_ram_bytes: Option<u64>,
     /// Disk the checkpoints take (best, last, one adapter per validation).
     pub checkpoint_bytes: u64,
-    /// How long it should take.
-    pub estimate: Estimate,
+    /// How long it should take; none on a GPU no run of this model has trained on yet.
+    pub estimate: Option<Estimate>,
 }
 
 /// A duration estimate and what it rests on.
@@ -55,7 +56,7 @@ pub struct Estimate {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "from", rename_all = "snake_case")]
 pub enum Basis {
-    /// Measured by an earlier run of this model on this machine.
+    /// Measured by an earlier run of this model on this machine and device.
     Run {
         /// That run.
         name: String,
@@ -131,15 +132,17 @@ pub fn preflight(
         // best and last hold the adapter and AdamW's two moments; each validation keeps an adapter.
         checkpoint_bytes: adapter * 3 * 2 + adapter * evals as u64,
         estimate: {
-            let (tokens_per_s, basis) = match measured_speed(store, &spec.model)? {
-                Some((speed, name)) => (speed, Basis::Run { name }),
-                None => (bench_speed(param_count(&config)), Basis::Bench),
+            let speed = match measured_speed(store, spec)? {
+                Some((speed, name)) => Some((speed, Basis::Run { name })),
+                // The benchmark is the CPU's: it says nothing of a GPU's speed.
+                None if spec.device.is_gpu() => None,
+                None => Some((bench_speed(param_count(&config)), Basis::Bench)),
             };
-            Estimate {
+            speed.map(|(tokens_per_s, basis)| Estimate {
                 seconds: work / tokens_per_s,
                 tokens_per_s,
                 basis,
-            }
+            })
         },
     })
 }
@@ -160,13 +163,18 @@ fn bench_speed(params: u64) -> f64 {
     BENCH_TOKENS_PER_S * BENCH_PARAMS / params.max(1) as f64 * cores / BENCH_CORES
 }
 
-/// The median training speed of the newest run of `model` that recorded steps.
-fn measured_speed(
-    store: &Store,
-    model: &std::path::Path,
-) -> Result<Option<(f64, String)>, TrainError> {
-    let model = model.display().to_string();
-    for run in store.list_runs()?.into_iter().filter(|r| r.model == model) {
+/// The median training speed of the newest run of the spec's model on its device that
+/// recorded steps.
+fn measured_speed(store: &Store, spec: &RunSpec) -> Result<Option<(f64, String)>, TrainError> {
+    let model = spec.model.display().to_string();
+    let same_device = |config: &serde_json::Value| {
+        serde_json::from_value::<RunSpec>(config.clone()).is_ok_and(|s| s.device == spec.device)
+    };
+    for run in store
+        .list_runs()?
+        .into_iter()
+        .filter(|r| r.model == model && same_device(&r.config))
+    {
         let mut speeds: Vec<f64> = store
             .run_metrics(&run)?
             .steps

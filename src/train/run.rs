@@ -8,7 +8,7 @@ use crate::adapter::{AdapterInfo, Checkpoint, RunDir};
 use crate::dataset::split;
 use crate::example::label_and_field_sets;
 use crate::example::Example;
-use crate::model::{default_device, LoadedModel, ModelError};
+use crate::model::{DeviceChoice, LoadedModel, ModelError};
 use crate::paths::DataDir;
 use crate::store::{EvalPoint, RunInfo, RunStatus, StepRecord, Store, StoreError};
 use crate::template::Template;
@@ -71,6 +71,9 @@ pub struct RunSpec {
     pub train_limit: Option<usize>,
     /// Validate on at most this many rows of the val split (a stratified sample).
     pub val_limit: Option<usize>,
+    /// Where it trains (runs stored before devices were recorded trained on the CPU).
+    #[serde(default)]
+    pub device: DeviceChoice,
 }
 
 /// The train and validation examples of a run (splitting the dataset first if it has none).
@@ -102,6 +105,7 @@ pub fn start(
     on_event: &mut dyn FnMut(&TrainEvent),
 ) -> Result<RunInfo, TrainError> {
     crate::name::check("run", name)?;
+    spec.device.open()?;
     // Automatic settings become numbers now, so the stored run says what it did.
     let (train, _) = run_data(store, spec)?;
     let spec = &RunSpec {
@@ -147,6 +151,8 @@ pub fn resume(
         .map_err(|e| not(&format!("stored config: {e}")))?;
     let template: Template = serde_json::from_value(run.template.clone())
         .map_err(|e| not(&format!("stored template: {e}")))?;
+    // It continues where it trained (its optimizer state and numbers are that device's).
+    spec.device.open().map_err(|e| not(&e.to_string()))?;
     execute(
         store, data_dir, run, &spec, &template, true, cancel, on_event,
     )
@@ -213,7 +219,7 @@ fn train_and_record(
     on_event: &mut dyn FnMut(&TrainEvent),
 ) -> Result<bool, TrainError> {
     let (train_rows, val_rows) = run_data(store, spec)?;
-    let mut lm = LoadedModel::load(&spec.model, &default_device())?;
+    let mut lm = LoadedModel::load(&spec.model, &spec.device.open()?)?;
     let cfg = &spec.config;
     let (train_set, _) = encode_all(&lm, template, &train_rows, cfg.max_len)?;
     let (val_set, _) = encode_all(&lm, template, &val_rows, cfg.max_len)?;

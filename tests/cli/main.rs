@@ -369,6 +369,8 @@ fn train_show_chart_and_delete_a_run() {
             "0.02",
             "--max-len",
             "64",
+            "--device",
+            "cpu",
             "--json",
         ])
         .output()
@@ -398,6 +400,17 @@ fn train_show_chart_and_delete_a_run() {
     let steps = show["metrics"]["steps"].as_array().unwrap().len();
     assert_eq!(steps as u64, finished["steps"].as_u64().unwrap());
     assert_eq!(show["run"]["config"]["config"]["lr"], 0.02);
+    assert_eq!(show["run"]["config"]["device"], "cpu", "where it trained");
+    let devices = json(tunedesk(home.path()).arg("devices"));
+    let last = devices.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["id"], "cpu", "the CPU is always there, after any GPU");
+    tunedesk(home.path())
+        .args(["train", "--dataset", "d", "--model"])
+        .arg(&model)
+        .args(["--name", "r2", "--device", "tpu:1"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("'tpu:1' is not a device"));
     assert!(show["run"]["template"]["instruction"]
         .as_str()
         .unwrap()

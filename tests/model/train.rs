@@ -5,7 +5,7 @@ use candle_core::Device;
 use std::sync::atomic::AtomicBool;
 use tunedesk::dataset::Example;
 use tunedesk::model::lora::LoraConfig;
-use tunedesk::model::LoadedModel;
+use tunedesk::model::{DeviceChoice, LoadedModel};
 use tunedesk::paths::DataDir;
 use tunedesk::store::{RunStatus, Store};
 use tunedesk::template::Template;
@@ -163,6 +163,7 @@ pub(crate) fn setup_with(
         config: config(11),
         train_limit: None,
         val_limit: None,
+        device: Default::default(),
     };
     (dir, store, data_dir, run_spec)
 }
@@ -329,7 +330,7 @@ fn preflight_plans_what_the_run_does() {
     let tpl = Template::default();
     let plan = preflight(&mut store, &spec, &tpl).unwrap();
     assert_eq!(
-        plan.estimate.basis,
+        plan.estimate.unwrap().basis,
         tunedesk::train::preflight::Basis::Bench,
         "no measured speed yet"
     );
@@ -355,13 +356,22 @@ fn preflight_plans_what_the_run_does() {
         "the plan matches the run"
     );
     let again = preflight(&mut store, &spec, &tpl).unwrap();
-    let est = again.estimate;
+    let est = again.estimate.unwrap();
     assert_eq!(
         est.basis,
         tunedesk::train::preflight::Basis::Run { name: run.name },
         "the speed run 'p' measured"
     );
     assert!(est.seconds > 0.0 && est.tokens_per_s > 0.0);
+    let on_gpu = RunSpec {
+        device: DeviceChoice::Cuda(0),
+        ..spec.clone()
+    };
+    assert_eq!(
+        preflight(&mut store, &on_gpu, &tpl).unwrap().estimate,
+        None,
+        "a CPU run's speed says nothing of a GPU's"
+    );
     spec.config.max_len = 6;
     let short = preflight(&mut store, &spec, &tpl).unwrap();
     assert_eq!(short.truncated, short.train_examples + short.val_examples);
@@ -542,4 +552,31 @@ fn cancelled_answers_leave_nothing_and_the_playground_answers() {
         both[0].prediction, tuned[0].prediction,
         "same warm model, same answer"
     );
+}
+
+/// A run asked to train on a GPU this build cannot use is refused, naming the device and the
+/// reason, before anything is stored.
+#[test]
+#[cfg(not(feature = "cuda"))]
+fn a_run_on_a_device_this_build_lacks_is_refused_and_stores_nothing() {
+    let (_dir, mut store, data_dir, spec) = setup();
+    let spec = RunSpec {
+        device: DeviceChoice::Cuda(0),
+        ..spec
+    };
+    let never = AtomicBool::new(false);
+    let err = train_run::start(
+        &mut store,
+        &data_dir,
+        "gpu",
+        &spec,
+        &Template::default(),
+        &never,
+        &mut |_| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("cuda:0 is not available"), "{err}");
+    assert!(err.contains("--features cuda"), "{err}");
+    assert!(store.run("gpu").is_err(), "no run was stored");
 }

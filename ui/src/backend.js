@@ -176,10 +176,11 @@ export async function trainSettings() {
  * @param {string} model
  * @param {TrainConfig} config
  * @param {number} valLimit
+ * @param {string} device  `cpu`, `cuda:N` or `metal:N`
  * @returns {Promise<Preflight>}
  */
-export async function preflightRun(dataset, model, config, valLimit) {
-  return invoke('preflight_run', { dataset, model, config, valLimit });
+export async function preflightRun(dataset, model, config, valLimit, device) {
+  return invoke('preflight_run', { plan: { dataset, model, config, valLimit, device } });
 }
 
 /**
@@ -189,10 +190,11 @@ export async function preflightRun(dataset, model, config, valLimit) {
  * @param {string} model
  * @param {TrainConfig} config
  * @param {number} valLimit
+ * @param {string} device  `cpu`, `cuda:N` or `metal:N`
  * @returns {Promise<Job>}
  */
-export async function startRun(name, dataset, model, config, valLimit) {
-  return invoke('start_run', { name, dataset, model, config, valLimit });
+export async function startRun(name, dataset, model, config, valLimit, device) {
+  return invoke('start_run', { name, plan: { dataset, model, config, valLimit, device } });
 }
 
 /**

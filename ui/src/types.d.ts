@@ -291,6 +291,16 @@ interface TrainSettings {
   presets: Preset[];
   /** [id, label, description] of what the best checkpoint can follow. */
   selections: [SelectBy, string, string][];
+  /** Where runs can train here, the default first (the CPU always, last). */
+  devices: DeviceInfo[];
+}
+
+/** A device this build can use (src/model/device.rs). */
+interface DeviceInfo {
+  /** `cpu`, `cuda:N` or `metal:N`. */
+  id: string;
+  name: string;
+  memory_bytes: number | null;
 }
 
 /** The settings the user works with (settings.js, kept in localStorage). */
@@ -299,6 +309,8 @@ interface ChosenSettings {
   val_limit: number;
   /** The preset last applied, if any. */
   preset: string | null;
+  /** The device last chosen (the engine's first when absent or gone). */
+  device?: string;
 }
 
 interface Estimate {
@@ -319,7 +331,8 @@ interface Preflight {
   ram_bytes: number;
   free_ram_bytes: number | null;
   checkpoint_bytes: number;
-  estimate: Estimate;
+  /** None on a GPU no run of this model has trained on yet. */
+  estimate: Estimate | null;
 }
 
 // ---- runs (src/store/runs.rs, src/train/run.rs, src/train/summary.rs, src/chart/loss.rs,
@@ -334,6 +347,8 @@ interface RunSpec {
   config: TrainConfig;
   train_limit: number | null;
   val_limit: number | null;
+  /** Where it trains (`cpu` for runs stored before devices were recorded). */
+  device?: string;
 }
 
 interface RunInfo {

@@ -4,10 +4,11 @@
 use crate::error::CommandResult;
 use crate::jobs::{Job, JobCtx, JobKind};
 use crate::state::AppState;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 use tauri::{AppHandle, State};
+use tunedesk::model::{device, DeviceChoice, DeviceInfo};
 use tunedesk::paths::DataDir;
 use tunedesk::registry;
 use tunedesk::store::{RunStatus, Store};
@@ -26,6 +27,8 @@ pub struct Settings {
     presets: Vec<Preset>,
     /// What the best checkpoint can follow: (id, label, description).
     selections: Vec<(Selection, &'static str, &'static str)>,
+    /// Where runs can train, the default first.
+    devices: Vec<DeviceInfo>,
 }
 
 #[tauri::command]
@@ -38,20 +41,46 @@ pub fn train_settings() -> Settings {
             .iter()
             .map(|s| (*s, s.label(), s.describe()))
             .collect(),
+        devices: device::available(),
     }
 }
 
-/// Starts run `name`: `dataset` on `model` (a registered name, a path or a cached repo id)
-/// with `config`, validating on at most `val_limit` rows.
+/// A run the Train page asks for: `dataset` on `model` (a registered name, a path or a cached
+/// repo id; never pulled here) with `config` on `device`, validating on at most `val_limit`
+/// rows.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunPlan {
+    dataset: String,
+    model: String,
+    config: TrainConfig,
+    val_limit: usize,
+    device: DeviceChoice,
+}
+
+impl RunPlan {
+    fn spec(self, s: &mut Store, hub_cfg: &tunedesk::hub::HubConfig) -> anyhow::Result<RunSpec> {
+        s.dataset(&self.dataset)?;
+        let no_cancel = AtomicBool::new(false);
+        let resolved = registry::resolve(s, hub_cfg, &self.model, false, &no_cancel, &mut |_| {})?;
+        Ok(RunSpec {
+            dataset: self.dataset,
+            model: resolved.path,
+            config: self.config,
+            train_limit: None,
+            val_limit: Some(self.val_limit),
+            device: self.device,
+        })
+    }
+}
+
+/// Starts run `name` as `plan` says.
 #[tauri::command]
 pub async fn start_run(
     app: AppHandle,
     state: State<'_, AppState>,
     name: String,
-    dataset: String,
-    model: String,
-    config: TrainConfig,
-    val_limit: usize,
+    plan: RunPlan,
 ) -> CommandResult<Job> {
     let run_name = name.clone();
     let hub_cfg = state.hub();
@@ -61,7 +90,7 @@ pub async fn start_run(
             if s.run(&run_name).is_ok() {
                 anyhow::bail!("a run named '{run_name}' exists: choose another name");
             }
-            run_spec(s, &hub_cfg, dataset, &model, config, val_limit)
+            plan.spec(s, &hub_cfg)
         })
         .await?;
     let data_dir = state.data_dir().clone();
@@ -84,44 +113,16 @@ pub async fn start_run(
     Ok(job)
 }
 
-/// What a run of `dataset` on `model` with `config` would take (the pre-flight card).
+/// What run `plan` would take (the pre-flight card).
 #[tauri::command]
-pub async fn preflight_run(
-    state: State<'_, AppState>,
-    dataset: String,
-    model: String,
-    config: TrainConfig,
-    val_limit: usize,
-) -> CommandResult<Preflight> {
+pub async fn preflight_run(state: State<'_, AppState>, plan: RunPlan) -> CommandResult<Preflight> {
     let hub_cfg = state.hub();
     state
         .with_store(move |s| {
-            let spec = run_spec(s, &hub_cfg, dataset, &model, config, val_limit)?;
+            let spec = plan.spec(s, &hub_cfg)?;
             Ok(preflight(s, &spec, &Template::default())?)
         })
         .await
-}
-
-/// The run of `dataset` on `model` (a registered name, a path or a cached repo id; never
-/// pulled here).
-fn run_spec(
-    s: &mut Store,
-    hub_cfg: &tunedesk::hub::HubConfig,
-    dataset: String,
-    model: &str,
-    config: TrainConfig,
-    val_limit: usize,
-) -> anyhow::Result<RunSpec> {
-    s.dataset(&dataset)?;
-    let no_cancel = AtomicBool::new(false);
-    let resolved = registry::resolve(s, hub_cfg, model, false, &no_cancel, &mut |_| {})?;
-    Ok(RunSpec {
-        dataset,
-        model: resolved.path,
-        config,
-        train_limit: None,
-        val_limit: Some(val_limit),
-    })
 }
 
 /// Continues run `name` from its last checkpoint.

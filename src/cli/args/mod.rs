@@ -134,6 +134,8 @@ pub enum Command {
     Dataset(DatasetCommand),
     /// Fine-tune a LoRA adapter on a dataset (or resume a run).
     Train(Box<TrainArgs>),
+    /// The devices this build can train on here (the first is `train`'s default).
+    Devices,
     /// Inspect and manage training runs.
     #[command(subcommand)]
     Run(RunCommand),

@@ -1,6 +1,7 @@
 //! `tunedesk train` and `tunedesk run …` arguments.
 
 use clap::{Args, Subcommand, ValueEnum};
+use tunedesk::model::DeviceChoice;
 use tunedesk::train::optim::Scheduler;
 use tunedesk::train::select::Selection;
 use tunedesk::train::TrainConfig;
@@ -26,6 +27,10 @@ pub struct TrainArgs {
     /// Name of the new run.
     #[arg(long, required_unless_present = "resume")]
     pub name: Option<String>,
+    /// Where to train: cpu, cuda:N or metal:N (default: the first GPU this build finds, else
+    /// the CPU; `tunedesk devices` lists them). A resumed run stays on its device.
+    #[arg(long, value_name = "DEVICE", conflicts_with = "resume")]
+    pub device: Option<DeviceChoice>,
     /// Passes over the training data (default: automatic, from the training set's size and
     /// label count; `tunedesk train` prints the number it chose).
     #[arg(long)]

@@ -30,6 +30,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Dataset(cmd) => dataset::run(&ctx, cmd),
         Command::Train(args) => train::run(&ctx, *args),
+        Command::Devices => train::devices(&ctx),
         Command::Run(cmd) => run::run(&ctx, cmd),
         Command::Chart {
             run,

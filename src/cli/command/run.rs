@@ -51,6 +51,7 @@ pub fn run(ctx: &Context, cmd: RunCommand) -> Result<()> {
                 run.model
             );
             outln!("config: {}", run.config["config"]);
+            outln!("device: {}", run.config["device"].as_str().unwrap_or("cpu"));
             outln!("template: {}", run.template);
             if let Some(err) = &run.error {
                 outln!("error: {err}");

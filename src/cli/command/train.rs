@@ -8,16 +8,18 @@ use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use tunedesk::adapter::RunDir;
 use tunedesk::model::lora::LoraConfig;
+use tunedesk::model::{device, DeviceChoice};
 use tunedesk::template::Template;
 use tunedesk::train::run::{self as train_run, RunSpec};
 use tunedesk::train::{TrainConfig, TrainEvent};
 
-fn spec(args: &TrainArgs, model: std::path::PathBuf) -> RunSpec {
+fn spec(args: &TrainArgs, model: std::path::PathBuf, device: DeviceChoice) -> RunSpec {
     RunSpec {
         dataset: args.dataset.clone().unwrap_or_default(),
         model,
         train_limit: args.train_limit,
         val_limit: Some(args.val_limit),
+        device,
         config: TrainConfig {
             epochs: args.epochs,
             lr: args.lr,
@@ -109,6 +111,21 @@ impl Progress {
     }
 }
 
+/// `tunedesk devices`: what this build can train on here, the default first.
+pub fn devices(ctx: &Context) -> Result<()> {
+    let all = device::available();
+    if ctx.json {
+        return crate::cli::output::json(&all);
+    }
+    for d in all {
+        let memory = d
+            .memory_bytes
+            .map(|b| format!(", {}", indicatif::HumanBytes(b)));
+        outln!("{:<8} {}{}", d.id, d.name, memory.unwrap_or_default());
+    }
+    Ok(())
+}
+
 pub fn run(ctx: &Context, args: TrainArgs) -> Result<()> {
     let cancel = cancel_flag()?;
     let model = match &args.model {
@@ -117,11 +134,15 @@ pub fn run(ctx: &Context, args: TrainArgs) -> Result<()> {
     };
     let mut store = ctx.store()?;
     let mut progress = (!ctx.json).then(Progress::new);
+    let device = args.device.unwrap_or_else(device::preferred);
     let json = ctx.json;
     let mut on_event = |e: &TrainEvent| {
         if json {
             println!("{}", serde_json::to_string(e).expect("events serialize"));
         } else if let Some(p) = progress.as_mut() {
+            if matches!(e, TrainEvent::Started { .. }) && args.resume.is_none() {
+                p.bar.println(format!("training on {device}"));
+            }
             p.event(e);
         }
     };
@@ -133,7 +154,7 @@ pub fn run(ctx: &Context, args: TrainArgs) -> Result<()> {
                 &mut store,
                 &ctx.data_dir,
                 &name,
-                &spec(&args, model),
+                &spec(&args, model, device),
                 &Template {
                     field_order: args.field_order.into(),
                     ..Template::default()

@@ -6,6 +6,7 @@ import { runDetail, cancelJob, resumeRun } from '../backend.js';
 import { exportCard } from './export.js';
 import { h, setChildren, button, loading, showError, clearError, backLink, bar, figure, fmtDuration, fmtLoss, fmtPct, plural, svgImage } from '../dom.js';
 import * as jobs from '../jobs.js';
+import * as settings from '../settings.js';
 
 /** How often the chart is redrawn while the run trains (besides on its events). */
 const REFRESH_MS = 1500;
@@ -125,7 +126,9 @@ function show(p, d, job) {
   const last = d.metrics.steps[d.metrics.steps.length - 1];
   const word = job && job.state === 'running' ? job.phase : statusWord(d);
   setChildren(p.status, h('span', { class: ['badge', `status-${statusWord(d)}`] }, word));
-  document.getElementById('run-subtitle').textContent = `${d.model_label} on ${d.dataset}`;
+  const device = h('span', { id: 'run-device' });
+  setChildren(document.getElementById('run-subtitle'), `${d.model_label} on ${d.dataset}`, device);
+  showDevice(device, d);
   const epochs = d.config && d.config.config ? d.config.config.epochs : null;
   p.epoch.textContent = last ? `${last.epoch + 1}${epochs ? ` / ${epochs}` : ''}` : '—';
   p.tps.textContent = last ? String(Math.round(last.tokens_per_s)) : '—';
@@ -151,6 +154,17 @@ function show(p, d, job) {
   setChildren(p.actions, actions(p, d, job));
   setChildren(p.info, info(d));
   p.exporter.update(d);
+}
+
+/** Where the run trains (`cpu` for runs stored before devices were recorded), by name. */
+function showDevice(box, d) {
+  if (!d.config || d.config.imported_from) return;
+  const id = d.config.device ?? 'cpu';
+  settings.engineSettings().then((s) => {
+    const here = s.devices.find((x) => x.id === id);
+    const name = here ? (id === 'cpu' ? here.name : `${id}, ${here.name}`) : `${id} (not found on this computer now)`;
+    box.textContent = ` · on ${name}`;
+  });
 }
 
 function showJob(p, job) {

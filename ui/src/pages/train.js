@@ -72,9 +72,11 @@ function form(datasets, models, current, engine, params, ctx, error) {
     showQuality(quality, dataset.value, ctx);
   };
   const knobs = settingsCard(current, engine);
-  const plan = preflightCard(() => [dataset.value, model.value, knobs.read()], ctx);
+  const device = deviceChoice(engine.devices, current.device);
+  const plan = preflightCard(() => [dataset.value, model.value, knobs.read(), device.value()], ctx);
   dataset.addEventListener('change', () => (onDataset(), plan.update()));
   model.addEventListener('change', plan.update);
+  device.el.addEventListener('change', () => (settings.save({ ...knobs.read(), device: device.value() }), plan.update()));
   knobs.card.addEventListener('input', plan.update);
   knobs.card.addEventListener('click', plan.update);
   onDataset();
@@ -84,7 +86,7 @@ function form(datasets, models, current, engine, params, ctx, error) {
     const ack = /** @type {HTMLInputElement | null} */ (document.getElementById('ack-quality'));
     if (ack && !ack.checked) return showError(error, 'The dataset has errors: fix them on the Datasets page, or tick the box to train anyway.');
     const chosen = knobs.read();
-    startRun(name.value.trim(), dataset.value, model.value, chosen.config, chosen.val_limit)
+    startRun(name.value.trim(), dataset.value, model.value, chosen.config, chosen.val_limit, device.value())
       .then((job) => {
         jobs.put(job);
         ctx.navigate('run', { name: job.subject });
@@ -96,7 +98,7 @@ function form(datasets, models, current, engine, params, ctx, error) {
       'div',
       { class: 'card' },
       h('h2', { class: 'card-title' }, 'Data and model'),
-      h('div', { class: 'form-grid' }, labelled('Dataset', dataset), labelled('Base model', model), labelled('Run name', name)),
+      h('div', { class: 'form-grid' }, labelled('Dataset', dataset), labelled('Base model', model), labelled('Run name', name), labelled('Device', device.el, device.hint)),
       quality,
     ),
     knobs.card,
@@ -113,6 +115,23 @@ function missing(datasets, models, ctx) {
   }
   if (!models.length) need.push(h('li', {}, 'a base model: ', button('Choose one', { cls: 'btn-small', onClick: () => ctx.navigate('models') })));
   return h('div', { class: 'card empty-state', id: 'train-missing' }, h('h2', {}, 'Training needs'), h('ul', {}, need));
+}
+
+/**
+ * Where the run trains: a choice when this build finds more than one device, else the one.
+ * @param {DeviceInfo[]} devices  the default first
+ * @param {string | undefined} saved  the device chosen last time
+ */
+function deviceChoice(devices, saved) {
+  const label = (/** @type {DeviceInfo} */ d) => `${d.name}${d.memory_bytes ? `, ${fmtBytes(d.memory_bytes)}` : ''}`;
+  if (devices.length === 1) {
+    const only = devices[0];
+    const el = h('div', { id: 'train-device', class: 'static-value', dataset: { device: only.id } }, label(only));
+    return { el, value: () => only.id, hint: 'The only device this build of TuneDesk finds here; a CUDA or Metal build trains on a GPU.' };
+  }
+  const chosen = devices.some((d) => d.id === saved) ? saved : devices[0].id;
+  const el = select('train-device', devices.map((d) => [d.id, `${d.id} — ${label(d)}`]), chosen);
+  return { el, value: () => el.value, hint: 'A GPU trains many times faster than the CPU; the run stays on this device when resumed.' };
 }
 
 function labelled(label, input, hint) {
@@ -202,9 +221,9 @@ function preflightCard(choices, ctx) {
   const update = () => {
     clearTimeout(timer);
     timer = setTimeout(() => {
-      const [dataset, model, chosen] = choices();
+      const [dataset, model, chosen, device] = choices();
       const mine = ++asked;
-      preflightRun(dataset, model, chosen.config, chosen.val_limit)
+      preflightRun(dataset, model, chosen.config, chosen.val_limit, device)
         .then((p) => ctx.alive() && mine === asked && setChildren(body, preflightRows(p, chosen.config)))
         .catch((e) => ctx.alive() && mine === asked && setChildren(body, h('p', { class: 'error-text' }, String(e))));
     }, PLAN_DELAY_MS);
@@ -226,7 +245,9 @@ function preflightRows(p, config) {
       p.free_ram_bytes ? `${fmtBytes(p.free_ram_bytes)} free now` : null,
       'plan-ram',
     ),
-    item('Duration (estimate)', `≈ ${fmtDuration(p.estimate.seconds)}`, durationBasis(p.estimate), 'plan-duration'),
+    p.estimate
+      ? item('Duration (estimate)', `≈ ${fmtDuration(p.estimate.seconds)}`, durationBasis(p.estimate), 'plan-duration')
+      : item('Duration (estimate)', 'not known yet', 'no run of this model has trained on this GPU yet: the run page shows the time left once the first steps are measured', 'plan-duration'),
     item('Checkpoints', `≈ ${fmtBytes(p.checkpoint_bytes)}`, 'on disk: best, last and one adapter per validation', 'plan-disk'),
     item(
       'Cut tickets',
