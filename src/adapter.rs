@@ -23,8 +23,9 @@ pub const INFO_FILE: &str = "adapter.json";
 /// Folder (in a run's folder) of the adapters kept at each checkpointed step: `<step>/`.
 pub const STEPS_DIR: &str = "steps";
 
-/// Which checkpoint of a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which checkpoint of a run, written `best`, `last` or a step number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub enum Checkpoint {
     /// Lowest validation loss.
     Best,
@@ -57,6 +58,20 @@ impl std::str::FromStr for Checkpoint {
                 .map(Checkpoint::Step)
                 .map_err(|_| format!("'{s}' is not best, last or a step number")),
         }
+    }
+}
+
+impl From<Checkpoint> for String {
+    fn from(c: Checkpoint) -> String {
+        c.to_string()
+    }
+}
+
+impl TryFrom<String> for Checkpoint {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
     }
 }
 

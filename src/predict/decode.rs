@@ -299,7 +299,7 @@ impl Decoder<'_> {
     /// Free (greedy) step. The label's confidence is the probability of the tokens of the
     /// first line.
     fn step_free(&self, row: &mut Row, logits: &[f32]) -> Option<Vec<u32>> {
-        let (pick, logp) = best_of(logits, &[])?;
+        let (pick, logp) = best_of(logits)?;
         if self.eos.contains(&pick) {
             row.phase = Phase::Done;
             return None;
@@ -387,21 +387,11 @@ fn with_logit_rows<R>(logits: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R,
     Ok(f(&flat))
 }
 
-/// The best of `allowed` (or of all tokens when `allowed` is empty) and its log-probability
-/// normalised over the same set.
-fn best_of(logits: &[f32], allowed: &[u32]) -> Option<(u32, f64)> {
-    let pairs: Box<dyn Iterator<Item = (u32, f32)>> = if allowed.is_empty() {
-        Box::new(logits.iter().enumerate().map(|(i, &l)| (i as u32, l)))
-    } else {
-        Box::new(
-            allowed
-                .iter()
-                .filter_map(|&i| logits.get(i as usize).map(|&l| (i, l))),
-        )
-    };
-    let pairs: Vec<(u32, f32)> = pairs.collect();
-    let (pick, max) = pairs.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1))?;
-    let sum: f64 = pairs.iter().map(|(_, l)| ((l - max) as f64).exp()).sum();
+/// The best token and its log-probability.
+fn best_of(logits: &[f32]) -> Option<(u32, f64)> {
+    let pick = argmax(logits)?;
+    let max = logits[pick as usize];
+    let sum: f64 = logits.iter().map(|l| ((l - max) as f64).exp()).sum();
     Some((pick, -sum.ln()))
 }
 
@@ -434,13 +424,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn best_of_normalises_over_the_allowed_set() {
+    fn best_of_is_the_argmax_and_its_log_probability() {
         let logits = [0.0f32, 2.0, 1.0, 5.0];
-        let (pick, logp) = best_of(&logits, &[1, 2]).unwrap();
-        assert_eq!(pick, 1);
-        let want = (2f64.exp() / (2f64.exp() + 1f64.exp())).ln();
-        assert!((logp - want).abs() < 1e-9);
-        assert_eq!(best_of(&logits, &[]).unwrap().0, 3);
+        let (pick, logp) = best_of(&logits).unwrap();
+        assert_eq!(pick, 3);
+        let z: f64 = logits.iter().map(|&l| (l as f64).exp()).sum();
+        assert!((logp - (5f64.exp() / z).ln()).abs() < 1e-9);
         assert_eq!(top_k(&logits, 2), vec![3, 1]);
         assert_eq!(argmax(&logits), Some(3));
     }

@@ -35,6 +35,9 @@ pub struct Preflight {
     pub ram_bytes: u64,
     /// RAM free now, where the system says.
     pub free_ram_bytes: Option<u64>,
+    /// The memory of the GPU it trains on, where the driver says (training holds the model
+    /// there, not in RAM).
+    pub gpu_memory_bytes: Option<u64>,
     /// Disk the checkpoints take (best, last, one adapter per validation).
     pub checkpoint_bytes: u64,
     /// How long it should take; none on a GPU no run of this model has trained on yet.
@@ -129,6 +132,7 @@ pub fn preflight(
             },
         ),
         free_ram_bytes: available_ram_bytes(),
+        gpu_memory_bytes: spec.device.is_gpu().then(|| gpu_memory(spec)).flatten(),
         // best and last hold the adapter and AdamW's two moments; each validation keeps an adapter.
         checkpoint_bytes: adapter * 3 * 2 + adapter * evals as u64,
         estimate: {
@@ -145,6 +149,14 @@ pub fn preflight(
             })
         },
     })
+}
+
+/// The memory of the GPU the spec trains on, when this build finds it and its driver says.
+fn gpu_memory(spec: &RunSpec) -> Option<u64> {
+    crate::model::device::available()
+        .into_iter()
+        .find(|d| d.id == spec.device)?
+        .memory_bytes
 }
 
 /// Tokens of the tickets a validation decodes (its sample, at the validation set's mean length).

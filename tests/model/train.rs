@@ -336,6 +336,7 @@ fn preflight_plans_what_the_run_does() {
     );
     assert_eq!(plan.truncated, 0);
     assert!(plan.ram_bytes > 0 && plan.checkpoint_bytes > 0);
+    assert_eq!(plan.gpu_memory_bytes, None, "it trains on the CPU");
     let never = AtomicBool::new(false);
     let mut started = None;
     let run = train_run::start(&mut store, &data_dir, "p", &spec, &tpl, &never, &mut |e| {

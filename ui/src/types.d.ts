@@ -330,6 +330,8 @@ interface Preflight {
   epoch_tokens: number;
   ram_bytes: number;
   free_ram_bytes: number | null;
+  /** The memory of the GPU it trains on, when it trains on one. */
+  gpu_memory_bytes: number | null;
   checkpoint_bytes: number;
   /** None on a GPU no run of this model has trained on yet. */
   estimate: Estimate | null;

@@ -90,12 +90,11 @@ pub async fn evaluate_run(
     app: AppHandle,
     state: State<'_, AppState>,
     name: String,
-    checkpoint: String,
+    checkpoint: Checkpoint,
     dataset: String,
     split: String,
     limit: Option<usize>,
 ) -> CommandResult<Job> {
-    let checkpoint: Checkpoint = checkpoint.parse().map_err(anyhow::Error::msg)?;
     let split =
         SplitChoice::parse(&split).ok_or_else(|| anyhow::anyhow!("no split named '{split}'"))?;
     let data_dir = state.data_dir().clone();

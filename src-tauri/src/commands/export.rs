@@ -61,12 +61,11 @@ pub async fn export_run(
     app: AppHandle,
     state: State<'_, AppState>,
     name: String,
-    checkpoint: String,
+    checkpoint: Checkpoint,
     format: String,
     precision: Option<String>,
     out: PathBuf,
 ) -> CommandResult<Job> {
-    let checkpoint: Checkpoint = checkpoint.parse().map_err(anyhow::Error::msg)?;
     let format: ExportFormat = format.parse().map_err(anyhow::Error::msg)?;
     let precision = precision
         .map(|p| p.parse::<Precision>())

@@ -20,11 +20,10 @@ use tunedesk::store::Store;
 pub async fn try_ticket(
     state: State<'_, AppState>,
     run: String,
-    checkpoint: String,
+    checkpoint: Checkpoint,
     text: String,
     base: bool,
 ) -> CommandResult<Vec<Answer>> {
-    let checkpoint: Checkpoint = checkpoint.parse().map_err(anyhow::Error::msg)?;
     let (data_dir, playground) = (state.data_dir().clone(), state.playground());
     blocking(move || {
         let mut store = Store::open(data_dir.db_path())?;
@@ -57,10 +56,9 @@ pub async fn predict_file(
     app: AppHandle,
     state: State<'_, AppState>,
     run: String,
-    checkpoint: String,
+    checkpoint: Checkpoint,
     job: TableJob,
 ) -> CommandResult<Job> {
-    let checkpoint: Checkpoint = checkpoint.parse().map_err(anyhow::Error::msg)?;
     let data_dir = state.data_dir().clone();
     let subject = format!("predict {}", job.input.display());
     Ok(state

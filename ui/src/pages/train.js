@@ -233,7 +233,8 @@ function preflightCard(choices, ctx) {
 }
 
 function preflightRows(p, config) {
-  const fits = p.free_ram_bytes ? p.ram_bytes <= p.free_ram_bytes : null;
+  const room = p.gpu_memory_bytes ?? p.free_ram_bytes;
+  const fits = room ? p.ram_bytes <= room : null;
   const item = (label, value, note, id) => h('div', { class: 'plan-item', id }, h('div', { class: 'figure-label' }, label), h('div', { class: 'plan-value' }, value), note ? h('div', { class: 'field-hint' }, note) : null);
   return h(
     'div',
@@ -242,7 +243,7 @@ function preflightRows(p, config) {
     item(
       'Peak memory',
       [`≈ ${fmtBytes(p.ram_bytes)} `, fits === null ? null : h('span', { class: ['badge', fits ? 'badge-ok' : 'badge-warn'] }, fits ? 'fits' : 'too big')],
-      p.free_ram_bytes ? `${fmtBytes(p.free_ram_bytes)} free now` : null,
+      p.gpu_memory_bytes ? `the GPU has ${fmtBytes(p.gpu_memory_bytes)}` : p.free_ram_bytes ? `${fmtBytes(p.free_ram_bytes)} free now` : null,
       'plan-ram',
     ),
     p.estimate
