@@ -13,6 +13,7 @@ attention mask and the loss on the completion tokens only (labels -100 elsewhere
 transformers' DataCollatorForSeq2Seq pads. Prints one JSON object: seconds for the epoch
 (model load excluded), rows/s, tokens/s (real tokens, as TuneDesk counts them), the mean loss
 of the first and last 10 steps, peak RSS, and the CPU other processes used meanwhile.
+`--device cuda` trains on the GPU (float32, as TuneDesk; `loss.item()` waits for each step).
 """
 import argparse
 import json
@@ -34,6 +35,7 @@ def main():
     ap.add_argument("--model", required=True)
     ap.add_argument("--batches", required=True)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda[:N] (TuneDesk's `bench epoch --device`)")
     ap.add_argument("--pad", type=int, default=2, help="padding id (TuneDesk pads with EOS)")
     ap.add_argument("--random-batches", action="store_true",
                     help="regroup the rows into random batches of the same size, as transformers' "
@@ -57,7 +59,7 @@ def main():
         size = max(len(b) for b in batches.values())
         random.Random(42).shuffle(rows)
         batches = OrderedDict((k, rows[i:i + size]) for k, i in enumerate(range(0, len(rows), size)))
-    model = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32).to(args.device)
     model = get_peft_model(model, LoraConfig(
         r=16, lora_alpha=32, lora_dropout=0.05, task_type="CAUSAL_LM",
         target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]))
@@ -81,7 +83,7 @@ def main():
             labels[i, cs:n] = ids[i, cs:n]
             mask[i, :n] = 1
             tokens += n
-        tensors.append((ids, labels, mask))
+        tensors.append((ids.to(args.device), labels.to(args.device), mask.to(args.device)))
 
     losses = []
     b0, c0, w0 = busy_seconds(), time.process_time(), time.perf_counter()
@@ -104,7 +106,7 @@ def main():
         "mean_loss_first_10": mean(losses[:10]), "mean_loss_last_10": mean(losses[-10:]),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "foreign_cpu_frac": foreign / (secs * (os.cpu_count() or 1)),
-        "torch": torch.__version__, "threads": args.threads,
+        "torch": torch.__version__, "threads": args.threads, "device": args.device,
     }))
 
 

@@ -24,8 +24,9 @@ pub const INFO_FILE: &str = "adapter.json";
 pub const STEPS_DIR: &str = "steps";
 
 /// Which checkpoint of a run, written `best`, `last` or a step number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(into = "String", try_from = "String")]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde_with::SerializeDisplay, serde_with::DeserializeFromStr,
+)]
 pub enum Checkpoint {
     /// Lowest validation loss.
     Best,
@@ -58,20 +59,6 @@ impl std::str::FromStr for Checkpoint {
                 .map(Checkpoint::Step)
                 .map_err(|_| format!("'{s}' is not best, last or a step number")),
         }
-    }
-}
-
-impl From<Checkpoint> for String {
-    fn from(c: Checkpoint) -> String {
-        c.to_string()
-    }
-}
-
-impl TryFrom<String> for Checkpoint {
-    type Error = String;
-
-    fn try_from(s: String) -> Result<Self, String> {
-        s.parse()
     }
 }
 

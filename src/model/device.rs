@@ -4,13 +4,15 @@
 
 use super::ModelError;
 use candle_core::Device;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde_with::{DeserializeFromStr, SerializeDisplay};
 use std::fmt;
 use std::str::FromStr;
 
 /// A compute device, written `cpu`, `cuda:N` or `metal:N` (`cuda` and `metal` mean the first).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(into = "String", try_from = "String")]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, SerializeDisplay, DeserializeFromStr,
+)]
 pub enum DeviceChoice {
     /// The CPU (what runs stored before devices were recorded trained on).
     #[default]
@@ -46,7 +48,7 @@ impl DeviceChoice {
                             .into(),
                     ));
                 }
-                Device::new_cuda(n).map_err(|e| unavailable(e.to_string()))
+                Device::new_cuda(n).map_err(|e| unavailable(reason(e)))
             }
             DeviceChoice::Metal(n) => {
                 if !cfg!(feature = "metal") {
@@ -55,7 +57,7 @@ impl DeviceChoice {
                             .into(),
                     ));
                 }
-                Device::new_metal(n).map_err(|e| unavailable(e.to_string()))
+                Device::new_metal(n).map_err(|e| unavailable(reason(e)))
             }
         }
     }
@@ -63,6 +65,14 @@ impl DeviceChoice {
     /// Whether this is a GPU.
     pub fn is_gpu(self) -> bool {
         self != DeviceChoice::Cpu
+    }
+}
+
+/// A candle error's message, without the backtrace it carries when `RUST_BACKTRACE` is set.
+fn reason(e: candle_core::Error) -> String {
+    match e {
+        candle_core::Error::WithBacktrace { inner, .. } => inner.to_string(),
+        e => e.to_string(),
     }
 }
 
@@ -96,20 +106,6 @@ impl FromStr for DeviceChoice {
             "metal" => Ok(DeviceChoice::Metal(ordinal)),
             _ => Err(bad()),
         }
-    }
-}
-
-impl From<DeviceChoice> for String {
-    fn from(d: DeviceChoice) -> String {
-        d.to_string()
-    }
-}
-
-impl TryFrom<String> for DeviceChoice {
-    type Error = ModelError;
-
-    fn try_from(s: String) -> Result<Self, ModelError> {
-        s.parse()
     }
 }
 

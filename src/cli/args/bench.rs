@@ -1,6 +1,7 @@
 //! `tunedesk bench` arguments.
 
 use clap::{Args, Subcommand};
+use tunedesk::model::DeviceChoice;
 
 /// `tunedesk bench`.
 #[derive(Debug, Subcommand)]
@@ -59,6 +60,9 @@ pub struct EpochArgs {
     /// another trainer to train exactly the same tokens (scripts/bench-epoch-torch.py).
     #[arg(long)]
     pub dump: Option<std::path::PathBuf>,
+    /// Where to run: cpu, cuda:N or metal:N (default: the first GPU, else the CPU).
+    #[arg(long, value_name = "DEVICE")]
+    pub device: Option<DeviceChoice>,
 }
 
 /// Common benchmark options.
@@ -71,4 +75,7 @@ pub struct BenchArgs {
     /// Timed repetitions (after one warm-up).
     #[arg(long, default_value_t = 5)]
     pub runs: usize,
+    /// Where to run: cpu, cuda:N or metal:N (default: the first GPU, else the CPU).
+    #[arg(long, value_name = "DEVICE")]
+    pub device: Option<DeviceChoice>,
 }

@@ -15,7 +15,7 @@ use tunedesk::dataset::split::run_examples;
 use tunedesk::evaluate::trial::Playground;
 use tunedesk::model::batch::shared_head;
 use tunedesk::model::ops::Kernel as Int8Kernel;
-use tunedesk::model::{default_device, Batch, LoadedModel};
+use tunedesk::model::{device, Batch, LoadedModel};
 use tunedesk::predict::PredictOptions;
 use tunedesk::template::Template;
 use tunedesk::train::data::{batches, Encoded};
@@ -57,7 +57,8 @@ fn bench_train(model: &Path, args: BenchArgs) -> Result<()> {
     const BATCH: usize = 8;
     const SEQ: usize = 128;
     let t = Instant::now();
-    let device = default_device();
+    let chosen = args.device.unwrap_or_else(device::preferred);
+    let device = chosen.open()?;
     let mut lm = LoadedModel::load(model, &device)?;
     let load_s = t.elapsed().as_secs_f64();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
@@ -102,7 +103,7 @@ fn bench_train(model: &Path, args: BenchArgs) -> Result<()> {
         &serde_json::json!({"bench": "train", "config": "lora_all_b8_s128", "batch": BATCH, "seq": SEQ,
         "lora_rank": lora.rank, "trainable_params": trainable, "sec_per_step": per,
         "tokens_per_s": (BATCH * SEQ) as f64 / per, "peak_rss_mb": peak_rss_mb(), "losses": losses,
-        "runs": args.runs, "load_s": load_s, "device": format!("{device:?}"), "threads": rayon_threads()}),
+        "runs": args.runs, "load_s": load_s, "device": chosen.to_string(), "threads": rayon_threads()}),
     )
 }
 
@@ -142,7 +143,8 @@ fn bench_epoch(ctx: &Context, args: EpochArgs) -> Result<()> {
         Some(0),
         cfg.seed,
     )?;
-    let device = default_device();
+    let chosen = args.device.unwrap_or_else(device::preferred);
+    let device = chosen.open()?;
     let mut lm = LoadedModel::load(&model, &device)?;
     let (examples, _) = encode_all(&lm, &Template::default(), &rows, cfg.max_len)?;
     let lengths: Vec<usize> = examples.iter().map(|e| e.input_ids.len()).collect();
@@ -189,7 +191,7 @@ fn bench_epoch(ctx: &Context, args: EpochArgs) -> Result<()> {
         "computed_tokens_shared_head": shared, "steps": losses.len(),
         "mean_loss_first_10": mean(&losses[..losses.len().min(10)]),
         "mean_loss_last_10": mean(&losses[losses.len().saturating_sub(10)..]),
-        "peak_rss_mb": peak_rss_mb(), "device": format!("{device:?}"), "threads": rayon_threads()}),
+        "peak_rss_mb": peak_rss_mb(), "device": chosen.to_string(), "threads": rayon_threads()}),
     )
 }
 
@@ -241,7 +243,8 @@ pub fn run(ctx: &Context, cmd: BenchCommand) -> Result<()> {
     let model = resolve_model(ctx, &args.model)?;
     let runs = args.runs;
     let t = Instant::now();
-    let device = default_device();
+    let chosen = args.device.unwrap_or_else(device::preferred);
+    let device = chosen.open()?;
     let lm = LoadedModel::load(&model, &device)?;
     let load_s = t.elapsed().as_secs_f64();
     let ids = prompt_ids(&lm)?;
@@ -251,6 +254,8 @@ pub fn run(ctx: &Context, cmd: BenchCommand) -> Result<()> {
         let mut cache = lm.model.new_cache();
         let t = Instant::now();
         let logits = lm.model.forward_next(&prompt, None, &mut cache)?;
+        // A GPU returns before it has computed: wait for it.
+        device.synchronize()?;
         let prefill = t.elapsed().as_secs_f64();
         let secs = if decode {
             // Greedy decode of exactly DECODE_TOKENS tokens (EOS is not a stop here).
@@ -275,11 +280,11 @@ pub fn run(ctx: &Context, cmd: BenchCommand) -> Result<()> {
     let result = if decode {
         serde_json::json!({"bench": "generate", "decode_tokens": DECODE_TOKENS, "prompt_tokens": PROMPT_TOKENS,
             "decode_tok_s": 1.0 / per, "ms_per_token": per * 1e3, "runs": runs, "load_s": load_s,
-            "device": format!("{device:?}"), "threads": rayon_threads()})
+            "device": chosen.to_string(), "threads": rayon_threads()})
     } else {
         serde_json::json!({"bench": "forward", "batch": 1, "tokens": PROMPT_TOKENS,
             "prefill_tok_s": PROMPT_TOKENS as f64 / per, "seconds": per, "runs": runs, "load_s": load_s,
-            "device": format!("{device:?}"), "threads": rayon_threads()})
+            "device": chosen.to_string(), "threads": rayon_threads()})
     };
     output::json(&result)
 }
