@@ -98,7 +98,7 @@ function form(datasets, models, current, engine, params, ctx, error) {
       'div',
       { class: 'card' },
       h('h2', { class: 'card-title' }, 'Data and model'),
-      h('div', { class: 'form-grid' }, labelled('Dataset', dataset), labelled('Base model', model), labelled('Run name', name), labelled('Device', device.el, device.hint)),
+      h('div', { class: 'form-grid' }, labelled('Dataset', dataset), labelled('Base model', model), labelled('Run name', name), labelled('Device', device.el, device.hint, 'field-wide')),
       quality,
     ),
     knobs.card,
@@ -134,8 +134,8 @@ function deviceChoice(devices, saved) {
   return { el, value: () => el.value, hint: 'A GPU trains many times faster than the CPU; the run stays on this device when resumed.' };
 }
 
-function labelled(label, input, hint) {
-  return h('label', { class: 'field' }, h('span', { class: 'field-label' }, label), input, hint ? h('span', { class: 'field-hint' }, hint) : null);
+function labelled(label, input, hint, cls) {
+  return h('label', { class: ['field', cls] }, h('span', { class: 'field-label' }, label), input, hint ? h('span', { class: 'field-hint' }, hint) : null);
 }
 
 function defaultName(dataset) {
