@@ -198,3 +198,43 @@ fn unusable_adapters_are_refused_and_nothing_is_registered() {
         );
     }
 }
+
+/// A trainer's sharded adapter (`adapter_model-0000N-of-0000M.safetensors` + the index, as
+/// `save_pretrained(max_shard_size=…)` writes on a GPU machine) imports like the single file.
+#[test]
+fn a_sharded_peft_adapter_imports_and_reproduces_peft_logits() {
+    let (dir, mut store, data_dir) = store();
+    let sharded = spoiled(dir.path(), "sharded", |d| {
+        let single = d.join("adapter_model.safetensors");
+        let tensors = candle_core::safetensors::load(&single, &Device::Cpu).unwrap();
+        let mut names: Vec<&String> = tensors.keys().collect();
+        names.sort();
+        let mut shards = [
+            std::collections::HashMap::new(),
+            std::collections::HashMap::new(),
+        ];
+        let mut weight_map = serde_json::Map::new();
+        for (i, name) in names.into_iter().enumerate() {
+            let file = format!("adapter_model-0000{}-of-00002.safetensors", i % 2 + 1);
+            shards[i % 2].insert(name.clone(), tensors[name].clone());
+            weight_map.insert(name.clone(), file.into());
+        }
+        for (i, shard) in shards.iter().enumerate() {
+            let file = d.join(format!("adapter_model-0000{}-of-00002.safetensors", i + 1));
+            candle_core::safetensors::save(shard, file).unwrap();
+        }
+        let index = serde_json::json!({"metadata": {}, "weight_map": weight_map});
+        std::fs::write(
+            d.join("adapter_model.safetensors.index.json"),
+            index.to_string(),
+        )
+        .unwrap();
+        std::fs::remove_file(single).unwrap();
+    });
+    import_adapter(&mut store, &data_dir, &request(sharded, "sharded")).unwrap();
+    let rm = load_run(&mut store, &data_dir, "sharded", Checkpoint::Best).unwrap();
+    for (ids, want) in reference("peft_logits") {
+        let d = max_diff(&logits(&rm.lm, &ids), &want);
+        assert!(d < 1e-4, "PEFT's logits within 1e-4, got {d}");
+    }
+}
