@@ -37,29 +37,21 @@ pub struct DeviceInfo {
 impl DeviceChoice {
     /// Opens the device, or says why it cannot be used here.
     pub fn open(self) -> Result<Device, ModelError> {
+        type Open = fn(usize) -> candle_core::Result<Device>;
+        let (n, built, kind, open): (usize, bool, &str, Open) = match self {
+            DeviceChoice::Cpu => return Ok(Device::Cpu),
+            DeviceChoice::Cuda(n) => (n, cfg!(feature = "cuda"), "CUDA", Device::new_cuda),
+            DeviceChoice::Metal(n) => (n, cfg!(feature = "metal"), "Metal", Device::new_metal),
+        };
         let unavailable =
             |why: String| ModelError::Device(format!("{self} is not available: {why}"));
-        match self {
-            DeviceChoice::Cpu => Ok(Device::Cpu),
-            DeviceChoice::Cuda(n) => {
-                if !cfg!(feature = "cuda") {
-                    return Err(unavailable(
-                        "this build of TuneDesk has no CUDA support (build with --features cuda)"
-                            .into(),
-                    ));
-                }
-                Device::new_cuda(n).map_err(|e| unavailable(reason(e)))
-            }
-            DeviceChoice::Metal(n) => {
-                if !cfg!(feature = "metal") {
-                    return Err(unavailable(
-                        "this build of TuneDesk has no Metal support (build with --features metal)"
-                            .into(),
-                    ));
-                }
-                Device::new_metal(n).map_err(|e| unavailable(reason(e)))
-            }
+        if !built {
+            return Err(unavailable(format!(
+                "this build of TuneDesk has no {kind} support (build with --features {})",
+                kind.to_lowercase()
+            )));
         }
+        open(n).map_err(|e| unavailable(reason(e)))
     }
 
     /// Whether this is a GPU.

@@ -4,7 +4,7 @@
 //! (else, on the CPU, from the training benchmark, scaled; on a GPU, none until a run has
 //! measured it).
 
-use super::run::{run_data, RunSpec, TrainError};
+use super::run::{run_data, stored_device, RunSpec, TrainError};
 use super::{data, encode_with, Schedule};
 use crate::model::config_and_tokenizer;
 use crate::model::estimate::{
@@ -179,13 +179,10 @@ fn bench_speed(params: u64) -> f64 {
 /// recorded steps.
 fn measured_speed(store: &Store, spec: &RunSpec) -> Result<Option<(f64, String)>, TrainError> {
     let model = spec.model.display().to_string();
-    let same_device = |config: &serde_json::Value| {
-        serde_json::from_value::<RunSpec>(config.clone()).is_ok_and(|s| s.device == spec.device)
-    };
     for run in store
         .list_runs()?
         .into_iter()
-        .filter(|r| r.model == model && same_device(&r.config))
+        .filter(|r| r.model == model && stored_device(&r.config) == Some(spec.device))
     {
         let mut speeds: Vec<f64> = store
             .run_metrics(&run)?

@@ -12,6 +12,7 @@ use crate::model::{DeviceChoice, LoadedModel, ModelError};
 use crate::paths::DataDir;
 use crate::store::{EvalPoint, RunInfo, RunStatus, StepRecord, Store, StoreError};
 use crate::template::Template;
+use candle_core::Device;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -76,6 +77,17 @@ pub struct RunSpec {
     pub device: DeviceChoice,
 }
 
+/// The device a stored run trains on, from its stored settings (`config`): the CPU for runs
+/// stored before devices were recorded; `None` when they are unreadable.
+pub fn stored_device(config: &serde_json::Value) -> Option<DeviceChoice> {
+    #[derive(Deserialize)]
+    struct Stored {
+        #[serde(default)]
+        device: DeviceChoice,
+    }
+    Stored::deserialize(config).ok().map(|s| s.device)
+}
+
 /// The train and validation examples of a run (splitting the dataset first if it has none).
 pub(crate) fn run_data(
     store: &mut Store,
@@ -105,7 +117,7 @@ pub fn start(
     on_event: &mut dyn FnMut(&TrainEvent),
 ) -> Result<RunInfo, TrainError> {
     crate::name::check("run", name)?;
-    spec.device.open()?;
+    let device = spec.device.open()?;
     // Automatic settings become numbers now, so the stored run says what it did.
     let (train, _) = run_data(store, spec)?;
     let spec = &RunSpec {
@@ -127,7 +139,7 @@ pub fn start(
         &serde_json::to_value(template).expect("template serializes"),
     )?;
     execute(
-        store, data_dir, run, spec, template, false, cancel, on_event,
+        store, data_dir, run, spec, template, &device, false, cancel, on_event,
     )
 }
 
@@ -152,9 +164,9 @@ pub fn resume(
     let template: Template = serde_json::from_value(run.template.clone())
         .map_err(|e| not(&format!("stored template: {e}")))?;
     // It continues where it trained (its optimizer state and numbers are that device's).
-    spec.device.open().map_err(|e| not(&e.to_string()))?;
+    let device = spec.device.open().map_err(|e| not(&e.to_string()))?;
     execute(
-        store, data_dir, run, &spec, &template, true, cancel, on_event,
+        store, data_dir, run, &spec, &template, &device, true, cancel, on_event,
     )
 }
 
@@ -175,6 +187,7 @@ fn execute(
     run: RunInfo,
     spec: &RunSpec,
     template: &Template,
+    device: &Device,
     resuming: bool,
     cancel: &AtomicBool,
     on_event: &mut dyn FnMut(&TrainEvent),
@@ -194,7 +207,9 @@ fn execute(
         None
     };
     store.set_run_status(&run, RunStatus::Running, None)?;
-    let outcome = train_and_record(store, &dir, &run, spec, template, resume, cancel, on_event);
+    let outcome = train_and_record(
+        store, &dir, &run, spec, template, device, resume, cancel, on_event,
+    );
     let status = match &outcome {
         Ok(true) => RunStatus::Cancelled,
         Ok(false) => RunStatus::Done,
@@ -214,12 +229,13 @@ fn train_and_record(
     run: &RunInfo,
     spec: &RunSpec,
     template: &Template,
+    device: &Device,
     resume: Option<(super::TrainState, super::Restored)>,
     cancel: &AtomicBool,
     on_event: &mut dyn FnMut(&TrainEvent),
 ) -> Result<bool, TrainError> {
     let (train_rows, val_rows) = run_data(store, spec)?;
-    let mut lm = LoadedModel::load(&spec.model, &spec.device.open()?)?;
+    let mut lm = LoadedModel::load(&spec.model, device)?;
     let cfg = &spec.config;
     let (train_set, _) = encode_all(&lm, template, &train_rows, cfg.max_len)?;
     let (val_set, _) = encode_all(&lm, template, &val_rows, cfg.max_len)?;
@@ -323,4 +339,21 @@ fn train_and_record(
         return Err(err.into());
     }
     Ok(cancelled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_stored_run_says_its_device_and_older_runs_trained_on_the_cpu() {
+        assert_eq!(
+            stored_device(&json!({"dataset": "d"})),
+            Some(DeviceChoice::Cpu)
+        );
+        let gpu = json!({"dataset": "d", "device": "cuda:1"});
+        assert_eq!(stored_device(&gpu), Some(DeviceChoice::Cuda(1)));
+        assert_eq!(stored_device(&json!({"device": "tpu"})), None);
+    }
 }

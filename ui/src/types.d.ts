@@ -349,8 +349,6 @@ interface RunSpec {
   config: TrainConfig;
   train_limit: number | null;
   val_limit: number | null;
-  /** Where it trains (`cpu` for runs stored before devices were recorded). */
-  device?: string;
 }
 
 interface RunInfo {
@@ -414,6 +412,8 @@ interface RunDetail extends RunRow {
   metrics: RunMetrics;
   overfit_step: number | null;
   kept_steps: number[];
+  /** Where it trains (`cpu` for runs stored before devices were recorded). */
+  device: string | null;
   loss_svg: string | null;
   panels_svg: string | null;
 }

@@ -5,7 +5,9 @@ use crate::state::AppState;
 use serde::Serialize;
 use tauri::State;
 use tunedesk::chart::{loss_svg, loss_title, overlay_svg, training_panels_svg, LossView};
+use tunedesk::model::DeviceChoice;
 use tunedesk::store::{RunInfo, RunMetrics, RunStatus};
+use tunedesk::train::run::stored_device;
 use tunedesk::train::summary::{summaries, summary, RunSummary};
 
 /// A row of the Runs table.
@@ -54,6 +56,8 @@ pub struct RunDetail {
     overfit_step: Option<i64>,
     /// Checkpoint steps kept besides `best` and `last`.
     kept_steps: Vec<usize>,
+    /// Where it trains (None when its stored settings are unreadable).
+    device: Option<DeviceChoice>,
     /// The loss chart (None before the first step).
     loss_svg: Option<String>,
     /// Learning rate and gradient norm (None before the first step).
@@ -83,6 +87,7 @@ pub async fn run_detail(
             let kept_steps = tunedesk::adapter::RunDir::new(&data_dir, &run.name).kept_steps();
             let active = jobs.is_running(&run.name);
             Ok(RunDetail {
+                device: stored_device(&run.config),
                 overfit_step: tunedesk::chart::overfit_step(&metrics),
                 row: row(summary, active),
                 metrics,

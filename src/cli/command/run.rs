@@ -51,7 +51,9 @@ pub fn run(ctx: &Context, cmd: RunCommand) -> Result<()> {
                 run.model
             );
             outln!("config: {}", run.config["config"]);
-            outln!("device: {}", run.config["device"].as_str().unwrap_or("cpu"));
+            if let Some(device) = tunedesk::train::run::stored_device(&run.config) {
+                outln!("device: {device}");
+            }
             outln!("template: {}", run.template);
             if let Some(err) = &run.error {
                 outln!("error: {err}");

@@ -158,8 +158,8 @@ function show(p, d, job) {
 
 /** Where the run trains (`cpu` for runs stored before devices were recorded), by name. */
 function showDevice(box, d) {
-  if (!d.config || d.config.imported_from) return;
-  const id = d.config.device ?? 'cpu';
+  if (!d.device || d.config.imported_from) return;
+  const id = d.device;
   settings.engineSettings().then((s) => {
     const here = s.devices.find((x) => x.id === id);
     const name = here ? (id === 'cpu' ? here.name : `${id}, ${here.name}`) : `${id} (not found on this computer now)`;
