@@ -20,7 +20,7 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 /// The trainers a job can be handed to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Trainer {
     /// Axolotl (LoRA through PEFT, `accelerate` / DeepSpeed for several GPUs).
@@ -30,14 +30,6 @@ pub enum Trainer {
 }
 
 impl Trainer {
-    /// Every trainer, in the order the CLI lists them.
-    pub const ALL: [Trainer; 2] = [Trainer::Axolotl, Trainer::LlamaFactory];
-
-    /// The trainer `--target` names.
-    pub fn parse(name: &str) -> Option<Trainer> {
-        Trainer::ALL.into_iter().find(|t| t.name() == name)
-    }
-
     /// The name `--target` takes.
     pub fn name(self) -> &'static str {
         match self {

@@ -40,16 +40,14 @@ pub async fn pick_export_folder(
 pub async fn handoff_run(
     state: State<'_, AppState>,
     name: String,
-    target: String,
+    target: Trainer,
     base_model: Option<String>,
     out: PathBuf,
 ) -> CommandResult<Written> {
-    let trainer =
-        Trainer::parse(&target).ok_or_else(|| anyhow::anyhow!("no trainer named '{target}'"))?;
     state
         .with_store(move |s| {
             let job = handoff::Job::from_run(s, &name, base_model)?;
-            Ok(handoff::write(s, &job, trainer, &out)?)
+            Ok(handoff::write(s, &job, target, &out)?)
         })
         .await
 }
