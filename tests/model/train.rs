@@ -581,3 +581,35 @@ fn a_run_on_a_device_this_build_lacks_is_refused_and_stores_nothing() {
     assert!(err.contains("--features cuda"), "{err}");
     assert!(store.run("gpu").is_err(), "no run was stored");
 }
+
+/// A run stored as training on a GPU this build cannot use is not resumed elsewhere: the
+/// refusal names the run, the device and the reason, and the run is left as it was.
+#[test]
+#[cfg(not(feature = "cuda"))]
+fn a_run_on_a_device_this_build_lacks_is_not_resumed() {
+    let (_dir, mut store, data_dir, spec) = setup();
+    let spec = RunSpec {
+        device: DeviceChoice::Cuda(0),
+        ..spec
+    };
+    let template = serde_json::to_value(Template::default()).unwrap();
+    let config = serde_json::to_value(&spec).unwrap();
+    let model = spec.model.display().to_string();
+    let before = store
+        .create_run("gpu", &spec.dataset, &model, &config, &template)
+        .unwrap();
+    let never = AtomicBool::new(false);
+    let err = train_run::resume(&mut store, &data_dir, "gpu", &never, &mut |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("run 'gpu' cannot be resumed: cuda:0 is not available"),
+        "{err}"
+    );
+    let after = store.run("gpu").unwrap();
+    assert_eq!(after.status, before.status, "the run is left as it was");
+    assert!(
+        !data_dir.path().join("runs/gpu").exists(),
+        "nothing written"
+    );
+}
