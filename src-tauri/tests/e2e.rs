@@ -647,9 +647,29 @@ async fn evaluate_in_window(c: &Client) {
     .await;
     find(c, "#mislabels .suspect").await;
     screenshot_at(c, "mislabel-card", "13b-evaluate-mislabels").await;
+    let row = find(c, "#mislabels .suspect")
+        .await
+        .attr("data-row")
+        .await
+        .unwrap()
+        .expect("a suspect names its row");
     click(c, "#mislabels .suspect .btn-relabel").await;
-    // The page reloads the evaluation; the relabelled row is no longer suspected.
-    find(c, "#mislabel-card").await;
+    // The page reloads the evaluation; the relabelled row is no longer suspected. (Waiting for
+    // the reload also keeps the next click from landing while the page is redrawn.)
+    let same = format!("#mislabels .suspect[data-row=\"{row}\"]");
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let listed = !c
+            .find_all(Locator::Css("#mislabels .suspect, #mislabels-none"))
+            .await
+            .unwrap_or_default()
+            .is_empty();
+        if listed && c.find(Locator::Css(&same)).await.is_err() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "row {row} is still suspected");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Tickets for the Predict page: one row without text (reported, left out).

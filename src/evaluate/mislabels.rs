@@ -80,7 +80,9 @@ pub fn suspects(
 
 /// The suspects of dataset `dataset` from evaluation `eval` (a fine-tuned run's answers to
 /// some of its rows) and optionally `second` (another checkpoint's answers), without the
-/// dismissed ones. Refuses evaluations of another dataset (their rows are not this one's).
+/// dismissed ones. Each row is judged by the label it has now, so a row relabelled since the
+/// evaluation to the model's answer is no longer suspected. Refuses evaluations of another
+/// dataset (their rows are not this one's).
 pub fn of_dataset(
     store: &Store,
     dataset: &str,
@@ -99,7 +101,17 @@ pub fn of_dataset(
         }
         store.eval_records(id)
     };
-    let first = records(eval)?;
+    let labels: HashMap<u64, String> = store
+        .examples(&info)?
+        .into_iter()
+        .map(|e| (e.row, e.label))
+        .collect();
+    let mut first = records(eval)?;
+    for r in &mut first {
+        if let Some(now) = r.example_id.and_then(|row| labels.get(&(row as u64))) {
+            r.gold.label.clone_from(now);
+        }
+    }
     let second = second.map(records).transpose()?;
     let dismissed = store.dismissed_mislabels(&info)?;
     Ok(suspects(

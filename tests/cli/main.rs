@@ -342,6 +342,39 @@ fn flipped_labels_rank_first_among_suspected_mislabels() {
         .collect();
     top.sort();
     assert_eq!(top, flipped, "{suspects}");
+    // Relabelled to the model's answer, a row is no longer suspected (without re-evaluating).
+    let first = &suspects[0];
+    let row = first["row"].as_u64().unwrap().to_string();
+    let (gold, predicted) = (
+        first["gold"].as_str().unwrap(),
+        first["predicted"].as_str().unwrap(),
+    );
+    tunedesk(home.path())
+        .args([
+            "dataset", "relabel", "f", "--row", &row, "--from", gold, "--to", predicted,
+        ])
+        .assert()
+        .success();
+    let after = json(tunedesk(home.path()).args([
+        "dataset",
+        "mislabels",
+        "f",
+        "--eval",
+        &id,
+        "--min-confidence",
+        "0",
+    ]));
+    let rows: Vec<String> = after
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["row"].to_string())
+        .collect();
+    assert!(
+        !rows.contains(&row),
+        "row {row} is still suspected: {after}"
+    );
+    assert_eq!(rows.len() + 1, suspects.as_array().unwrap().len());
     // An evaluation of another dataset has other rows: refused, nothing listed.
     tunedesk(home.path())
         .args(["dataset", "mislabels", "d", "--eval", &id])
