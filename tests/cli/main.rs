@@ -327,15 +327,18 @@ fn flipped_labels_rank_first_among_suspected_mislabels() {
         "8",
     ]));
     let id = eval["eval"]["id"].as_i64().unwrap().to_string();
-    let suspects = json(tunedesk(home.path()).args([
-        "dataset",
-        "mislabels",
-        "f",
-        "--eval",
-        &id,
-        "--min-confidence",
-        "0",
-    ]));
+    let mislabels = || {
+        json(tunedesk(home.path()).args([
+            "dataset",
+            "mislabels",
+            "f",
+            "--eval",
+            &id,
+            "--min-confidence",
+            "0",
+        ]))
+    };
+    let suspects = mislabels();
     let mut top: Vec<u64> = suspects.as_array().unwrap()[..3]
         .iter()
         .map(|s| s["row"].as_u64().unwrap())
@@ -355,15 +358,7 @@ fn flipped_labels_rank_first_among_suspected_mislabels() {
         ])
         .assert()
         .success();
-    let after = json(tunedesk(home.path()).args([
-        "dataset",
-        "mislabels",
-        "f",
-        "--eval",
-        &id,
-        "--min-confidence",
-        "0",
-    ]));
+    let after = mislabels();
     let rows: Vec<String> = after
         .as_array()
         .unwrap()
